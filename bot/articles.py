@@ -1,0 +1,95 @@
+"""The Article model and URL canonicalisation: what one news article is, and when two are one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only track where a click came from; they never make a new article.
+TRACKING_PARAMS = frozenset({"td", "ocid", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "cmpid"})
+TRACKING_PREFIXES = ("utm_",)
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Who published an article: display name and web domain (either may be empty)."""
+
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An article image; sizes are unknown (None) for older files."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article, either full (from its own file) or a stub (from a `related` list).
+
+    `url` is the canonical URL and the article's identity; `article_id` is set only on
+    articles read back from the store.
+    """
+
+    url: str
+    title: str
+    excerpt: str = ""
+    published_at: datetime | None = None
+    original_url: str | None = None
+    web_url: str | None = None
+    amp_url: str | None = None
+    amp_cache_url: str | None = None
+    category: str | None = None
+    kind: str | None = None
+    quality: int | None = None
+    heat: int | None = None
+    published: bool | None = None
+    provider: Provider | None = None
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    related: tuple[Article, ...] = field(default=(), repr=False)
+    is_stub: bool = False
+    article_id: int | None = None
+
+    @property
+    def link(self) -> str:
+        """The page to send a reader to: the publisher's original, else the web page."""
+        return self.original_url or self.web_url or self.url
+
+
+def is_http_url(value: object) -> bool:
+    """True for an absolute http(s) URL with a host, the only kind that may reach Discord."""
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        return False
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def canonical_url(url: str) -> str:
+    """The identity of the page at `url`.
+
+    Scheme and host case, `www.`, default ports, tracking parameters, fragments and
+    trailing slashes don't make a new article; http and https are the same page.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
