@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -93,3 +94,54 @@ def canonical_url(url: str) -> str:
     ]
     path = parts.path.rstrip("/") or ""
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
+
+
+def article_to_json(article: Article) -> str:
+    """A compact JSON form of everything but `related` and `article_id` (stored per version)."""
+    record = {
+        "url": article.url,
+        "title": article.title,
+        "excerpt": article.excerpt,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "original_url": article.original_url,
+        "web_url": article.web_url,
+        "amp_url": article.amp_url,
+        "amp_cache_url": article.amp_cache_url,
+        "category": article.category,
+        "kind": article.kind,
+        "quality": article.quality,
+        "heat": article.heat,
+        "published": article.published,
+        "provider": [article.provider.name, article.provider.domain] if article.provider else None,
+        "topics": list(article.topics),
+        "images": [[image.url, image.width, image.height] for image in article.images],
+        "is_stub": article.is_stub,
+    }
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def article_from_json(text: str, article_id: int | None = None) -> Article:
+    """The Article that `article_to_json` stored."""
+    record = json.loads(text)
+    published_at = record["published_at"]
+    provider = record["provider"]
+    return Article(
+        url=record["url"],
+        title=record["title"],
+        excerpt=record["excerpt"],
+        published_at=datetime.fromisoformat(published_at) if published_at else None,
+        original_url=record["original_url"],
+        web_url=record["web_url"],
+        amp_url=record["amp_url"],
+        amp_cache_url=record["amp_cache_url"],
+        category=record["category"],
+        kind=record["kind"],
+        quality=record["quality"],
+        heat=record["heat"],
+        published=record["published"],
+        provider=Provider(*provider) if provider else None,
+        topics=tuple(record["topics"]),
+        images=tuple(Image(*image) for image in record["images"]),
+        is_stub=record["is_stub"],
+        article_id=article_id,
+    )

@@ -1,0 +1,224 @@
+"""Directory sync: scan the seeds folder, parse what changed, write it in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.merge import merge_versions
+from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
+from bot.store import FileVersions, Store
+
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".yml", ".yaml"})
+# Below this many changed files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 200
+# Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
+WORKER_BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one sync did. Paths are relative to the seeds directory."""
+
+    seeds_dir: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    articles: int = 0  # articles in the corpus after the sync
+    duration: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        """One line for logs and replies."""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.failed)} failed; "
+            f"{self.articles} articles in {self.duration:.2f} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stat:
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class _FileResult:
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str
+    result: Parsed | ParseError
+
+
+def scan(seeds_dir: Path) -> dict[str, _Stat]:
+    """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its stat."""
+    found: dict[str, _Stat] = {}
+    pending = [(seeds_dir, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # a folder that vanished or cannot be read holds nothing we can load
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = f"{prefix}{entry.name}"
+            try:
+                if entry.is_dir():
+                    pending.append((Path(entry.path), f"{relative}/"))
+                elif entry.is_file() and Path(entry.name).suffix.lower() in ARTICLE_SUFFIXES:
+                    stat = entry.stat()
+                    found[relative] = _Stat(stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                continue
+    return found
+
+
+def _read_and_parse(seeds_dir: str, path: str, max_bytes: int, backend: str) -> _FileResult:
+    """Read one file and parse it; runs in worker processes, so it takes plain arguments."""
+    full_path = os.path.join(seeds_dir, path)
+    try:
+        with open(full_path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            # Read one byte past the limit: enough to know the file is too big.
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return _FileResult(path, 0, 0, "", ParseError(path, f"cannot read: {exc.strerror}"))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if stat.st_size > max_bytes:
+        result: Parsed | ParseError = ParseError(
+            path, f"file is {stat.st_size} bytes, over the {max_bytes}-byte limit"
+        )
+    else:
+        result = parse_article(data, path, max_bytes=max_bytes, backend=backend)
+    return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, result)
+
+
+def _parse_batch(
+    seeds_dir: str, paths: list[str], max_bytes: int, backend: str
+) -> list[_FileResult]:
+    return [_read_and_parse(seeds_dir, path, max_bytes, backend) for path in paths]
+
+
+async def _parse_all(
+    seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, progress: Progress | None
+) -> list[_FileResult]:
+    """Parse files off the event loop: in worker processes when there are many."""
+    root = str(seeds_dir)
+    batches = [paths[i : i + WORKER_BATCH] for i in range(0, len(paths), WORKER_BATCH)]
+    loop = asyncio.get_running_loop()
+    results: list[_FileResult] = []
+    workers = os.cpu_count() or 1
+    if len(paths) < PARALLEL_THRESHOLD or workers < 2:
+        for batch in batches:
+            results.extend(await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend))
+            if progress:
+                progress(len(results), len(paths))
+        return results
+    # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend)
+            for batch in batches
+        ]
+        for future in asyncio.as_completed(futures):
+            results.extend(await future)
+            if progress:
+                progress(len(results), len(paths))
+    return results
+
+
+def _versions(path: str, parsed: Parsed) -> FileVersions:
+    article = parsed.article
+    return FileVersions(
+        path=path,
+        articles=(article, *article.related),
+        related=tuple((article.url, stub.url) for stub in article.related),
+    )
+
+
+async def sync(
+    store: Store,
+    seeds_dir: Path | str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backend: str = "auto",
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Bring the store in line with the files under `seeds_dir`."""
+    started = time.perf_counter()
+    seeds_dir = Path(seeds_dir)
+    report = SyncReport(seeds_dir=str(seeds_dir))
+    if not seeds_dir.is_dir():
+        raise FileNotFoundError(f"seeds directory {seeds_dir} does not exist")
+    on_disk = await asyncio.to_thread(scan, seeds_dir)
+    known = await store.file_states()
+    candidates = []
+    for path, stat in on_disk.items():
+        state = known.get(path)
+        if state and state.size == stat.size and state.mtime_ns == stat.mtime_ns:
+            report.unchanged += 1
+            if state.error:
+                report.failed.append((path, state.error))
+        else:
+            candidates.append(path)
+    removed = sorted(set(known) - set(on_disk))
+    parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress)
+
+    file_rows: list[tuple[str, int, int, str, str | None]] = []
+    loaded: list[FileVersions] = []
+    for item in sorted(parsed, key=lambda r: r.path):
+        state = known.get(item.path)
+        if isinstance(item.result, ParseError):
+            report.failed.append((item.path, item.result.reason))
+            if item.hash:  # an unreadable file keeps its old row until it can be read
+                file_rows.append((item.path, item.size, item.mtime_ns, item.hash,
+                                  item.result.reason))
+            continue
+        report.warnings.extend(f"{item.path}: {warning}" for warning in item.result.warnings)
+        if state and state.hash == item.hash and not state.error:
+            report.unchanged += 1  # touched, same content: only the stat is new
+            file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
+            continue
+        (report.updated if state else report.added).append(item.path)
+        file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
+        loaded.append(_versions(item.path, item.result))
+    report.removed = removed
+
+    if file_rows or removed:
+        async with store.transaction() as tx:
+            affected = await tx.remove_files([known[path].id for path in removed])
+            file_ids = await tx.record_files(file_rows)
+            if loaded:
+                affected |= await tx.replace_versions(file_ids, loaded)
+            versions = await tx.versions_of(sorted(affected))
+            await tx.write_articles({aid: merge_versions(v) for aid, v in versions.items()})
+            await tx.delete_articles(sorted(affected - versions.keys()))
+            await tx.remove_unused()
+            await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
+    else:
+        await store.set_meta("last_sync", datetime.now(UTC).isoformat())
+    report.articles = (await store.stats()).articles
+    report.failed.sort()
+    report.duration = time.perf_counter() - started
+    return report

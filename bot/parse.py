@@ -1,0 +1,302 @@
+"""Front matter text → a validated Article, or a ParseError naming the file and the reason.
+
+No I/O: the caller hands in the bytes. Fields that are merely odd are coerced or dropped
+with a warning; only a file that cannot be used at all is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from bot.articles import Article, Image, Provider, canonical_url, is_http_url
+from bot.yamlsafe import YamlError, available_backend, loader_for
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+MAX_TOPICS = 50
+MAX_RELATED = 100
+MAX_IMAGES = 20
+MAX_TEXT = 10_000  # excerpts longer than this are cut: no summary needs more
+
+# The closing line of the front matter: `---` (Jekyll) or `...` (YAML's end of document).
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+_TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A file that cannot be used, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A usable article and what had to be coerced or dropped to get it."""
+
+    article: Article
+    warnings: tuple[str, ...] = ()
+
+
+def parse_article(
+    data: bytes | str,
+    path: str = "<text>",
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    backend: str = "auto",
+) -> Parsed | ParseError:
+    """Parse one article file's content; never raises for any input."""
+    size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
+    if size > max_bytes:
+        return ParseError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return ParseError(path, f"not UTF-8 (bad byte at offset {exc.start})")
+    else:
+        text = data
+    try:
+        front = _front_matter(text)
+        fields = loader_for(available_backend(backend))(front)
+    except _Unusable as exc:
+        return ParseError(path, str(exc))
+    except YamlError as exc:
+        return ParseError(path, f"YAML error: {exc}")
+    except (ValueError, TypeError, OverflowError) as exc:  # odd scalars some parsers reject late
+        return ParseError(path, f"YAML error: {exc}")
+    if not isinstance(fields, dict):
+        return ParseError(path, f"front matter is {_kind(fields)}, not a mapping of fields")
+    warnings: list[str] = []
+    article = _article(fields, warnings.append, is_stub=False)
+    if isinstance(article, str):
+        return ParseError(path, article)
+    return Parsed(article, tuple(warnings))
+
+
+class _Unusable(Exception):
+    """Raised inside this module for a file that has no usable front matter."""
+
+
+def _front_matter(text: str) -> str:
+    """The YAML between the opening and closing `---` lines."""
+    text = text.removeprefix("\ufeff")
+    stripped = text.lstrip("\r\n\t ")
+    first_line, _, rest = stripped.partition("\n")
+    if first_line.rstrip() != "---":
+        raise _Unusable("no front matter (the file must start with a `---` line)")
+    end = _FRONT_MATTER_END.search(rest)
+    if end is None:
+        raise _Unusable("front matter is not closed (no second `---` line)")
+    return rest[: end.start()]
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, list):
+        return "a list"
+    return f"a single {type(value).__name__} value"
+
+
+Warn = Callable[[str], None]
+
+
+def _article(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Article | str:
+    """Build an Article from one mapping (a file's or a related stub's); a reason if unusable."""
+    title = _text(fields.get("title"), "title", warn)
+    if not title:
+        return "no title"
+    original_url = _url(fields.get("originalUrl"), "originalUrl", warn)
+    web_url = _url(fields.get("webUrl"), "webUrl", warn)
+    identity = original_url or web_url
+    if identity is None:
+        return "no usable URL (originalUrl and webUrl are missing or not http(s))"
+    url = canonical_url(identity)
+    provider = _provider(fields.get("provider"), identity, warn)
+    related: tuple[Article, ...] = ()
+    if not is_stub:
+        related = _related(fields.get("related"), url, warn)
+    return Article(
+        url=url,
+        title=title,
+        excerpt=(_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT],
+        published_at=_datetime(fields.get("publishedDateTime"), warn),
+        original_url=original_url,
+        web_url=web_url,
+        amp_url=_url(fields.get("ampWebUrl"), "ampWebUrl", warn),
+        amp_cache_url=_url(fields.get("cdnAmpWebUrl"), "cdnAmpWebUrl", warn),
+        category=_text(fields.get("category"), "category", warn),
+        kind=_text(fields.get("type"), "type", warn),
+        quality=_integer(fields.get("quality"), "quality", warn),
+        heat=_integer(fields.get("heat"), "heat", warn),
+        published=_boolean(fields.get("published"), warn),
+        provider=provider,
+        topics=_topics(fields.get("topics"), warn),
+        images=_images(fields.get("images"), warn),
+        related=related,
+        is_stub=is_stub,
+    )
+
+
+def _text(value: object, name: str, warn: Warn) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        cleaned = " ".join(value.split())
+        return cleaned or None
+    if isinstance(value, bool | int | float | date):
+        # YAML read `title: 2022` or `title: no` as a number or boolean; the text was meant.
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    warn(f"{name}: expected text, got {type(value).__name__}; ignored")
+    return None
+
+
+def _url(value: object, name: str, warn: Warn) -> str | None:
+    if value is None or value == "":
+        return None
+    candidate = value.strip() if isinstance(value, str) else value
+    if is_http_url(candidate):
+        return candidate  # type: ignore[return-value]
+    warn(f"{name}: {str(value)[:80]!r} is not an http(s) URL; dropped")
+    return None
+
+
+def _datetime(value: object, warn: Warn) -> datetime | None:
+    if value is None:
+        warn("publishedDateTime: missing")
+        return None
+    parsed: datetime | None = None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" UTC", "Z"))
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        warn(f"publishedDateTime: {str(value)[:40]!r} is not an ISO-8601 date; ignored")
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)  # the format is UTC when it says nothing
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        warn(f"publishedDateTime: {value!s:.40} is out of range; ignored")
+        return None
+
+
+def _integer(value: object, name: str, warn: Warn) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        warn(f"{name}: expected a number, got {value}; ignored")
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value).strip()) if not isinstance(value, float) else value
+        if number != number or abs(number) > 1e12:  # NaN or absurd
+            raise ValueError
+        return round(number)
+    except (ValueError, TypeError, OverflowError):
+        warn(f"{name}: {str(value)[:40]!r} is not a number; ignored")
+        return None
+
+
+def _boolean(value: object, warn: Warn) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    warn(f"published: {str(value)[:40]!r} is not true or false; ignored")
+    return None
+
+
+def _provider(value: object, url: str, warn: Warn) -> Provider | None:
+    name: str | None = None
+    domain: str | None = None
+    if isinstance(value, dict):
+        name = _text(value.get("name"), "provider.name", warn)
+        domain = _text(value.get("domain"), "provider.domain", warn)
+    elif value is not None:
+        name = _text(value, "provider", warn)
+    if domain:
+        domain = domain.lower().removeprefix("www.").strip("./")
+    else:
+        domain = canonical_url(url).split("/")[2]  # fall back to the article's own host
+    return Provider(name=name or domain, domain=domain)
+
+
+def _listed(value: object, name: str, warn: Warn) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    warn(f"{name}: expected a list, got {type(value).__name__}; read as a one-item list")
+    return [value]
+
+
+def _topics(value: object, warn: Warn) -> tuple[str, ...]:
+    if isinstance(value, str):
+        warn("topics: a string, not a list; split at commas")
+        value = value.split(",")
+    topics: dict[str, str] = {}  # casefolded → first display form seen
+    for item in _listed(value, "topics", warn):
+        topic = _text(item, "topics item", warn)
+        if topic and len(topic) <= 100:
+            topics.setdefault(topic.casefold(), topic)
+        elif topic:
+            warn(f"topics: {topic[:40]!r}… is over 100 characters; dropped")
+    if len(topics) > MAX_TOPICS:
+        warn(f"topics: {len(topics)} topics, kept the first {MAX_TOPICS}")
+    return tuple(topics.values())[:MAX_TOPICS]
+
+
+def _images(value: object, warn: Warn) -> tuple[Image, ...]:
+    images: list[Image] = []
+    for item in _listed(value, "images", warn)[:MAX_IMAGES]:
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict):
+            warn(f"images: expected a mapping, got {type(item).__name__}; dropped")
+            continue
+        url = _url(item.get("url"), "images.url", warn)
+        if url:
+            width = _integer(item.get("width"), "images.width", warn)
+            height = _integer(item.get("height"), "images.height", warn)
+            images.append(Image(url, _positive(width), _positive(height)))
+    return tuple(images)
+
+
+def _positive(value: int | None) -> int | None:
+    return value if value is not None and 0 < value < 100_000 else None
+
+
+def _related(value: object, own_url: str, warn: Warn) -> tuple[Article, ...]:
+    stubs: dict[str, Article] = {}
+    for position, item in enumerate(_listed(value, "related", warn)[:MAX_RELATED], 1):
+        if not isinstance(item, dict):
+            warn(f"related #{position}: expected a mapping; dropped")
+            continue
+        stub = _article(item, lambda message, n=position: warn(f"related #{n}: {message}"),
+                        is_stub=True)
+        if isinstance(stub, str):
+            warn(f"related #{position}: {stub}; dropped")
+        elif stub.url != own_url:  # an article is not related to itself
+            stubs.setdefault(stub.url, stub)
+    return tuple(stubs.values())
+

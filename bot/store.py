@@ -1,0 +1,608 @@
+"""The SQLite store: schema migrations, the one write transaction per sync, and every read.
+
+This is the only module with SQL. It keeps two connections: a writer that holds one
+transaction per sync, and a reader that, thanks to WAL, keeps seeing the last committed
+corpus while a sync is being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from bot.articles import Article, article_from_json, article_to_json
+from bot.ranking import rank_score
+
+_SET_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+# SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
+_CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the store knows about one source file."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str
+    error: str | None
+    article_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersions:
+    """What one readable file says: its articles (full and stubs) and its related links."""
+
+    path: str
+    articles: tuple[Article, ...]
+    related: tuple[tuple[str, str], ...]  # (article url, related url), canonical
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of results and how many there are in all."""
+
+    items: list[Article]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCount:
+    id: int
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCount:
+    id: int
+    name: str
+    domain: str
+    names: tuple[str, ...]  # every spelling seen, for fuzzy matching
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TitleEntry:
+    id: int
+    title: str
+    is_stub: bool
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    articles: int
+    full_articles: int
+    topics: int
+    providers: int
+    files: int
+    failing_files: int
+    database_bytes: int
+    last_sync: datetime | None
+
+
+def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _provider_name_quality(name: str) -> tuple[bool, bool, int, str]:
+    """Prefer "The Register" over "theregister": spaces, capitals, then length."""
+    return (" " in name, name != name.lower(), len(name), name)
+
+
+def _published_seconds(article: Article) -> int | None:
+    return int(article.published_at.timestamp()) if article.published_at else None
+
+
+def _article_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
+    return article_from_json(row[1], article_id=row[0])
+
+
+class Store:
+    """An open corpus database. Use `async with Store.open(path) as store:`."""
+
+    def __init__(self, path: Path, reader: aiosqlite.Connection, writer: aiosqlite.Connection):
+        self.path = path
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating and migrating if needed) the database at `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await writer.execute("PRAGMA journal_mode=WAL")
+            await writer.execute("PRAGMA synchronous=NORMAL")
+            await writer.execute("PRAGMA foreign_keys=ON")
+            await _migrate(writer)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        await reader.execute("PRAGMA query_only=ON")
+        return cls(path, reader, writer)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        async with self._reader.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- files -------------------------------------------------------------------------
+
+    async def file_states(self) -> dict[str, FileState]:
+        """Every known source file by path."""
+        sql = "SELECT id, path, size, mtime_ns, hash, error, article_count FROM files"
+        async with self._reader.execute(sql) as cursor:
+            return {row[1]: FileState(*row) for row in await cursor.fetchall()}
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction: committed on success, rolled back on any error."""
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield Transaction(self._writer)
+        except BaseException:
+            await self._writer.execute("ROLLBACK")
+            raise
+        await self._writer.execute("COMMIT")
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def _articles(self, sql: str, params: Sequence[object]) -> list[Article]:
+        async with self._reader.execute(sql, params) as cursor:
+            return [_article_row(row) for row in await cursor.fetchall()]
+
+    async def _count(self, sql: str, params: Sequence[object] = ()) -> int:
+        async with self._reader.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def latest(
+        self, limit: int, offset: int = 0, since: datetime | None = None
+    ) -> Page:
+        """Newest first."""
+        since_seconds = int(since.timestamp()) if since else None
+        where = "WHERE published_at >= ?" if since else ""
+        params: list[object] = [since_seconds] if since else []
+        items = await self._articles(
+            f"SELECT id, data FROM articles {where} "  # noqa: S608 - fixed fragments only
+            "ORDER BY published_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        total = await self._count(f"SELECT count(*) FROM articles {where}", params)  # noqa: S608
+        return Page(items, total, offset, limit)
+
+    async def by_topics(
+        self, topic_ids: Sequence[int], limit: int, offset: int = 0,
+        since: datetime | None = None,
+    ) -> Page:
+        """Articles with any of the topics, best ranked first."""
+        if not topic_ids:
+            return Page([], 0, offset, limit)
+        where = f"topic_id IN ({_marks(len(topic_ids))})"
+        params: list[object] = list(topic_ids)
+        if since:
+            where += " AND published_at >= ?"
+            params.append(int(since.timestamp()))
+        items = await self._articles(
+            "SELECT a.id, a.data FROM articles a JOIN ("  # noqa: S608 - placeholders only
+            f" SELECT article_id, max(score) AS score FROM article_topics WHERE {where}"
+            " GROUP BY article_id ORDER BY score DESC, article_id LIMIT ? OFFSET ?"
+            ") t ON t.article_id = a.id ORDER BY t.score DESC, a.id",
+            [*params, limit, offset],
+        )
+        total = await self._count(
+            f"SELECT count(DISTINCT article_id) FROM article_topics WHERE {where}", params  # noqa: S608
+        )
+        return Page(items, total, offset, limit)
+
+    async def by_provider(self, provider_id: int, limit: int, offset: int = 0) -> Page:
+        """A provider's articles, best ranked first."""
+        items = await self._articles(
+            "SELECT id, data FROM articles WHERE provider_id = ? "
+            "ORDER BY score DESC, id LIMIT ? OFFSET ?",
+            [provider_id, limit, offset],
+        )
+        total = await self._count("SELECT count(*) FROM articles WHERE provider_id = ?",
+                                  [provider_id])
+        return Page(items, total, offset, limit)
+
+    async def search(self, match: str, limit: int, offset: int = 0) -> Page:
+        """Full-text search; `match` must be an FTS5 expression built from quoted terms."""
+        # bm25 weights: a hit in the title counts most, then provider and topics.
+        items = await self._articles(
+            "SELECT a.id, a.data FROM articles_fts f JOIN articles a ON a.id = f.rowid "
+            "WHERE articles_fts MATCH ? "
+            "ORDER BY bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) - a.score * 0.05, a.id "
+            "LIMIT ? OFFSET ?",
+            [match, limit, offset],
+        )
+        total = await self._count(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [match]
+        )
+        return Page(items, total, offset, limit)
+
+    async def article(self, article_id: int) -> Article | None:
+        items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])
+        return items[0] if items else None
+
+    async def article_by_url(self, canonical: str) -> Article | None:
+        items = await self._articles("SELECT id, data FROM articles WHERE url = ?", [canonical])
+        return items[0] if items else None
+
+    async def articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
+        found: dict[int, Article] = {}
+        for chunk in _chunks(list(article_ids)):
+            sql = f"SELECT id, data FROM articles WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            for article in await self._articles(sql, chunk):
+                found[article.article_id or 0] = article
+        return found
+
+    async def linked(self, article_id: int) -> tuple[list[int], list[int]]:
+        """(ids the article lists as related, ids of articles that list it)."""
+        async with self._reader.execute(
+            "SELECT DISTINCT related_id FROM related WHERE article_id = ?", [article_id]
+        ) as cursor:
+            listed = [row[0] for row in await cursor.fetchall()]
+        async with self._reader.execute(
+            "SELECT DISTINCT article_id FROM related WHERE related_id = ?", [article_id]
+        ) as cursor:
+            listing = [row[0] for row in await cursor.fetchall()]
+        return listed, listing
+
+    async def topic_neighbours(self, article_id: int, per_topic: int) -> dict[int, int]:
+        """The best `per_topic` other articles of each of the article's topics → topics shared."""
+        shared: dict[int, int] = {}
+        async with self._reader.execute(
+            "SELECT topic_id FROM article_topics WHERE article_id = ?", [article_id]
+        ) as cursor:
+            topic_ids = [row[0] for row in await cursor.fetchall()]
+        for topic_id in topic_ids:
+            async with self._reader.execute(
+                "SELECT article_id FROM article_topics WHERE topic_id = ? AND article_id != ? "
+                "ORDER BY score DESC LIMIT ?",
+                [topic_id, article_id, per_topic],
+            ) as cursor:
+                for row in await cursor.fetchall():
+                    shared[row[0]] = shared.get(row[0], 0) + 1
+        return shared
+
+    async def topic_counts(self) -> list[TopicCount]:
+        """Every topic with its number of articles, most used first."""
+        sql = (
+            "SELECT t.id, t.name, count(*) AS n FROM topics t "
+            "JOIN article_topics a ON a.topic_id = t.id GROUP BY t.id ORDER BY n DESC, t.name"
+        )
+        async with self._reader.execute(sql) as cursor:
+            return [TopicCount(*row) for row in await cursor.fetchall()]
+
+    async def provider_counts(self) -> list[ProviderCount]:
+        """Every provider with its spellings and number of articles, most used first."""
+        sql = (
+            "SELECT p.id, p.name, p.domain, "
+            " (SELECT json_group_array(name) FROM provider_names WHERE provider_id = p.id),"
+            " (SELECT count(*) FROM articles WHERE provider_id = p.id) AS n "
+            "FROM providers p ORDER BY n DESC, p.name"
+        )
+        async with self._reader.execute(sql) as cursor:
+            return [
+                ProviderCount(row[0], row[1], row[2], tuple(json.loads(row[3])), row[4])
+                for row in await cursor.fetchall()
+            ]
+
+    async def titles(self) -> list[TitleEntry]:
+        """Every article's title, for fuzzy matching."""
+        sql = "SELECT id, title, is_stub, score FROM articles"
+        async with self._reader.execute(sql) as cursor:
+            return [TitleEntry(row[0], row[1], bool(row[2]), row[3])
+                    for row in await cursor.fetchall()]
+
+    async def failing_files(self) -> list[tuple[str, str]]:
+        sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
+        async with self._reader.execute(sql) as cursor:
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._writer.execute(_SET_META, [key, value])
+
+    async def stats(self) -> Stats:
+        counts = []
+        for sql in (
+            "SELECT count(*) FROM articles",
+            "SELECT count(*) FROM articles WHERE is_stub = 0",
+            "SELECT count(*) FROM topics",
+            "SELECT count(*) FROM providers",
+            "SELECT count(*) FROM files",
+            "SELECT count(*) FROM files WHERE error IS NOT NULL",
+        ):
+            counts.append(await self._count(sql))
+        last_sync = await self.get_meta("last_sync")
+        size = sum(
+            os.path.getsize(candidate)
+            for candidate in (self.path, Path(f"{self.path}-wal"))
+            if candidate.exists()
+        )
+        return Stats(
+            *counts,
+            database_bytes=size,
+            last_sync=datetime.fromisoformat(last_sync) if last_sync else None,
+        )
+
+
+class Transaction:
+    """The write API, valid inside `Store.transaction()`."""
+
+    def __init__(self, db: aiosqlite.Connection):
+        self._db = db
+
+    async def remove_files(self, file_ids: Sequence[int]) -> set[int]:
+        """Forget files and everything they said; returns the articles that lost a version."""
+        affected = await self._detach(file_ids)
+        for chunk in _chunks(list(file_ids)):
+            await self._db.execute(
+                f"DELETE FROM files WHERE id IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            )
+        return affected
+
+    async def _detach(self, file_ids: Sequence[int]) -> set[int]:
+        affected: set[int] = set()
+        for chunk in _chunks(list(file_ids)):
+            marks = _marks(len(chunk))
+            async with self._db.execute(
+                f"SELECT article_id FROM versions WHERE file_id IN ({marks})", chunk  # noqa: S608
+            ) as cursor:
+                affected.update(row[0] for row in await cursor.fetchall())
+            await self._db.execute(f"DELETE FROM versions WHERE file_id IN ({marks})", chunk)  # noqa: S608
+            await self._db.execute(f"DELETE FROM related WHERE file_id IN ({marks})", chunk)  # noqa: S608
+        return affected
+
+    async def record_files(
+        self, states: Sequence[tuple[str, int, int, str, str | None]]
+    ) -> dict[str, int]:
+        """Insert or update file rows (path, size, mtime_ns, hash, error); returns their ids."""
+        await self._db.executemany(
+            "INSERT INTO files (path, size, mtime_ns, hash, error) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error",
+            states,
+        )
+        ids: dict[str, int] = {}
+        paths = [state[0] for state in states]
+        for start in range(0, len(paths), _CHUNK):
+            chunk = paths[start : start + _CHUNK]
+            async with self._db.execute(
+                f"SELECT path, id FROM files WHERE path IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            ) as cursor:
+                ids.update({row[0]: row[1] for row in await cursor.fetchall()})
+        return ids
+
+    async def replace_versions(
+        self, file_ids: dict[str, int], files: Sequence[FileVersions]
+    ) -> set[int]:
+        """Make each file's versions and related links exactly what it now says.
+
+        Returns the ids of every article whose versions changed, to be merged again.
+        """
+        affected = await self._detach([file_ids[f.path] for f in files])
+        urls = {a.url for f in files for a in f.articles}
+        article_ids = await self._article_ids(urls)
+        await self._db.executemany(
+            "INSERT INTO versions (article_id, file_id, is_stub, data) VALUES (?, ?, ?, ?)",
+            (
+                (article_ids[a.url], file_ids[f.path], a.is_stub, article_to_json(a))
+                for f in files
+                for a in f.articles
+            ),
+        )
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO related (article_id, related_id, file_id) VALUES (?, ?, ?)",
+            (
+                (article_ids[source], article_ids[target], file_ids[f.path])
+                for f in files
+                for source, target in f.related
+            ),
+        )
+        await self._db.executemany(
+            "UPDATE files SET article_count = ? WHERE id = ?",
+            ((len(f.articles), file_ids[f.path]) for f in files),
+        )
+        affected.update(article_ids.values())
+        return affected
+
+    async def _article_ids(self, urls: set[str]) -> dict[str, int]:
+        """Ids of the articles with these canonical URLs, creating placeholder rows if new."""
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO articles (url, title, score, is_stub, data) "
+            "VALUES (?, '', 0, 1, '{}')",
+            ((url,) for url in urls),
+        )
+        ids: dict[str, int] = {}
+        ordered = sorted(urls)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            async with self._db.execute(
+                f"SELECT url, id FROM articles WHERE url IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            ) as cursor:
+                ids.update({row[0]: row[1] for row in await cursor.fetchall()})
+        return ids
+
+    async def versions_of(self, article_ids: Sequence[int]) -> dict[int, list[Article]]:
+        """Every stored version of each article."""
+        found: dict[int, list[Article]] = {}
+        for chunk in _chunks(list(article_ids)):
+            async with self._db.execute(
+                f"SELECT article_id, data FROM versions WHERE article_id IN ({_marks(len(chunk))})",  # noqa: S608
+                chunk,
+            ) as cursor:
+                for article_id, data in await cursor.fetchall():
+                    found.setdefault(article_id, []).append(article_from_json(data))
+        return found
+
+    async def write_articles(self, merged: dict[int, Article]) -> None:
+        """Store merged articles (rows, topics, providers, full-text) under their ids."""
+        ids = list(merged)
+        provider_ids = await self._provider_ids(merged.values())
+        topic_ids = await self._topic_ids(merged.values())
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for table, column in (("article_topics", "article_id"), ("articles_fts", "rowid")):
+                await self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
+                )
+        rows = []
+        topic_rows = []
+        fts_rows = []
+        for article_id, article in merged.items():
+            score = rank_score(article)
+            published = _published_seconds(article)
+            provider_id = provider_ids.get(article.provider.domain) if article.provider else None
+            rows.append((article.title, published, score, provider_id, article.is_stub,
+                         article_to_json(article), article_id))
+            topic_rows.extend(
+                (topic_ids[topic.casefold()], article_id, score, published)
+                for topic in article.topics
+            )
+            provider_text = (
+                f"{article.provider.name} {article.provider.domain}" if article.provider else ""
+            )
+            fts_rows.append((article_id, article.title, article.excerpt, provider_text,
+                             " ".join(article.topics)))
+        await self._db.executemany(
+            "UPDATE articles SET title = ?, published_at = ?, score = ?, provider_id = ?, "
+            "is_stub = ?, data = ? WHERE id = ?",
+            rows,
+        )
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO article_topics (topic_id, article_id, score, published_at) "
+            "VALUES (?, ?, ?, ?)",
+            topic_rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
+            "VALUES (?, ?, ?, ?, ?)",
+            fts_rows,
+        )
+
+    async def _provider_ids(self, articles: Iterable[Article]) -> dict[str, int]:
+        names: dict[str, set[str]] = {}
+        for article in articles:
+            if article.provider:
+                names.setdefault(article.provider.domain, set()).add(article.provider.name)
+        async with self._db.execute("SELECT domain, id, name FROM providers") as cursor:
+            known = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+        updates = []
+        for domain, spellings in names.items():
+            best = max(spellings, key=_provider_name_quality)
+            current = known.get(domain)
+            if current is None or _provider_name_quality(best) > _provider_name_quality(current[1]):
+                updates.append((domain, best))
+        await self._db.executemany(
+            "INSERT INTO providers (domain, name) VALUES (?, ?) "
+            "ON CONFLICT (domain) DO UPDATE SET name = excluded.name",
+            updates,
+        )
+        async with self._db.execute("SELECT domain, id FROM providers") as cursor:
+            ids = {row[0]: row[1] for row in await cursor.fetchall()}
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO provider_names (provider_id, name) VALUES (?, ?)",
+            ((ids[domain], name) for domain, spellings in names.items() for name in spellings),
+        )
+        return ids
+
+    async def _topic_ids(self, articles: Iterable[Article]) -> dict[str, int]:
+        names: dict[str, str] = {}
+        for article in articles:
+            for topic in article.topics:
+                names.setdefault(topic.casefold(), topic)
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO topics (key, name) VALUES (?, ?)", names.items()
+        )
+        async with self._db.execute("SELECT key, id FROM topics") as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
+
+    async def delete_articles(self, article_ids: Sequence[int]) -> None:
+        """Remove articles that no file mentions any more."""
+        for chunk in _chunks(list(article_ids)):
+            marks = _marks(len(chunk))
+            for table, column in (
+                ("article_topics", "article_id"),
+                ("articles_fts", "rowid"),
+                ("articles", "id"),
+            ):
+                await self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
+                )
+
+    async def remove_unused(self) -> None:
+        """Drop topics and providers that no article uses any more."""
+        await self._db.execute(
+            "DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM article_topics)"
+        )
+        await self._db.execute(
+            "DELETE FROM providers WHERE id NOT IN "
+            "(SELECT provider_id FROM articles WHERE provider_id IS NOT NULL)"
+        )
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._db.execute(_SET_META, [key, value])
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Apply every numbered migration newer than the database, each in one transaction."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    current = int(row[0]) if row else 0
+    folder = resources.files("bot") / "migrations"
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        match = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if not match or int(match.group(1)) <= current:
+            continue
+        version = int(match.group(1))
+        script = entry.read_text(encoding="utf-8")
+        await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+

@@ -1,0 +1,140 @@
+"""Safe YAML loading: yaml-rs when installed, PyYAML (libyaml's C loader if built) behind it.
+
+Both back ends are held to the same rules so that they give the same articles:
+duplicate keys are an error, only `true`/`false` are booleans (YAML 1.2), and alias
+expansion is capped so a billion-laughs document is refused instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - depends on the platform having a wheel
+    yaml_rs = None
+
+# The same ceiling yaml-rs applies by default: at most this many nodes after expanding aliases.
+MAX_EXPANDED_NODES = 1_000_000
+
+BACKENDS = ("yaml-rs", "pyyaml")
+
+
+class YamlError(ValueError):
+    """The text is not YAML that we are willing to load."""
+
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictSafeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """PyYAML's safe loader with YAML 1.2 booleans and duplicate keys refused."""
+
+
+# YAML 1.1 reads yes/no/on/off as booleans, YAML 1.2 (and yaml-rs) as strings.
+_StrictSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_StrictSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in mapping
+        except TypeError as exc:  # an unhashable key such as a list
+            raise YamlError("a mapping key is not a plain value") from exc
+        if duplicate:
+            raise YamlError(f"duplicate mapping key: {key!r}")
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+
+
+def _expanded_size(node: yaml.Node) -> int:
+    """Node count with every alias expanded, computed without expanding anything."""
+    sizes: dict[int, int] = {}
+
+    def size(current: yaml.Node) -> int:
+        known = sizes.get(id(current))
+        if known is not None:
+            return known
+        sizes[id(current)] = 1  # a recursive alias counts once instead of looping
+        if isinstance(current, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in current.value)
+        elif isinstance(current, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in current.value)
+        else:
+            total = 1
+        sizes[id(current)] = total
+        return total
+
+    return size(node)
+
+
+def load_pyyaml(text: str) -> Any:
+    """Load with PyYAML under the shared rules."""
+    loader = _StrictSafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        # Only documents that use anchors can expand; the check costs a walk, so skip it otherwise.
+        if "&" in text and _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise YamlError("aliases expand to more than a million nodes")
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise YamlError(_first_line(exc)) from exc
+    except RecursionError as exc:
+        raise YamlError("nesting is too deep") from exc
+    finally:
+        loader.dispose()
+
+
+def load_yaml_rs(text: str) -> Any:
+    """Load with yaml-rs, whose defaults already refuse duplicate keys and alias bombs."""
+    if yaml_rs is None:
+        raise RuntimeError("yaml-rs is not installed")
+    try:
+        return yaml_rs.loads(text)
+    except yaml_rs.YAMLDecodeError as exc:
+        raise YamlError(_first_line(exc)) from exc
+    except RecursionError as exc:
+        raise YamlError("nesting is too deep") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """Parser messages can span lines with a source excerpt; a report wants one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def available_backend(preferred: str = "auto") -> str:
+    """The back end to use: `preferred` if it is one, else yaml-rs when installed."""
+    if preferred in BACKENDS:
+        if preferred == "yaml-rs" and yaml_rs is None:
+            raise RuntimeError("yaml-rs is not installed; pip install yaml-rs or use pyyaml")
+        return preferred
+    if preferred != "auto":
+        raise ValueError(f"unknown YAML parser {preferred!r}; use auto, yaml-rs or pyyaml")
+    return "yaml-rs" if yaml_rs is not None else "pyyaml"
+
+
+def loader_for(backend: str) -> Callable[[str], Any]:
+    """The load function of a back end name from `BACKENDS`."""
+    return load_yaml_rs if backend == "yaml-rs" else load_pyyaml
+
