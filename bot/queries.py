@@ -1,0 +1,206 @@
+"""The read API the bot and the CLI share: resolve what a person typed, then ask the store."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from rapidfuzz import fuzz, utils
+
+from bot.articles import Article, canonical_url, is_http_url
+from bot.loader import Progress, SyncReport, sync
+from bot.parse import DEFAULT_MAX_BYTES
+from bot.search import SearchIndex, fts_query
+from bot.store import Page, ProviderCount, Stats, Store, TopicCount
+
+# How much each kind of relation counts when ranking related articles.
+LISTED_WEIGHT = 3.0  # the article's own related list
+LISTING_WEIGHT = 2.0  # articles that list it
+TOPIC_WEIGHT = 1.0  # per shared topic
+TITLE_WEIGHT = 2.0  # times title similarity (0..1)
+RELATED_CANDIDATES = 30  # per topic and for similar titles
+MAX_RELATED = 50
+SUGGESTIONS = 5
+_ARTICLE_ID = re.compile(r"^(?:#|id:)?(\d{1,18})$")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A page of articles and what it is an answer to."""
+
+    heading: str
+    page: Page
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """Nothing matched; `suggestions` are the closest names a person could try instead."""
+
+    message: str
+    suggestions: list[str] = field(default_factory=list)
+
+
+class News:
+    """A corpus: its store, the seeds folder it syncs from and its fuzzy index."""
+
+    def __init__(
+        self,
+        store: Store,
+        seeds_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        yaml_backend: str = "auto",
+    ):
+        self.store = store
+        self.seeds_dir = seeds_dir
+        self.max_bytes = max_bytes
+        self.yaml_backend = yaml_backend
+        self.index = SearchIndex([], [], [])
+        self.last_report: SyncReport | None = None
+        self._sync_lock = asyncio.Lock()
+
+    async def sync(self, progress: Progress | None = None) -> SyncReport:
+        """Sync the seeds folder; one at a time. The index is rebuilt only if the corpus moved."""
+        async with self._sync_lock:
+            report = await sync(self.store, self.seeds_dir, max_bytes=self.max_bytes,
+                                backend=self.yaml_backend, progress=progress)
+            if report.changed or self.last_report is None:
+                self.index = await SearchIndex.build(self.store)
+            self.last_report = report
+            return report
+
+    # ---- resolution --------------------------------------------------------------------
+
+    def resolve_topics(self, text: str) -> TopicCount | NotFound:
+        matches = self.index.match_topics(text, limit=SUGGESTIONS)
+        if matches and matches[0].score >= 80:
+            return matches[0].item
+        return NotFound(f"No topic matches {text!r}.", [m.item.name for m in matches]
+                        or [t.name for t in self.index.topics[:SUGGESTIONS]])
+
+    def resolve_provider(self, text: str) -> ProviderCount | NotFound:
+        matches = self.index.match_providers(text, limit=SUGGESTIONS)
+        if matches and matches[0].score >= 80:
+            return matches[0].item
+        return NotFound(f"No provider matches {text!r}.", [m.item.name for m in matches]
+                        or [p.name for p in self.index.providers[:SUGGESTIONS]])
+
+    async def resolve_article(self, text: str) -> Article | NotFound:
+        """An article by id (`42`, `#42`, `id:42`), by URL, or by (fuzzy) title."""
+        text = text.strip()
+        by_id = _ARTICLE_ID.match(text)
+        if by_id:
+            found = await self.store.article(int(by_id.group(1)))
+            return found or NotFound(f"No article has id {by_id.group(1)} (any more).")
+        if is_http_url(text):
+            found = await self.store.article_by_url(canonical_url(text))
+            return found or NotFound("No article has that URL.")
+        matches = self.index.match_titles(text, limit=SUGGESTIONS)
+        if matches:
+            found = await self.store.article(matches[0].item.id)
+            if found:
+                return found
+        return NotFound(f"No article title matches {text!r}.",
+                        [m.item.title for m in matches])
+
+    # ---- queries -----------------------------------------------------------------------
+
+    async def latest(self, limit: int, offset: int = 0, since: datetime | None = None) -> Answer:
+        return Answer("Latest AI news", await self.store.latest(limit, offset, since))
+
+    async def topic(
+        self, text: str, limit: int, offset: int = 0, since: datetime | None = None
+    ) -> Answer | NotFound:
+        topic = self.resolve_topics(text)
+        if isinstance(topic, NotFound):
+            return topic
+        page = await self.store.by_topics([topic.id], limit, offset, since)
+        if not page.total:
+            return NotFound(f"No {topic.name} articles since {since:%Y-%m-%d %H:%M} UTC."
+                            if since else f"No articles about {topic.name}.")
+        return Answer(f"Topic: {topic.name}", page)
+
+    async def provider(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
+        provider = self.resolve_provider(text)
+        if isinstance(provider, NotFound):
+            return provider
+        page = await self.store.by_provider(provider.id, limit, offset)
+        return Answer(f"From {provider.name} ({provider.domain})", page)
+
+    async def search(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
+        """Full-text search; falls back to fuzzy titles when FTS finds nothing (typos)."""
+        match = fts_query(text)
+        if match is not None:
+            page = await self.store.search(match, limit, offset)
+            if page.total:
+                return Answer(f"Search: {text}", page)
+        fuzzy = self.index.match_titles(text, limit=MAX_RELATED)
+        if not fuzzy:
+            return NotFound(f"Nothing matches {text!r}.",
+                            [t.name for t in self.index.topics[:SUGGESTIONS]])
+        ids = [hit.item.id for hit in fuzzy]
+        found = await self.store.articles(ids[offset : offset + limit])
+        items = [found[i] for i in ids[offset : offset + limit] if i in found]
+        return Answer(f"Search: {text} (closest titles)", Page(items, len(ids), offset, limit))
+
+    async def article(self, text: str) -> Article | NotFound:
+        return await self.resolve_article(text)
+
+    async def related(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
+        """Articles related to one: its list, lists it is on, shared topics, similar titles."""
+        article = await self.resolve_article(text)
+        if isinstance(article, NotFound):
+            return article
+        ranked = await self._related_ids(article)
+        if not ranked:
+            return NotFound(f"Nothing related to {article.title!r} yet.")
+        window = ranked[offset : offset + limit]
+        found = await self.store.articles(window)
+        items = [found[i] for i in window if i in found]
+        return Answer(f"Related to: {article.title}", Page(items, len(ranked), offset, limit))
+
+    async def _related_ids(self, article: Article) -> list[int]:
+        own_id = article.article_id
+        if own_id is None:
+            return []
+        scores: dict[int, float] = {}
+        listed, listing = await self.store.linked(own_id)
+        for related_id in listed:
+            scores[related_id] = scores.get(related_id, 0.0) + LISTED_WEIGHT
+        for related_id in listing:
+            scores[related_id] = scores.get(related_id, 0.0) + LISTING_WEIGHT
+        shared = await self.store.topic_neighbours(own_id, RELATED_CANDIDATES)
+        for related_id, count in shared.items():
+            scores[related_id] = scores.get(related_id, 0.0) + TOPIC_WEIGHT * count
+        candidates = set(scores)
+        # Short words ("to", "AI") match half the corpus and say little about the subject.
+        significant = " ".join(w for w in _WORD.findall(article.title) if len(w) >= 4)
+        title_match = fts_query(significant, any_word=True)
+        if title_match:
+            similar = await self.store.search(title_match, RELATED_CANDIDATES)
+            candidates.update(a.article_id for a in similar.items if a.article_id)
+        candidates.discard(own_id)
+        found = await self.store.articles(sorted(candidates))
+        own_title = utils.default_process(article.title)
+        ranked: list[tuple[float, int]] = []
+        for related_id, other in found.items():
+            similarity = fuzz.token_set_ratio(own_title, utils.default_process(other.title)) / 100
+            total = scores.get(related_id, 0.0) + TITLE_WEIGHT * similarity
+            ranked.append((total, related_id))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [related_id for _score, related_id in ranked[:MAX_RELATED]]
+
+    # ---- lists -------------------------------------------------------------------------
+
+    def topics(self) -> list[TopicCount]:
+        return self.index.topics
+
+    def providers(self) -> list[ProviderCount]:
+        return self.index.providers
+
+    async def stats(self) -> Stats:
+        return await self.store.stats()

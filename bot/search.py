@@ -1,0 +1,136 @@
+"""Fuzzy resolution of what a person typed to topics, providers and articles; autocomplete.
+
+The index is an in-memory snapshot of names and titles, rebuilt after each sync that
+changed something, never per keystroke.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from rapidfuzz import fuzz, process, utils
+
+from bot.store import ProviderCount, Store, TitleEntry, TopicCount
+
+# Below this WRatio score a candidate is noise, not a suggestion.
+SCORE_CUTOFF = 60.0
+AUTOCOMPLETE_LIMIT = 25
+_WORD = re.compile(r"\w+")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored(Generic[T]):
+    """A candidate and how well it matched (0 to 100)."""
+
+    item: T
+    score: float
+
+
+def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -> str | None:
+    """An FTS5 expression matching the words of `text`, safe for any input.
+
+    Every word is wrapped in double quotes, so operators (`NEAR(`, `-`, `:`, `*`, `"`)
+    typed by a person are plain text to FTS5. None when there is no word at all.
+    """
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    quoted = [f'"{word}"' for word in words]  # \w+ holds no quote, so none needs escaping
+    if prefix_last:
+        quoted[-1] += "*"
+    return (" OR " if any_word else " ").join(quoted)
+
+
+def _best_per_item(
+    query: str, names: list[str], owners: list[T], limit: int
+) -> list[Scored[T]]:
+    """Fuzzy-match `query` against `names` (each owned by an item); best score per item."""
+    hits = process.extract(
+        query, names, scorer=fuzz.WRatio, processor=utils.default_process,
+        score_cutoff=SCORE_CUTOFF, limit=None,
+    )
+    best: dict[int, Scored[T]] = {}
+    for _name, score, index in hits:
+        owner = owners[index]
+        key = id(owner)
+        if key not in best or score > best[key].score:
+            best[key] = Scored(owner, score)
+    return sorted(best.values(), key=lambda s: -s.score)[:limit]
+
+
+class SearchIndex:
+    """Topics, providers and titles of one corpus snapshot, ready for fuzzy matching."""
+
+    def __init__(
+        self, topics: list[TopicCount], providers: list[ProviderCount], titles: list[TitleEntry]
+    ):
+        self.topics = topics
+        self.providers = providers
+        self.titles = titles
+        self._topic_names = [topic.name for topic in topics]
+        self._provider_names: list[str] = []
+        self._provider_owners: list[ProviderCount] = []
+        for provider in providers:
+            spellings = {provider.name, provider.domain, provider.domain.split(".")[0],
+                         *provider.names}
+            for spelling in sorted(spellings):
+                self._provider_names.append(spelling)
+                self._provider_owners.append(provider)
+        self._title_texts = [entry.title for entry in titles]
+
+    @classmethod
+    async def build(cls, store: Store) -> SearchIndex:
+        return cls(await store.topic_counts(), await store.provider_counts(), await store.titles())
+
+    def match_topics(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TopicCount]]:
+        """Topics best matching `text`; an exact (case-insensitive) name comes first."""
+        key = text.strip().casefold()
+        exact = [Scored(t, 100.0) for t in self.topics if t.name.casefold() == key]
+        if exact:
+            return exact
+        if not key:
+            return [Scored(topic, 0.0) for topic in self.topics[:limit]]
+        hits = _best_per_item(text, self._topic_names, self.topics, limit)
+        # Equal scores: the more used topic is the likelier meaning.
+        return sorted(hits, key=lambda s: (-s.score, -s.item.count))
+
+    def match_providers(
+        self, text: str, limit: int = AUTOCOMPLETE_LIMIT
+    ) -> list[Scored[ProviderCount]]:
+        """Providers whose name, any spelling of it, or domain best match `text`."""
+        key = text.strip().casefold().removeprefix("www.")
+        exact = [
+            Scored(p, 100.0) for p in self.providers
+            if key in {p.domain, p.name.casefold(), *(n.casefold() for n in p.names)}
+        ]
+        if exact:
+            return exact
+        if not key:
+            return [Scored(provider, 0.0) for provider in self.providers[:limit]]
+        hits = _best_per_item(text, self._provider_names, self._provider_owners, limit)
+        return sorted(hits, key=lambda s: (-s.score, -s.item.count))
+
+    def match_titles(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TitleEntry]]:
+        """Articles whose titles best match `text`; full articles before stubs on a tie."""
+        if not text.strip():
+            best = sorted(self.titles, key=lambda entry: -entry.score)[:limit]
+            return [Scored(entry, 0.0) for entry in best]
+        hits = process.extract(
+            text, self._title_texts, scorer=fuzz.WRatio, processor=utils.default_process,
+            score_cutoff=SCORE_CUTOFF, limit=max(limit * 4, 50),
+        )
+        words = [word.casefold() for word in _WORD.findall(text)]
+
+        def coverage(title: str) -> int:
+            # WRatio often ties; on a tie, the title holding more of the typed words wins.
+            title_words = [word.casefold() for word in _WORD.findall(title)]
+            return sum(any(tw.startswith(word) for tw in title_words) for word in words)
+
+        scored = [Scored(self.titles[index], score) for _title, score, index in hits]
+        scored.sort(key=lambda s: (-round(s.score, 1), -coverage(s.item.title), s.item.is_stub,
+                                   -s.item.score))
+        return scored[:limit]
