@@ -1,0 +1,106 @@
+"""The Bot class: opens nothing itself; syncs the corpus, loads cogs, syncs commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import signal
+from datetime import UTC, datetime
+
+import discord
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.errors import NewsTree
+from bot.queries import News
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin")
+COMMAND_HASH_KEY = "global_command_hash"
+
+
+class NewsBot(commands.Bot):
+    """AI News Bot. The corpus (`news`) is created outside and passed in."""
+
+    def __init__(self, *, news: News, settings: Settings):
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and roles for replies and digests; not privileged
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=NewsTree,
+            owner_ids=set(settings.owner_ids) or None,
+            help_command=None,
+        )
+        self.news = news
+        self.settings = settings
+        self.started_at = datetime.now(UTC)
+
+    async def setup_hook(self) -> None:
+        report = await self.news.sync()
+        log.info("first sync: %s", report.summary())
+        for path, reason in report.failed:
+            log.warning("skipped %s: %s", path, reason)
+        for extension in EXTENSIONS:
+            try:
+                await self.load_extension(extension)
+            except commands.ExtensionError:
+                log.exception("could not load %s; its commands are missing", extension)
+        await self.sync_commands()
+
+    def command_hash(self) -> str:
+        """A hash of the command payload Discord would receive, to sync only on change."""
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        encoded = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    async def sync_commands(self, *, force_global: bool = False) -> int:
+        """Sync the dev guild (if set) always; globally only on change or when forced."""
+        if self.settings.dev_guild_id:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), guild.id)
+        current = self.command_hash()
+        stored = await self.news.store.get_meta(COMMAND_HASH_KEY)
+        if not force_global and stored == current:
+            log.info("command set unchanged; no global sync")
+            return len(self.tree.get_commands())
+        synced = await self.tree.sync()
+        await self.news.store.set_meta(COMMAND_HASH_KEY, current)
+        log.info("synced %d commands globally", len(synced))
+        return len(synced)
+
+
+async def start_bot(settings: Settings) -> None:
+    """Open the store, run the bot until it is closed or signalled, then close everything."""
+    async with await Store.open(settings.db_path) as store:
+        news = News(store, settings.seeds_dir, max_bytes=settings.max_file_bytes,
+                    yaml_backend=settings.yaml_parser)
+        async with NewsBot(news=news, settings=settings) as bot:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, lambda: asyncio.create_task(bot.close()))
+            await bot.start(settings.token)
+
+
+def run_bot(settings: Settings) -> int:
+    """The `run` command: start the bot; one clear line instead of a traceback on failure."""
+    discord.utils.setup_logging(level=logging.getLevelName(settings.log_level))
+    if not settings.seeds_dir.is_dir():
+        log.error("seeds folder %s does not exist; set NEWS_SEEDS_DIR", settings.seeds_dir)
+        return 2
+    try:
+        asyncio.run(start_bot(settings))
+    except discord.LoginFailure:
+        log.error("Discord refused the token: put a valid bot token in DISCORD_TOKEN (.env)")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error("Discord refused the intents; this bot needs no privileged ones")
+        return 1
+    return 0

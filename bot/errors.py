@@ -1,0 +1,65 @@
+"""Errors meant for the person who ran a command, and the tree that reports every error once."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+
+from bot import render
+
+log = logging.getLogger(__name__)
+
+
+class UserFacingError(app_commands.AppCommandError):
+    """Something the user can fix or should know; shown to them ephemerally, not logged loud."""
+
+    def __init__(self, title: str, lines: Sequence[str] = ()):
+        super().__init__(title)
+        self.title = title
+        self.lines = list(lines)
+
+
+async def send_ephemeral(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    """Reply privately through whichever channel is still open: response or follow-up."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+    except discord.HTTPException as exc:  # the interaction expired: nobody left to tell
+        log.warning("could not report an error to %s: %s", interaction.user, exc)
+
+
+class NewsTree(app_commands.CommandTree):
+    """The command tree with the one error path: every error becomes an ephemeral reply."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
+    ) -> None:
+        original = getattr(error, "original", error)
+        command = interaction.command.qualified_name if interaction.command else "component"
+        if isinstance(original, UserFacingError):
+            embed = render.message_embed(original.title, original.lines)
+        elif isinstance(original, app_commands.CommandOnCooldown):
+            embed = render.message_embed(
+                f"Slow down: try again in {original.retry_after:.0f} s.", error=True)
+        elif isinstance(original, app_commands.CheckFailure):
+            embed = render.message_embed(
+                str(original) or "You are not allowed to use this command.", error=True)
+        elif isinstance(original, app_commands.TransformerError):
+            embed = render.message_embed(f"That option value is not valid: {original}",
+                                         error=True)
+        elif isinstance(original, sqlite3.Error):
+            log.error("database error in /%s: %s", command, original)
+            embed = render.message_embed(
+                "The news database is not available right now; please try again soon.",
+                error=True)
+        else:
+            log.error("unexpected error in /%s", command, exc_info=original)
+            embed = render.message_embed(
+                "Something went wrong on our side; it has been logged.", error=True)
+        await send_ephemeral(interaction, embed)

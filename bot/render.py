@@ -1,0 +1,233 @@
+"""Results → Discord embeds and link buttons, always inside Discord's limits. Pure: no I/O.
+
+Article text is untrusted: it is escaped so markdown shows literally and mentions stay
+text, and only http(s) URLs short enough for Discord are ever used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import discord
+
+from bot.articles import Article, is_http_url
+from bot.loader import SyncReport
+from bot.store import Stats
+from bot.text import plain, shorten
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+EMBED_URL_LIMIT = 2048
+BUTTON_LABEL_LIMIT = 80
+BUTTON_URL_LIMIT = 512
+SELECT_LABEL_LIMIT = 100
+CHOICE_LIMIT = 100
+
+# Our own budgets, well inside the limits: a card is read at a glance.
+CARD_EXCERPT = 1500
+LIST_TITLE = 120
+LIST_LINE_BUDGET = 380  # per numbered line, so ten lines always fit a description
+
+NEWS_COLOUR = discord.Colour.blurple()
+ERROR_COLOUR = discord.Colour.red()
+_MARKDOWN_EXTRA = re.compile(r"([\[\]()])")
+
+
+def escape(text: str) -> str:
+    """Untrusted text that Discord shows literally: no markdown, no link syntax, no mentions."""
+    escaped = discord.utils.escape_markdown(plain(text), ignore_links=False)
+    return discord.utils.escape_mentions(_MARKDOWN_EXTRA.sub(r"\\\1", escaped))
+
+
+def safe_url(url: str | None, limit: int = EMBED_URL_LIMIT) -> str | None:
+    """`url` if Discord will accept it (http(s), within `limit`), with `(`, `)` made harmless."""
+    if not url or not is_http_url(url):
+        return None
+    # Parentheses and spaces would end a markdown link early; percent-encoding keeps the target.
+    cleaned = quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+    return cleaned if len(cleaned) <= limit else None
+
+
+def relative_time(when: datetime | None) -> str:
+    """Discord's own relative timestamp (`3 hours ago`), shown in each reader's time zone."""
+    return discord.utils.format_dt(when, "R") if when else "undated"
+
+
+def _provider_text(article: Article) -> str:
+    return article.provider.name if article.provider else "unknown source"
+
+
+def article_card(article: Article) -> discord.Embed:
+    """One article as a card: linked title, excerpt, provider, time, topics, image."""
+    embed = discord.Embed(
+        title=shorten(escape(article.title), TITLE_LIMIT),
+        url=safe_url(article.link),
+        description=escape(shorten(article.excerpt, CARD_EXCERPT)) or None,
+        colour=NEWS_COLOUR,
+        timestamp=article.published_at,
+    )
+    if article.provider:
+        author = plain(f"{article.provider.name} · {article.provider.domain}")
+        embed.set_author(name=shorten(author, AUTHOR_LIMIT),
+                         url=safe_url(f"https://{article.provider.domain}"))
+    if article.topics:
+        embed.add_field(name="Topics", value=_joined(article.topics, FIELD_VALUE_LIMIT),
+                        inline=False)
+    image = next((url for url in (safe_url(i.url) for i in article.images) if url), None)
+    if image:
+        embed.set_image(url=image)
+    footer = f"id {article.article_id}" if article.article_id is not None else ""
+    if article.quality is not None:
+        footer += f" · quality {article.quality}"
+    if footer:
+        embed.set_footer(text=footer.strip(" ·"))
+    return embed
+
+
+def _joined(items: Sequence[str], limit: int) -> str:
+    """Comma-joined escaped items that fit `limit`, with "+N more" when some do not."""
+    shown: list[str] = []
+    used = 0
+    for position, item in enumerate(items):
+        piece = escape(shorten(item, 100))
+        rest = len(items) - position - 1
+        reserve = len(f", +{rest} more") if rest else 0
+        if used + len(piece) + 2 + reserve > limit:
+            return ", ".join(shown) + f", +{len(items) - position} more"
+        shown.append(piece)
+        used += len(piece) + 2
+    return ", ".join(shown)
+
+
+def link_buttons(article: Article) -> discord.ui.View:
+    """Link buttons to the original page, the AMP page and the AMP cache copy (when valid)."""
+    view = discord.ui.View(timeout=None)
+    for label, url in (("Original", article.link), ("AMP", article.amp_url),
+                       ("AMP cache", article.amp_cache_url)):
+        target = safe_url(url, BUTTON_URL_LIMIT)
+        if target:
+            view.add_item(discord.ui.Button(label=label, url=target))
+    return view
+
+
+def list_line(position: int, article: Article) -> str:
+    """`**1.** [Title](original) · [AMP](amp) — Provider · 3 hours ago`, within the budget."""
+    title = escape(shorten(article.title, LIST_TITLE))
+    provider = escape(shorten(_provider_text(article), 60))
+    tail = f" — {provider} · {relative_time(article.published_at)}"
+    link = safe_url(article.link)
+    amp = safe_url(article.amp_url)
+    budget = LIST_LINE_BUDGET - len(tail) - len(f"**{position}.** ")
+    for candidate in (
+        f"[{title}]({link}) · [AMP]({amp})" if link and amp else None,
+        f"[{title}]({link})" if link else None,
+        title,
+    ):
+        if candidate and len(candidate) <= budget:
+            return f"**{position}.** {candidate}{tail}"
+    return f"**{position}.** {shorten(title, max(budget, 10))}{tail}"
+
+
+def list_embed(heading: str, articles: Sequence[Article], offset: int, total: int,
+               page_size: int) -> discord.Embed:
+    """A numbered page of articles with links, providers and relative times."""
+    lines = [list_line(offset + i + 1, article) for i, article in enumerate(articles)]
+    description = "\n".join(lines)[:DESCRIPTION_LIMIT]
+    pages = max(1, -(-total // page_size))
+    embed = discord.Embed(
+        title=shorten(plain(heading), TITLE_LIMIT),
+        description=description or "Nothing on this page.",
+        colour=NEWS_COLOUR,
+    )
+    count = f"{total} article{'s' if total != 1 else ''}"
+    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages} · {count}")
+    return embed
+
+
+def select_label(position: int, article: Article) -> str:
+    """A select-menu option label: `1. Title…`, within Discord's 100 characters."""
+    return shorten(plain(f"{position}. {article.title}"), SELECT_LABEL_LIMIT)
+
+
+def choice_name(text: str) -> str:
+    """An autocomplete choice name: one plain line within Discord's 100 characters."""
+    return shorten(plain(text), CHOICE_LIMIT) or "(untitled)"
+
+
+def message_embed(title: str, lines: Sequence[str] = (), *, error: bool = False) -> discord.Embed:
+    """A short notice: our own `title` plus untrusted `lines` (escaped, e.g. suggestions)."""
+    description = "\n".join(f"• {escape(shorten(line, 200))}" for line in lines[:10])
+    return discord.Embed(
+        title=shorten(title, TITLE_LIMIT),
+        description=description[:DESCRIPTION_LIMIT] or None,
+        colour=ERROR_COLOUR if error else NEWS_COLOUR,
+    )
+
+
+def topics_embed(rows: Sequence[tuple[str, int]], offset: int, total: int,
+                 page_size: int) -> discord.Embed:
+    """A page of topics with their article counts."""
+    lines = [f"**{count}** · {escape(shorten(name, 100))}" for name, count in rows]
+    pages = max(1, -(-total // page_size))
+    embed = discord.Embed(title="Topics", description="\n".join(lines) or "No topics yet.",
+                          colour=NEWS_COLOUR)
+    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages} · {total} topics")
+    return embed
+
+
+def sync_report_embed(report: SyncReport) -> discord.Embed:
+    """A sync report: counts, then failing files with their reasons."""
+    embed = discord.Embed(title="Corpus reloaded", colour=NEWS_COLOUR,
+                          description=escape(report.summary()))
+    if report.failed:
+        lines = [f"`{escape(shorten(path, 80))}`: {escape(shorten(reason, 150))}"
+                 for path, reason in report.failed]
+        embed.add_field(name=f"Failing files ({len(report.failed)})",
+                        value=_lines_within(lines, FIELD_VALUE_LIMIT), inline=False)
+        embed.colour = ERROR_COLOUR
+    if report.warnings:
+        embed.set_footer(text=f"{len(report.warnings)} warning(s); see the log")
+    return embed
+
+
+def _lines_within(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit `limit`, then "+N more"."""
+    shown: list[str] = []
+    for position, line in enumerate(lines):
+        more = f"\n+{len(lines) - position} more"
+        if len("\n".join([*shown, line])) + len(more) > limit:
+            return "\n".join([*shown, more.strip()])
+        shown.append(line)
+    return "\n".join(shown)
+
+
+def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
+                failing: Sequence[tuple[str, str]]) -> discord.Embed:
+    """Operator statistics for /admin stats."""
+    embed = discord.Embed(title="AI News Bot stats", colour=NEWS_COLOUR)
+    last_sync = discord.utils.format_dt(stats.last_sync, "R") if stats.last_sync else "never"
+    for name, value in (
+        ("Articles", f"{stats.articles} ({stats.full_articles} full)"),
+        ("Topics", str(stats.topics)),
+        ("Providers", str(stats.providers)),
+        ("Files", f"{stats.files} ({stats.failing_files} failing)"),
+        ("Last sync", last_sync),
+        ("Database", f"{stats.database_bytes / 1_048_576:.1f} MiB"),
+        ("Uptime", str(uptime).split(".")[0]),
+        ("Latency", f"{latency_ms:.0f} ms"),
+    ):
+        embed.add_field(name=name, value=value)
+    if failing:
+        lines = [f"`{escape(shorten(path, 80))}`: {escape(shorten(reason, 150))}"
+                 for path, reason in failing]
+        embed.add_field(name="Failing files", value=_lines_within(lines, FIELD_VALUE_LIMIT),
+                        inline=False)
+    return embed

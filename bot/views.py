@@ -1,0 +1,133 @@
+"""Interactive views: only the person who ran the command may use them; they time out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import discord
+
+from bot import render
+from bot.articles import Article
+
+log = logging.getLogger(__name__)
+
+VIEW_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page a page source produced."""
+
+    embed: discord.Embed
+    articles: list[Article]  # what the select menu can open; empty for non-article lists
+    total: int
+
+
+# offset → page. Built by the cog from a query, so the view knows nothing of the store.
+PageSource = Callable[[int], Awaitable[ListPage]]
+# article id → the article (None if it no longer exists).
+ArticleLookup = Callable[[int], Awaitable[Article | None]]
+
+
+class OwnedView(discord.ui.View):
+    """A view only its owner may press; on timeout its controls are disabled."""
+
+    def __init__(self, owner_id: int, *, timeout: float = VIEW_TIMEOUT):
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        # The interaction that sent the view: its token (valid 15 minutes, longer than the
+        # timeout) lets on_timeout edit the message without another lookup.
+        self.interaction: discord.Interaction | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who ran this command can use these controls; "
+            "run the command yourself to get your own.",
+            ephemeral=True,
+        )
+        return False
+
+    async def on_timeout(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button | discord.ui.Select) and not getattr(
+                item, "url", None
+            ):
+                item.disabled = True
+        if self.interaction is not None:
+            try:
+                await self.interaction.edit_original_response(view=self)
+            except discord.HTTPException as exc:  # deleted message, expired token: nothing to do
+                log.debug("could not disable an expired view: %s", exc)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:
+        # Component errors do not pass through the command tree; route them to the same handler.
+        await interaction.client.tree.on_error(interaction, error)  # type: ignore[arg-type]
+
+
+class PagedView(OwnedView):
+    """Previous/Next buttons and a select menu that opens any listed article as a card."""
+
+    def __init__(self, owner_id: int, source: PageSource, lookup: ArticleLookup,
+                 page_size: int, first: ListPage):
+        super().__init__(owner_id)
+        self.source = source
+        self.lookup = lookup
+        self.page_size = page_size
+        self.offset = 0
+        self._show(first)
+
+    def _show(self, page: ListPage) -> None:
+        self.total = page.total
+        self.previous_page.disabled = self.offset <= 0
+        self.next_page.disabled = self.offset + self.page_size >= page.total
+        self.open_article.options = [
+            discord.SelectOption(label=render.select_label(self.offset + i + 1, article),
+                                 value=str(article.article_id))
+            for i, article in enumerate(page.articles)
+            if article.article_id is not None
+        ] or [discord.SelectOption(label="Nothing to open", value="none")]
+        self.open_article.disabled = not page.articles
+        if self.total <= self.page_size:
+            self.remove_item(self.previous_page)
+            self.remove_item(self.next_page)
+        if not page.articles:
+            self.remove_item(self.open_article)
+
+    async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
+        self.offset = max(0, offset)
+        page = await self.source(self.offset)
+        self._show(page)
+        await interaction.response.edit_message(embed=page.embed, view=self)
+
+    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary,
+                       custom_id="news:previous")
+    async def previous_page(self, interaction: discord.Interaction,
+                            button: discord.ui.Button[PagedView]) -> None:
+        await self._turn(interaction, self.offset - self.page_size)
+
+    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary,
+                       custom_id="news:next")
+    async def next_page(self, interaction: discord.Interaction,
+                        button: discord.ui.Button[PagedView]) -> None:
+        await self._turn(interaction, self.offset + self.page_size)
+
+    @discord.ui.select(placeholder="Open an article…", custom_id="news:open")
+    async def open_article(self, interaction: discord.Interaction,
+                           select: discord.ui.Select[PagedView]) -> None:
+        value = select.values[0]
+        article = await self.lookup(int(value)) if value.isdigit() else None
+        if article is None:
+            await interaction.response.send_message(
+                "That article is no longer in the corpus; it may have been removed by a reload.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_message(
+            embed=render.article_card(article), view=render.link_buttons(article), ephemeral=True
+        )
