@@ -60,7 +60,10 @@ class Article:
     @property
     def link(self) -> str:
         """The page to send a reader to: the publisher's original, else the web page."""
-        return self.original_url or self.web_url or self.url
+        for candidate in (self.original_url, self.web_url):
+            if candidate and is_http_url(candidate):
+                return candidate
+        return self.url
 
 
 def is_http_url(value: object) -> bool:
