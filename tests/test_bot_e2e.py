@@ -1,0 +1,274 @@
+"""End to end: the real bot, the real seeds and SQLite, through the local fake Discord."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.client import COMMAND_HASH_KEY, NewsBot
+from bot.config import Settings
+from bot.queries import News
+from bot.store import Store
+from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+AMD_TITLE = "Microsoft Azure to spin up AMD MI200 GPU clusters for 'large scale' AI training"
+META_TITLE = "Meta/Facebook to use dedicated Microsoft Azure cluster for AI supercomputing"
+
+HOSTILE_FILE = """---
+title: "@everyone [free GPUs](https://evil.example/phish) **now** <@&123456789012345678>"
+excerpt: "@here click [here](javascript:alert(1)) ||spoiler|| `code` {long}"
+publishedDateTime: 2022-05-28T10:00:00Z
+originalUrl: "javascript:alert(1)"
+webUrl: "https://evil.example/story"
+ampWebUrl: "data:text/html,hi"
+provider:
+  name: "@everyone Evil"
+  domain: evil.example
+topics: [{topics}]
+images:
+  - url: "javascript:alert(2)"
+---
+"""
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        yield fake
+        assert [(r.method, r.path) for r in fake.unhandled] == []
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with await Store.open(tmp_path / "news.db") as store:
+        yield store
+
+
+def _bot(store: Store, seeds: Path) -> NewsBot:
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=store.path, sync_minutes=0)
+    return NewsBot(news=News(store, seeds), settings=settings)
+
+
+@pytest.fixture
+async def bot(fake: FakeDiscord, store: Store, seeds: Path) -> AsyncIterator[NewsBot]:
+    async with running_bot(_bot(store, seeds), fake) as bot:
+        yield bot
+
+
+def _embed(request_json: dict) -> dict:
+    data = request_json.get("data", request_json)
+    return data["embeds"][0]
+
+
+async def test_commands_sync_globally_once(fake: FakeDiscord, store: Store, seeds: Path) -> None:
+    async with running_bot(_bot(store, seeds), fake):
+        synced = await fake.wait_for_request("PUT", r"/applications/\d+/commands")
+    groups = {command["name"]: command for command in synced.json}
+    assert set(groups) == {"news", "admin"}
+    assert {o["name"] for o in groups["news"]["options"]} == {
+        "latest", "topic", "provider", "related", "search", "article", "topics"}
+    assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync"}
+    assert await store.get_meta(COMMAND_HASH_KEY)
+
+    # A restart with the same command set does not sync globally again.
+    mark = fake.mark()
+    async with running_bot(_bot(store, seeds), fake):
+        pass
+    assert fake.requests_matching("PUT", r"/applications/\d+/commands", since=mark) == []
+
+
+async def test_latest_pages_with_buttons_and_opens_a_card(
+    fake: FakeDiscord, bot: NewsBot
+) -> None:
+    handle = await fake.slash("news latest", {"count": 3})
+    first = await handle.response()
+    embed = _embed(first.json)
+    assert embed["title"] == "Latest AI news"
+    assert embed["footer"]["text"] == "Page 1 of 5 · 15 articles"
+    assert embed["description"].startswith("**1.** [Microsoft\u2019s new execs")
+    assert first.json["data"]["allowed_mentions"] == {"parse": []}
+
+    click = await fake.click(handle, "news:next")
+    turned = await click.response()
+    assert turned.json["type"] == 7
+    assert _embed(turned.json)["footer"]["text"] == "Page 2 of 5 · 15 articles"
+    assert _embed(turned.json)["description"].startswith("**4.** ")
+
+    message = handle.original_message
+    assert message is not None
+    options = next(c for row in message["components"] for c in row["components"]
+                   if c["custom_id"] == "news:open")["options"]
+    assert options[0]["label"].startswith("4. ")
+    chosen = await fake.select(handle, "news:open", [options[0]["value"]])
+    card = await chosen.response()
+    assert card.json["data"]["flags"] & EPHEMERAL
+    assert _embed(card.json)["footer"]["text"].startswith(f"id {options[0]['value']}")
+
+
+async def test_only_the_invoker_can_page(fake: FakeDiscord, bot: NewsBot) -> None:
+    handle = await fake.slash("news latest", {"count": 2}, user=fake.member)
+    await handle.response()
+    intruder = await fake.click(handle, "news:next", user=fake.admin)
+    refusal = await intruder.response()
+    assert refusal.json["data"]["flags"] & EPHEMERAL
+    assert "Only the person who ran this command" in refusal.json["data"]["content"]
+
+
+async def test_topic_finds_the_amd_article_with_links(fake: FakeDiscord, bot: NewsBot) -> None:
+    handle = await fake.slash("news topic", {"topic": "hardware"})
+    embed = _embed((await handle.response()).json)
+    assert embed["title"] == "Topic: AI Hardware"
+    assert "[Microsoft Azure to spin up AMD MI200" in embed["description"]
+    assert "(https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm)" \
+        in embed["description"]
+    assert "[AMP](https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/)" \
+        in embed["description"]
+
+
+async def test_unknown_topic_and_bad_since_get_ephemeral_help(
+    fake: FakeDiscord, bot: NewsBot
+) -> None:
+    unknown = await fake.slash("news topic", {"topic": "quantum knitting"})
+    reply = (await unknown.response()).json["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert reply["embeds"][0]["title"] == "No topic matches 'quantum knitting'."
+    assert "Did you mean: AI" in reply["embeds"][0]["description"]
+
+    bad = await fake.slash("news topic", {"topic": "AI", "since": "last tuesday"})
+    reply = (await bad.response()).json["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert "24h, 3d, 2w" in reply["embeds"][0]["title"]
+
+
+async def test_provider_related_search_and_topics(fake: FakeDiscord, bot: NewsBot) -> None:
+    provider = _embed((await (await fake.slash(
+        "news provider", {"provider": "the register"})).response()).json)
+    assert provider["title"] == "From theregister (theregister.com)"
+    assert provider["footer"]["text"].endswith("2 articles")
+
+    related = _embed((await (await fake.slash(
+        "news related", {"article": "Meta Azure"})).response()).json)
+    assert related["title"] == f"Related to: {META_TITLE}"
+    assert "AMD MI200" in related["description"]
+    assert "Meta/Facebook to use" not in related["description"]
+
+    search = _embed((await (await fake.slash(
+        "news search", {"query": 'NEAR( "MI200 -x:'})).response()).json)
+    assert "AMD MI200" in search["description"]
+
+    topics = _embed((await (await fake.slash("news topics")).response()).json)
+    assert topics["title"] == "Topics"
+    assert "**2** · AI" in topics["description"]
+
+
+async def test_autocomplete_then_article_card(fake: FakeDiscord, bot: NewsBot) -> None:
+    topic_choices = await (await fake.autocomplete(
+        "news topic", "topic", {"topic": "hard"})).autocomplete_choices()
+    assert topic_choices[0] == {"name": "AI Hardware (1)", "value": "AI Hardware"}
+
+    provider_choices = await (await fake.autocomplete(
+        "news provider", "provider", {"provider": "regist"})).autocomplete_choices()
+    assert provider_choices[0]["value"] == "theregister.com"
+
+    article_choices = await (await fake.autocomplete(
+        "news article", "article", {"article": "AMD MI200 azure"})).autocomplete_choices()
+    assert 1 <= len(article_choices) <= 25
+    assert all(len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in article_choices)
+    best = article_choices[0]
+    assert best["name"] == AMD_TITLE and best["value"].startswith("id:")
+
+    handle = await fake.slash("news article", {"article": best["value"]})
+    reply = (await handle.response()).json["data"]
+    card = reply["embeds"][0]
+    assert card["title"] == AMD_TITLE
+    assert card["url"] == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm"
+    assert card["author"]["name"] == "theregister · theregister.com"
+    assert card["timestamp"].startswith("2022-05-26T22:46:00")
+    assert card["image"]["url"] == "https://regmedia.co.uk/2020/11/16/amdmi100.jpg"
+    buttons = {b["label"]: b["url"] for row in reply["components"] for b in row["components"]}
+    assert buttons == {
+        "Original": "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm",
+        "AMP": "https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/",
+        "AMP cache": "https://www-theregister-com.cdn.ampproject.org/c/s/www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/",
+    }
+
+    gone = await fake.slash("news article", {"article": "id:999999"})
+    reply = (await gone.response()).json["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert "No article has id 999999" in reply["embeds"][0]["title"]
+
+
+async def test_admin_reload_is_operator_only_and_picks_up_new_files(
+    fake: FakeDiscord, bot: NewsBot, seeds: Path
+) -> None:
+    refused = await fake.slash("admin reload", user=fake.admin)
+    reply = (await refused.response()).json["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert "Only the bot's operator" in reply["embeds"][0]["title"]
+
+    (seeds / "new").mkdir()
+    (seeds / "new" / "hostile.md").write_text(
+        HOSTILE_FILE.format(long="x" * 9000, topics=", ".join(f"T{n}" for n in range(30))),
+        encoding="utf-8",
+    )
+    (seeds / "broken.txt").write_text("no front matter here", encoding="utf-8")
+    reload = await fake.slash("admin reload", user=fake.owner)
+    assert (await reload.response()).json["type"] == 5  # deferred: a sync may take a while
+    report = (await reload.followup()).json["embeds"][0]
+    assert report["description"].startswith("1 added, 0 updated, 2 unchanged, 0 removed, 1 failed")
+    assert "broken.txt" in report["fields"][0]["value"]
+    assert "no front matter" in report["fields"][0]["value"]
+
+    stats = await fake.slash("admin stats", user=fake.owner)
+    fields = {f["name"]: f["value"] for f in _embed((await stats.response()).json)["fields"]}
+    assert fields["Articles"] == "16 (3 full)"
+    assert fields["Files"] == "4 (1 failing)"
+
+
+async def test_hostile_article_goes_out_clean(
+    fake: FakeDiscord, bot: NewsBot, seeds: Path
+) -> None:
+    (seeds / "hostile.md").write_text(
+        HOSTILE_FILE.format(long="x " * 4000, topics=", ".join(f"T{n}" for n in range(30))),
+        encoding="utf-8",
+    )
+    await bot.news.sync()
+    handle = await fake.slash("news article", {"article": "https://evil.example/story"})
+    reply = (await handle.response()).json["data"]
+    assert reply["allowed_mentions"] == {"parse": []}
+    card = reply["embeds"][0]
+    assert "@everyone" not in card["title"] and "@\u200beveryone" in card["title"]
+    assert "\\[free GPUs\\]\\(https://evil.example/phish\\)" in card["title"]
+    assert card["url"] == "https://evil.example/story"
+    assert len(card["description"]) <= 4096 and card["description"].endswith("…")
+    assert "image" not in card  # its only image was a javascript: URL
+    assert "@\u200bhere" in card["description"]
+    buttons = [b for row in reply.get("components", []) for b in row["components"]]
+    assert [b["url"] for b in buttons] == ["https://evil.example/story"]
+
+    latest = await fake.slash("news latest", {"count": 10})
+    description = _embed((await latest.response()).json)["description"]
+    assert "[free GPUs](https://evil.example/phish)" not in description
+    assert "javascript:" not in description
+
+
+async def test_background_resync_survives_a_missing_folder(
+    fake: FakeDiscord, bot: NewsBot, seeds: Path
+) -> None:
+    cog = bot.get_cog("AdminCog")
+    assert cog is not None
+    shutil.rmtree(seeds)
+    await cog.resync.coro(cog)  # logs the error instead of raising
+    handle = await fake.slash("news latest", {"count": 1})
+    assert _embed((await handle.response()).json)["footer"]["text"].endswith("15 articles")
