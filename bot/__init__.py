@@ -1,0 +1,1 @@
+"""AI News Bot: answers Discord slash commands about recent AI news."""
