@@ -65,7 +65,7 @@ class _FileResult:
     size: int
     mtime_ns: int
     hash: str
-    result: Parsed | ParseError
+    result: Parsed | ParseError | None  # None: same content as the store has, not parsed
 
 
 def scan(seeds_dir: Path) -> dict[str, _Stat]:
@@ -93,8 +93,13 @@ def scan(seeds_dir: Path) -> dict[str, _Stat]:
     return found
 
 
-def _read_and_parse(seeds_dir: str, path: str, max_bytes: int, backend: str) -> _FileResult:
-    """Read one file and parse it; runs in worker processes, so it takes plain arguments."""
+def _read_and_parse(
+    seeds_dir: str, path: str, max_bytes: int, backend: str, known_hash: str | None = None
+) -> _FileResult:
+    """Read one file and parse it; runs in worker processes, so it takes plain arguments.
+
+    A file whose content hashes to `known_hash` (touched, not changed) is not parsed again.
+    """
     full_path = os.path.join(seeds_dir, path)
     try:
         with open(full_path, "rb") as handle:
@@ -104,6 +109,8 @@ def _read_and_parse(seeds_dir: str, path: str, max_bytes: int, backend: str) -> 
     except OSError as exc:
         return _FileResult(path, 0, 0, "", ParseError(path, f"cannot read: {exc.strerror}"))
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash and stat.st_size <= max_bytes:
+        return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, None)
     if stat.st_size > max_bytes:
         result: Parsed | ParseError = ParseError(
             path, f"file is {stat.st_size} bytes, over the {max_bytes}-byte limit"
@@ -114,13 +121,15 @@ def _read_and_parse(seeds_dir: str, path: str, max_bytes: int, backend: str) -> 
 
 
 def _parse_batch(
-    seeds_dir: str, paths: list[str], max_bytes: int, backend: str
+    seeds_dir: str, paths: list[str], max_bytes: int, backend: str, known: dict[str, str]
 ) -> list[_FileResult]:
-    return [_read_and_parse(seeds_dir, path, max_bytes, backend) for path in paths]
+    return [_read_and_parse(seeds_dir, path, max_bytes, backend, known.get(path))
+            for path in paths]
 
 
 async def _parse_all(
-    seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, progress: Progress | None
+    seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, progress: Progress | None,
+    known: dict[str, str],
 ) -> list[_FileResult]:
     """Parse files off the event loop: in worker processes when there are many."""
     root = str(seeds_dir)
@@ -130,7 +139,9 @@ async def _parse_all(
     workers = os.cpu_count() or 1
     if len(paths) < PARALLEL_THRESHOLD or workers < 2:
         for batch in batches:
-            results.extend(await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend))
+            results.extend(
+                await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend, known)
+            )
             if progress:
                 progress(len(results), len(paths))
         return results
@@ -138,7 +149,8 @@ async def _parse_all(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [
-            loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend)
+            loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend,
+                                 {path: known[path] for path in batch if path in known})
             for batch in batches
         ]
         for future in asyncio.as_completed(futures):
@@ -183,12 +195,20 @@ async def sync(
         else:
             candidates.append(path)
     removed = sorted(set(known) - set(on_disk))
-    parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress)
+    # Hashes of files that loaded: a touched file with the same content needs no parse.
+    good_hashes = {path: known[path].hash for path in candidates
+                   if path in known and not known[path].error}
+    parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress,
+                              good_hashes)
 
     file_rows: list[tuple[str, int, int, str, str | None]] = []
     loaded: list[FileVersions] = []
     for item in sorted(parsed, key=lambda r: r.path):
         state = known.get(item.path)
+        if item.result is None:
+            report.unchanged += 1  # touched, same content: only the stat is new
+            file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
+            continue
         if isinstance(item.result, ParseError):
             report.failed.append((item.path, item.result.reason))
             if item.hash:  # an unreadable file keeps its old row until it can be read
@@ -196,10 +216,6 @@ async def sync(
                                   item.result.reason))
             continue
         report.warnings.extend(f"{item.path}: {warning}" for warning in item.result.warnings)
-        if state and state.hash == item.hash and not state.error:
-            report.unchanged += 1  # touched, same content: only the stat is new
-            file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
-            continue
         (report.updated if state else report.added).append(item.path)
         file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
         loaded.append(_versions(item.path, item.result))

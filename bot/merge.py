@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from bot.articles import Article
+from bot.articles import Article, article_to_json
 
 # Fields a version may leave empty and another version may fill.
 _FILLABLE = (
@@ -26,9 +26,7 @@ def _fullness(article: Article) -> tuple[object, ...]:
         len(article.excerpt),
         len(article.topics) + len(article.images),
         article.published_at.timestamp() if article.published_at else 0.0,
-        article.title,
-        article.excerpt,
-        repr(article),
+        article_to_json(article),  # last resort: the content itself, so no tie is left
     )
 
 
@@ -39,7 +37,9 @@ def merge_versions(versions: Iterable[Article]) -> Article:
     what it left empty. So a full file always wins over a stub of itself, and a stub
     never erases a field that a full file gave.
     """
-    ordered = sorted(versions, key=_fullness, reverse=True)
+    ordered = list(versions)
+    if len(ordered) > 1:
+        ordered.sort(key=_fullness, reverse=True)
     best = ordered[0]
     missing = {name for name in _FILLABLE if getattr(best, name) in (None, "", ())}
     fills: dict[str, object] = {}

@@ -20,6 +20,7 @@ MAX_TOPICS = 50
 MAX_RELATED = 100
 MAX_IMAGES = 20
 MAX_TEXT = 10_000  # excerpts longer than this are cut: no summary needs more
+_MAX_NUMBER = 1e12  # a larger quality or heat is absurd, and would overflow the ranking
 
 # The closing line of the front matter: `---` (Jekyll) or `...` (YAML's end of document).
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
@@ -76,7 +77,10 @@ def parse_article(
     if not isinstance(fields, dict):
         return ParseError(path, f"front matter is {_kind(fields)}, not a mapping of fields")
     warnings: list[str] = []
-    article = _article(fields, warnings.append, is_stub=False)
+    try:
+        article = _article(fields, warnings.append, is_stub=False)
+    except (ValueError, OverflowError) as exc:  # e.g. an integer too long to turn into text
+        return ParseError(path, f"unusable value: {exc}")
     if isinstance(article, str):
         return ParseError(path, article)
     return Parsed(article, tuple(warnings))
@@ -202,11 +206,11 @@ def _integer(value: object, name: str, warn: Warn) -> int | None:
     if isinstance(value, bool):
         warn(f"{name}: expected a number, got {value}; ignored")
         return None
-    if isinstance(value, int):
+    if isinstance(value, int) and abs(value) <= _MAX_NUMBER:
         return value
     try:
         number = float(str(value).strip()) if not isinstance(value, float) else value
-        if number != number or abs(number) > 1e12:  # NaN or absurd
+        if number != number or abs(number) > _MAX_NUMBER:  # NaN or absurd
             raise ValueError
         return round(number)
     except (ValueError, TypeError, OverflowError):

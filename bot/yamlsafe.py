@@ -65,6 +65,18 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 _StrictSafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    # `2022-13-45` looks like a timestamp but is no date: keep the text, as yaml-rs does,
+    # so an odd date is a warning on one field instead of a failed file.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _expanded_size(node: yaml.Node) -> int:
     """Node count with every alias expanded, computed without expanding anything."""
     sizes: dict[int, int] = {}
@@ -117,9 +129,14 @@ def load_yaml_rs(text: str) -> Any:
         raise YamlError("nesting is too deep") from exc
 
 
+_GUTTER = re.compile(r"^\s*\d*\s*\|")
+
+
 def _first_line(exc: Exception) -> str:
     """Parser messages can span lines with a source excerpt; a report wants one line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # yaml-rs quotes the source under a `|` gutter (`2 | text`, `  |  ^`): not a reason.
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip() and not _GUTTER.match(line)]
     return "; ".join(lines[:2]) if lines else type(exc).__name__
 
 

@@ -1,0 +1,223 @@
+"""The Article model: canonical URLs (one article, one identity) and merging its versions."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.articles import (
+    Article,
+    Image,
+    Provider,
+    article_from_json,
+    article_to_json,
+    canonical_url,
+    is_http_url,
+)
+from bot.merge import merge_versions
+
+AMD = "https://theregister.com/2022/05/26/amd_azure_microsoft"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://www.theregister.com/2022/05/26/amd_azure_microsoft/",
+        "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm",
+        "HTTPS://WWW.TheRegister.COM/2022/05/26/amd_azure_microsoft",
+        "http://theregister.com/2022/05/26/amd_azure_microsoft",
+        "https://theregister.com:443/2022/05/26/amd_azure_microsoft",
+        "https://theregister.com/2022/05/26/amd_azure_microsoft#comments",
+        "https://theregister.com/2022/05/26/amd_azure_microsoft/?utm_source=rss&utm_medium=feed",
+        "https://theregister.com/2022/05/26/amd_azure_microsoft?ocid=msn&UTM_Campaign=x&td=rt",
+        "  https://theregister.com/2022/05/26/amd_azure_microsoft/  ",
+    ],
+)
+def test_tracking_and_spelling_do_not_make_a_new_article(variant: str) -> None:
+    assert canonical_url(variant) == AMD
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("https://example.com/news/1", "https://example.com/news/2"),
+        ("https://example.com/article?id=1", "https://example.com/article?id=2"),
+        ("https://example.com/news", "https://example.org/news"),
+        ("https://example.com/News/Story", "https://example.com/news/story"),
+        ("https://example.com:8080/news", "https://example.com/news"),
+        ("https://blog.example.com/news", "https://example.com/news"),
+    ],
+)
+def test_different_pages_stay_different_articles(first: str, second: str) -> None:
+    assert canonical_url(first) != canonical_url(second)
+
+
+def test_meaningful_query_parameters_are_kept_in_any_order() -> None:
+    one = canonical_url("https://example.com/view?b=2&a=1&utm_source=x")
+    other = canonical_url("https://example.com/view?a=1&b=2")
+    assert one == other
+    assert "a=1" in one and "b=2" in one and "utm" not in one
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/a", "http://example.com", "HTTPS://EXAMPLE.COM/x?y=1#z"]
+)
+def test_http_urls_are_accepted(url: str) -> None:
+    assert is_http_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "/assets/x.png",
+        "assets/x.png",
+        "ftp://example.com/file",
+        "data:text/html,<b>hi</b>",
+        "https://",
+        "https:///path-only",
+        "https://exa mple.com/",
+        "https://example.com/\nX-Injected: 1",
+        "https://example.com:99999/",
+        "",
+        None,
+        42,
+        "https://example.com/" + "a" * 3000,
+    ],
+)
+def test_only_absolute_http_urls_can_reach_discord(url: object) -> None:
+    assert not is_http_url(url)
+
+
+_host = st.from_regex(r"[a-z][a-z0-9-]{0,10}\.(com|org|eu)", fullmatch=True)
+_segment = st.from_regex(r"[A-Za-z0-9_.~-]{1,12}", fullmatch=True)
+_param = st.tuples(
+    st.from_regex(r"[a-z]{1,6}", fullmatch=True), st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True)
+)
+
+
+@given(
+    host=_host,
+    path=st.lists(_segment, max_size=4),
+    params=st.lists(_param, max_size=3, unique_by=lambda pair: pair[0]),
+    www=st.booleans(),
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    slash=st.booleans(),
+    tracking=st.lists(st.sampled_from(["utm_source", "utm_medium", "td", "ocid"]), max_size=3),
+    fragment=st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True),
+)
+def test_canonical_url_ignores_presentation_and_is_stable(
+    host: str, path: list[str], params: list[tuple[str, str]], www: bool, scheme: str,
+    slash: bool, tracking: list[str], fragment: str,
+) -> None:
+    params = [(key, value) for key, value in params if key not in ("td", "ocid", "ref")
+              and not key.startswith("utm")]
+    base = f"https://{host}/{'/'.join(path)}"
+    plain = base + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else "")
+    query = [f"{k}={v}" for k, v in params] + [f"{name}=x" for name in tracking]
+    dressed = (
+        f"{scheme}://{'www.' if www else ''}{host.upper()}/{'/'.join(path)}{'/' if slash else ''}"
+        + ("?" + "&".join(reversed(query)) if query else "")
+        + (f"#{fragment}" if fragment else "")
+    )
+    assert canonical_url(dressed) == canonical_url(plain)
+    assert canonical_url(canonical_url(plain)) == canonical_url(plain)
+    assert is_http_url(canonical_url(plain))
+
+
+def _full(**changes: object) -> Article:
+    article = Article(
+        url=AMD,
+        title="Microsoft Azure to spin up AMD MI200 GPU clusters",
+        excerpt="Azure will be the first public cloud to deploy clusters of MI200 GPUs.",
+        published_at=datetime(2022, 5, 26, 22, 46, tzinfo=UTC),
+        original_url="https://www.theregister.com/2022/05/26/amd_azure_microsoft/",
+        web_url="https://www.theregister.com/2022/05/26/amd_azure_microsoft/",
+        amp_url="https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/",
+        category="news",
+        kind="article",
+        quality=102,
+        heat=142,
+        published=True,
+        provider=Provider("theregister", "theregister.com"),
+        topics=("AI Hardware", "AI"),
+        images=(Image("https://regmedia.co.uk/2020/11/16/amdmi100.jpg", 894, 534),),
+    )
+    return dataclasses.replace(article, **changes)
+
+
+def _stub(**changes: object) -> Article:
+    stub = Article(
+        url=AMD,
+        title="AMD GPUs come to Azure (stub headline)",
+        excerpt="A shorter summary from a related list.",
+        published_at=datetime(2022, 5, 26, 22, 46, tzinfo=UTC),
+        web_url="https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=keepreading",
+        amp_cache_url="https://www-theregister-com.cdn.ampproject.org/c/s/amd_azure_microsoft/",
+        quality=99,
+        provider=Provider("theregister", "theregister.com"),
+        is_stub=True,
+    )
+    return dataclasses.replace(stub, **changes)
+
+
+def test_a_full_article_wins_over_a_stub_of_itself_in_any_order() -> None:
+    full, stub = _full(), _stub()
+    for versions in ([full, stub], [stub, full]):
+        merged = merge_versions(versions)
+        assert not merged.is_stub
+        assert merged.title == full.title
+        assert merged.excerpt == full.excerpt
+        assert merged.quality == 102
+
+
+def test_a_stub_fills_what_the_full_article_left_empty_but_never_erases() -> None:
+    full = _full(images=(), amp_cache_url=None, heat=None)
+    stub = _stub(images=(Image("https://regmedia.co.uk/stub.jpg", 10, 10),), heat=None)
+    merged = merge_versions([stub, full])
+    assert merged.title == full.title  # the stub's headline does not replace the file's
+    assert merged.topics == full.topics  # the stub has no topics: nothing is erased
+    assert merged.amp_url == full.amp_url
+    assert merged.amp_cache_url == stub.amp_cache_url  # filled from the stub
+    assert merged.images == stub.images
+    assert merged.heat is None
+
+
+def test_the_fullest_of_several_full_versions_gives_the_fields() -> None:
+    fullest = _full()
+    thinner = _full(title="A thinner copy of the article", heat=None, topics=(), images=())
+    for versions in ([fullest, thinner], [thinner, fullest]):
+        merged = merge_versions(versions)
+        assert merged.title == fullest.title
+        assert merged.heat == 142
+
+
+def test_merging_does_not_depend_on_order_even_for_ties() -> None:
+    versions = [
+        _full(title="Same fullness, title A"),
+        _full(title="Same fullness, title B", excerpt="B" * 71),
+        _stub(),
+        _stub(title="Another stub", excerpt=""),
+        _full(title="Less full", heat=None, images=(), topics=()),
+    ]
+    results = {merge_versions(order) for order in itertools.permutations(versions)}
+    assert len(results) == 1
+
+
+def test_an_article_survives_the_round_trip_through_its_stored_form() -> None:
+    article = _full()
+    back = article_from_json(article_to_json(article), article_id=7)
+    assert back == dataclasses.replace(article, article_id=7)
+    assert back.published_at is not None and back.published_at.tzinfo is not None
+
+
+def test_the_link_prefers_the_publishers_original_page() -> None:
+    assert _full().link == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
+    stub = _stub()
+    assert stub.link == stub.web_url
+    assert Article(url=AMD, title="bare").link == AMD

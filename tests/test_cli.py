@@ -1,0 +1,217 @@
+"""The command line (`python -m bot load|ask`), run as the operator runs it: a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import AMD_TITLE, BROKEN, META_TITLE, ROOT, write_article
+
+META_AZURE_STUB = "Despite 'key' partnership with AWS, Meta taps up Microsoft Azure for AI work"
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+_NUMBERED = re.compile(r"^\s*\d+\. (.+)$", re.MULTILINE)
+
+
+def run_cli(
+    *args: str | Path, cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # Only what Python needs: no settings leak in from the machine running the tests.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("NEWS_", "DISCORD_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra_env or {})
+    return subprocess.run(  # noqa: S603 - our own CLI, with arguments we choose
+        [sys.executable, "-m", "bot", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def listed_titles(stdout: str) -> list[str]:
+    return _NUMBERED.findall(stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, seeds_dir: Path) -> Cli:
+    """Run `python -m bot` in a scratch folder against a private seeds copy and database."""
+    db = tmp_path / "data" / "news.db"
+
+    def run(*args: str, extra_env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        command, *rest = args
+        return run_cli(command, "--seeds", seeds_dir, "--db", db, *rest, cwd=tmp_path,
+                       extra_env=extra_env)
+
+    return run
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int) -> None:
+    assert result.returncode == code, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip()
+
+
+def test_ask_topic_lists_the_article_with_its_original_and_amp_links(cli: Cli) -> None:
+    result = cli("ask", "topic", "AI hardware")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Topic: AI Hardware - 1 article (page 1 of 1)")
+    assert listed_titles(result.stdout) == [AMD_TITLE]
+    assert ("original: https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
+            "?td=amp-keepreading-btm") in result.stdout
+    assert "AMP:      https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/" in (
+        result.stdout
+    )
+    assert "theregister (theregister.com) · 2022-05-26 22:46 UTC" in result.stdout
+
+
+def test_ask_related_lists_what_is_related_to_the_meta_azure_article(cli: Cli) -> None:
+    result = cli("ask", "related", "Meta Azure", "--limit", "20")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Related to: {META_TITLE} - 14 articles")
+    found = listed_titles(result.stdout)
+    assert AMD_TITLE in found and META_AZURE_STUB in found
+    assert META_TITLE not in found
+    assert len(found) == 14
+
+
+def test_ask_provider_finds_the_registers_articles(cli: Cli) -> None:
+    result = cli("ask", "provider", "the register")
+    assert result.returncode == 0, result.stderr
+    assert "(theregister.com)" in result.stdout.splitlines()[0]
+    assert sorted(listed_titles(result.stdout)) == sorted([AMD_TITLE, META_AZURE_STUB])
+
+
+def test_an_unknown_topic_suggests_others_and_fails(cli: Cli) -> None:
+    result = cli("ask", "topic", "quantum computing")
+    assert_clean_failure(result, 1)
+    assert "No topic matches 'quantum computing'." in result.stderr
+    assert "Did you mean: " in result.stderr
+    assert "AI" in result.stderr.split("Did you mean: ", 1)[1]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("kind", ["topic", "provider", "related", "search", "article"])
+def test_a_question_without_text_says_what_is_missing(cli: Cli, kind: str) -> None:
+    result = cli("ask", kind)
+    assert_clean_failure(result, 2)
+    assert f"`ask {kind}` needs something to look for" in result.stderr
+    assert f"python -m bot ask {kind} " in result.stderr
+
+
+def test_load_reports_what_it_did_and_names_failing_files(
+    cli: Cli, seeds_dir: Path
+) -> None:
+    shutil.copy(BROKEN / "duplicate_keys.txt", seeds_dir / "dup.txt")
+    (seeds_dir / "old").mkdir()
+    shutil.copy(BROKEN / "no_front_matter.txt", seeds_dir / "old" / "notes.md")
+    result = cli("load")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"Synced {seeds_dir}: 2 added, 0 updated, 0 unchanged, "
+                               "0 removed, 2 failed; 15 articles")
+    assert f"  FAILED {seeds_dir / 'dup.txt'}: YAML error: duplicate mapping key: 'title'" in lines
+    assert any(line.startswith(f"  FAILED {seeds_dir / 'old' / 'notes.md'}: no front matter")
+               for line in lines)
+
+    again = cli("load")
+    assert again.returncode == 0
+    # Failing files are unchanged too: they are reported again without being read again.
+    assert "0 added, 0 updated, 4 unchanged, 0 removed, 2 failed" in again.stdout
+    assert f"FAILED {seeds_dir / 'dup.txt'}" in again.stdout
+
+
+def test_ask_warns_about_failing_files_but_still_answers(
+    cli: Cli, seeds_dir: Path
+) -> None:
+    shutil.copy(BROKEN / "not_utf8.txt", seeds_dir)
+    result = cli("ask", "topic", "facebook")
+    assert result.returncode == 0
+    assert listed_titles(result.stdout) == [META_TITLE]
+    assert f"warning: skipped {seeds_dir / 'not_utf8.txt'}: not UTF-8" in result.stderr
+
+
+def test_pages_are_numbered_across_the_answer(cli: Cli) -> None:
+    result = cli("ask", "latest", "--limit", "5", "--page", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Latest AI news - 15 articles (page 3 of 3)")
+    numbers = re.findall(r"^\s*(\d+)\. ", result.stdout, re.MULTILINE)
+    assert numbers == ["11", "12", "13", "14", "15"]
+
+
+def test_search_with_query_syntax_answers(cli: Cli) -> None:
+    result = cli("ask", "search", "--", 'NEAR("azure', "-gpu*")
+    assert result.returncode == 0, result.stderr
+    assert AMD_TITLE in listed_titles(result.stdout)
+
+
+def test_article_by_url_prints_its_details(cli: Cli) -> None:
+    result = cli("ask", "article",
+                 "https://theregister.com/2022/05/26/amd_azure_microsoft?utm_source=x")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(AMD_TITLE)
+    assert "topics: AI Hardware, AI, Microsoft AI" in result.stdout
+
+
+def test_topics_and_providers_are_listed_with_counts(cli: Cli) -> None:
+    topics = cli("ask", "topics")
+    assert topics.returncode == 0
+    assert re.search(r"^\s+2  AI$", topics.stdout, re.MULTILINE)
+    assert re.search(r"^\s+1  Facebook AI$", topics.stdout, re.MULTILINE)
+    providers = cli("ask", "providers")
+    assert re.search(r"^\s+2  theregister \(theregister\.com\)$", providers.stdout, re.MULTILINE)
+
+
+def test_control_characters_in_article_text_do_not_reach_the_terminal(
+    cli: Cli, seeds_dir: Path
+) -> None:
+    write_article(seeds_dir / "evil.txt", title="Evil \x1b[2J\x1b]0;pwned\x07 title \u202eabc",
+                  webUrl="https://evil.example.com/a", topics=["Evil"])
+    result = cli("ask", "topic", "evil")
+    assert result.returncode == 0, result.stderr
+    assert "Evil" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\u202e" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "latest", "--limit", "0"), "out of range"),
+        (("ask", "latest", "--page", "two"), "not a whole number"),
+        (("ask", "weather"), "invalid choice"),
+    ],
+)
+def test_bad_arguments_are_explained(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    assert_clean_failure(result := cli(*args), 2)
+    assert message in result.stderr
+
+
+def test_a_missing_seeds_folder_is_explained(tmp_path: Path) -> None:
+    result = run_cli("load", "--seeds", tmp_path / "nope", "--db", tmp_path / "db.sqlite",
+                     cwd=tmp_path)
+    assert_clean_failure(result, 2)
+    assert f"seeds folder {tmp_path / 'nope'} does not exist" in result.stderr
+
+
+def test_a_bad_setting_is_one_clear_line(cli: Cli) -> None:
+    result = cli("ask", "latest", extra_env={"NEWS_LOG_LEVEL": "LOUD"})
+    assert_clean_failure(result, 2)
+    assert result.stderr.strip() == (
+        "error: NEWS_LOG_LEVEL='LOUD' is unknown; use DEBUG, INFO, WARNING or ERROR"
+    )
+
+
+def test_settings_come_from_a_dotenv_file_in_the_working_folder(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    (tmp_path / ".env").write_text(f"NEWS_SEEDS_DIR={seeds_dir}\nNEWS_DB_PATH=state/x.db\n",
+                                   encoding="utf-8")
+    result = run_cli("ask", "topic", "hardware", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert listed_titles(result.stdout) == [AMD_TITLE]
+    assert (tmp_path / "state" / "x.db").exists()

@@ -1,0 +1,125 @@
+"""Settings: read from an explicit environment, validated, each mistake one clear line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_DB_PATH, DEFAULT_SEEDS_DIR, ConfigError, Settings, load_settings
+from bot.parse import DEFAULT_MAX_BYTES
+
+TOKEN = "MTA" + "x" * 24 + ".Gabcde." + "y" * 38  # shaped like a bot token, not a real one
+
+
+def config_error(env: dict[str, str], *, require_token: bool = False) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(require_token=require_token, env=env)
+    message = str(caught.value)
+    assert "\n" not in message and message.strip() == message
+    return message
+
+
+def test_defaults_without_any_setting() -> None:
+    settings = load_settings(require_token=False, env={})
+    assert settings == Settings()
+    assert settings.seeds_dir == DEFAULT_SEEDS_DIR and settings.db_path == DEFAULT_DB_PATH
+    assert settings.max_file_bytes == DEFAULT_MAX_BYTES
+    assert settings.sync_minutes == 10 and settings.log_level == "INFO"
+    assert settings.yaml_parser == "auto" and settings.owner_ids == frozenset()
+
+
+def test_every_setting_is_read_and_typed() -> None:
+    settings = load_settings(
+        require_token=True,
+        env={
+            "DISCORD_TOKEN": f"  {TOKEN}\n",
+            "NEWS_SEEDS_DIR": "/srv/news/seeds",
+            "NEWS_DB_PATH": "/srv/news/news.db",
+            "NEWS_OWNER_IDS": "123456789012345678, 876543210987654321 ,",
+            "NEWS_DEV_GUILD_ID": "112233445566778899",
+            "NEWS_LOG_LEVEL": "debug",
+            "NEWS_SYNC_MINUTES": "0",
+            "NEWS_MAX_FILE_BYTES": " 2048 ",
+            "NEWS_YAML_PARSER": "PyYAML",
+        },
+    )
+    assert settings.token == TOKEN
+    assert settings.seeds_dir == Path("/srv/news/seeds")
+    assert settings.db_path == Path("/srv/news/news.db")
+    assert settings.owner_ids == frozenset({123456789012345678, 876543210987654321})
+    assert settings.dev_guild_id == 112233445566778899
+    assert settings.log_level == "DEBUG"
+    assert settings.sync_minutes == 0
+    assert settings.max_file_bytes == 2048
+    assert settings.yaml_parser == "pyyaml"
+
+
+def test_the_token_never_shows_in_the_settings_repr() -> None:
+    settings = load_settings(require_token=True, env={"DISCORD_TOKEN": TOKEN})
+    assert TOKEN not in repr(settings)
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_a_missing_token_is_one_clear_line_when_required(token: str) -> None:
+    message = config_error({"DISCORD_TOKEN": token}, require_token=True)
+    assert message.startswith("DISCORD_TOKEN is not set")
+    assert ".env" in message
+
+
+def test_a_missing_token_is_fine_for_the_command_line() -> None:
+    assert load_settings(require_token=False, env={}).token == ""
+
+
+@pytest.mark.parametrize("token", ["abc", "two words " + "x" * 60])
+def test_a_token_that_is_not_a_token_is_refused(token: str) -> None:
+    message = config_error({"DISCORD_TOKEN": token}, require_token=True)
+    assert "DISCORD_TOKEN" in message
+    assert token not in message  # a mistyped secret is not echoed into logs
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWS_OWNER_IDS", "123456789012345678,not-a-number"),
+        ("NEWS_OWNER_IDS", "12345"),
+        ("NEWS_OWNER_IDS", "-123456789012345678"),
+        ("NEWS_DEV_GUILD_ID", "guild"),
+        ("NEWS_DEV_GUILD_ID", "1234567890123456789012345"),
+        ("NEWS_SYNC_MINUTES", "ten"),
+        ("NEWS_SYNC_MINUTES", "-1"),
+        ("NEWS_SYNC_MINUTES", "1.5"),
+        ("NEWS_MAX_FILE_BYTES", "1MB"),
+        ("NEWS_MAX_FILE_BYTES", "10"),
+        ("NEWS_LOG_LEVEL", "LOUD"),
+        ("NEWS_YAML_PARSER", "ruamel"),
+    ],
+)
+def test_a_malformed_setting_is_named_in_the_error(name: str, value: str) -> None:
+    message = config_error({name: value})
+    assert message.startswith(name)
+
+
+def test_an_id_error_says_how_to_get_an_id() -> None:
+    message = config_error({"NEWS_DEV_GUILD_ID": "my-server"})
+    assert "'my-server'" in message and "Copy ID" in message
+
+
+def test_a_number_error_says_what_would_work() -> None:
+    message = config_error({"NEWS_SYNC_MINUTES": "ten"})
+    assert "'ten'" in message and "NEWS_SYNC_MINUTES=10" in message
+
+
+def test_the_dotenv_file_is_read_and_the_real_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("NEWS_SYNC_MINUTES=5\nNEWS_LOG_LEVEL=DEBUG\n# a comment\n",
+                      encoding="utf-8")
+    for name in [key for key in os.environ if key.startswith(("NEWS_", "DISCORD_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWS_LOG_LEVEL", "WARNING")
+    settings = load_settings(require_token=False, dotenv_path=str(dotenv))
+    assert settings.sync_minutes == 5
+    assert settings.log_level == "WARNING"
