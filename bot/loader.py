@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.articles import Article
 from bot.merge import merge_versions
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
 from bot.store import FileVersions, Store
@@ -225,12 +226,18 @@ async def sync(
         async with store.transaction() as tx:
             affected = await tx.remove_files([known[path].id for path in removed])
             file_ids = await tx.record_files(file_rows)
+            fresh: dict[int, list[Article]] = {}
             if loaded:
-                affected |= await tx.replace_versions(file_ids, loaded)
-            versions = await tx.versions_of(sorted(affected))
+                changed, fresh = await tx.replace_versions(file_ids, loaded)
+                affected |= changed
+            # Only versions from other files are read back; this sync's are in memory.
+            versions = await tx.versions_of(sorted(affected),
+                                            skip_files=[file_ids[f.path] for f in loaded])
+            for article_id, new_versions in fresh.items():
+                versions.setdefault(article_id, []).extend(new_versions)
             await tx.write_articles({aid: merge_versions(v) for aid, v in versions.items()})
             await tx.delete_articles(sorted(affected - versions.keys()))
-            await tx.remove_unused()
+            await tx.refresh_names()
             await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())

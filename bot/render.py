@@ -78,9 +78,9 @@ def article_card(article: Article) -> discord.Embed:
         author = plain(f"{article.provider.name} · {article.provider.domain}")
         embed.set_author(name=shorten(author, AUTHOR_LIMIT),
                          url=safe_url(f"https://{article.provider.domain}"))
-    if article.topics:
-        embed.add_field(name="Topics", value=_joined(article.topics, FIELD_VALUE_LIMIT),
-                        inline=False)
+    topics = _joined([t for t in article.topics if plain(t).strip()], FIELD_VALUE_LIMIT)
+    if topics.strip():
+        embed.add_field(name="Topics", value=topics, inline=False)
     image = next((url for url in (safe_url(i.url) for i in article.images) if url), None)
     if image:
         embed.set_image(url=image)

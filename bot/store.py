@@ -320,7 +320,8 @@ class Store:
         """Every provider with its spellings and number of articles, most used first."""
         sql = (
             "SELECT p.id, p.name, p.domain, "
-            " (SELECT json_group_array(name) FROM provider_names WHERE provider_id = p.id),"
+            " (SELECT json_group_array(DISTINCT provider_name) FROM articles"
+            "  WHERE provider_id = p.id),"
             " (SELECT count(*) FROM articles WHERE provider_id = p.id) AS n "
             "FROM providers p ORDER BY n DESC, p.name"
         )
@@ -423,36 +424,40 @@ class Transaction:
 
     async def replace_versions(
         self, file_ids: dict[str, int], files: Sequence[FileVersions]
-    ) -> set[int]:
+    ) -> tuple[set[int], dict[int, list[Article]]]:
         """Make each file's versions and related links exactly what it now says.
 
-        Returns the ids of every article whose versions changed, to be merged again.
+        Returns the ids of every article whose versions changed, to be merged again, and
+        the new versions by article id (so they need not be read back).
         """
         affected = await self._detach([file_ids[f.path] for f in files])
         urls = {a.url for f in files for a in f.articles}
         article_ids = await self._article_ids(urls)
+        fresh: dict[int, list[Article]] = {}
+        rows = []
+        for f in files:
+            for article in f.articles:
+                article_id = article_ids[article.url]
+                fresh.setdefault(article_id, []).append(article)
+                rows.append((article_id, file_ids[f.path], article.is_stub,
+                             article_to_json(article)))
         await self._db.executemany(
-            "INSERT INTO versions (article_id, file_id, is_stub, data) VALUES (?, ?, ?, ?)",
-            (
-                (article_ids[a.url], file_ids[f.path], a.is_stub, article_to_json(a))
-                for f in files
-                for a in f.articles
-            ),
+            "INSERT INTO versions (article_id, file_id, is_stub, data) VALUES (?, ?, ?, ?)", rows
         )
         await self._db.executemany(
             "INSERT OR IGNORE INTO related (article_id, related_id, file_id) VALUES (?, ?, ?)",
-            (
+            [
                 (article_ids[source], article_ids[target], file_ids[f.path])
                 for f in files
                 for source, target in f.related
-            ),
+            ],
         )
         await self._db.executemany(
             "UPDATE files SET article_count = ? WHERE id = ?",
-            ((len(f.articles), file_ids[f.path]) for f in files),
+            [(len(f.articles), file_ids[f.path]) for f in files],
         )
-        affected.update(article_ids.values())
-        return affected
+        affected.update(fresh)
+        return affected, fresh
 
     async def _article_ids(self, urls: set[str]) -> dict[str, int]:
         """Ids of the articles with these canonical URLs, creating placeholder rows if new."""
@@ -471,12 +476,21 @@ class Transaction:
                 ids.update({row[0]: row[1] for row in await cursor.fetchall()})
         return ids
 
-    async def versions_of(self, article_ids: Sequence[int]) -> dict[int, list[Article]]:
-        """Every stored version of each article."""
+    async def versions_of(
+        self, article_ids: Sequence[int], skip_files: Sequence[int] = ()
+    ) -> dict[int, list[Article]]:
+        """Every stored version of each article, except those from `skip_files`."""
+        await self._db.execute("CREATE TEMP TABLE IF NOT EXISTS skipped_files "
+                               "(id INTEGER PRIMARY KEY)")
+        await self._db.execute("DELETE FROM skipped_files")
+        await self._db.executemany("INSERT INTO skipped_files (id) VALUES (?)",
+                                   [(file_id,) for file_id in skip_files])
         found: dict[int, list[Article]] = {}
         for chunk in _chunks(list(article_ids)):
             async with self._db.execute(
-                f"SELECT article_id, data FROM versions WHERE article_id IN ({_marks(len(chunk))})",  # noqa: S608
+                "SELECT article_id, data FROM versions "  # noqa: S608 - placeholders only
+                f"WHERE article_id IN ({_marks(len(chunk))}) "
+                "AND file_id NOT IN (SELECT id FROM skipped_files)",
                 chunk,
             ) as cursor:
                 for article_id, data in await cursor.fetchall():
@@ -501,10 +515,11 @@ class Transaction:
             score = rank_score(article)
             published = _published_seconds(article)
             provider_id = provider_ids.get(article.provider.domain) if article.provider else None
-            rows.append((article.title, published, score, provider_id, article.is_stub,
-                         article_to_json(article), article_id))
+            provider_name = article.provider.name if article.provider else None
+            rows.append((article.title, published, score, provider_id, provider_name,
+                         article.is_stub, article_to_json(article), article_id))
             topic_rows.extend(
-                (topic_ids[topic.casefold()], article_id, score, published)
+                (topic_ids[topic.casefold()], article_id, score, published, topic)
                 for topic in article.topics
             )
             provider_text = (
@@ -514,12 +529,12 @@ class Transaction:
                              " ".join(article.topics)))
         await self._db.executemany(
             "UPDATE articles SET title = ?, published_at = ?, score = ?, provider_id = ?, "
-            "is_stub = ?, data = ? WHERE id = ?",
+            "provider_name = ?, is_stub = ?, data = ? WHERE id = ?",
             rows,
         )
         await self._db.executemany(
-            "INSERT OR IGNORE INTO article_topics (topic_id, article_id, score, published_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO article_topics "
+            "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
             topic_rows,
         )
         await self._db.executemany(
@@ -529,30 +544,14 @@ class Transaction:
         )
 
     async def _provider_ids(self, articles: Iterable[Article]) -> dict[str, int]:
-        names: dict[str, set[str]] = {}
-        for article in articles:
-            if article.provider:
-                names.setdefault(article.provider.domain, set()).add(article.provider.name)
-        async with self._db.execute("SELECT domain, id, name FROM providers") as cursor:
-            known = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
-        updates = []
-        for domain, spellings in names.items():
-            best = max(spellings, key=_provider_name_quality)
-            current = known.get(domain)
-            if current is None or _provider_name_quality(best) > _provider_name_quality(current[1]):
-                updates.append((domain, best))
+        """Ids of the articles' providers by domain, creating new ones (named in `rename_all`)."""
+        domains = {article.provider.domain for article in articles if article.provider}
         await self._db.executemany(
-            "INSERT INTO providers (domain, name) VALUES (?, ?) "
-            "ON CONFLICT (domain) DO UPDATE SET name = excluded.name",
-            updates,
+            "INSERT OR IGNORE INTO providers (domain, name) VALUES (?, ?)",
+            ((domain, domain) for domain in domains),
         )
         async with self._db.execute("SELECT domain, id FROM providers") as cursor:
-            ids = {row[0]: row[1] for row in await cursor.fetchall()}
-        await self._db.executemany(
-            "INSERT OR IGNORE INTO provider_names (provider_id, name) VALUES (?, ?)",
-            ((ids[domain], name) for domain, spellings in names.items() for name in spellings),
-        )
-        return ids
+            return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def _topic_ids(self, articles: Iterable[Article]) -> dict[str, int]:
         names: dict[str, str] = {}
@@ -578,14 +577,37 @@ class Transaction:
                     f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
                 )
 
-    async def remove_unused(self) -> None:
-        """Drop topics and providers that no article uses any more."""
+    async def refresh_names(self) -> None:
+        """Drop unused topics and providers; name the rest from their current articles.
+
+        Names derive from what the corpus says now, never from the order files arrived in:
+        a topic takes the spelling most of its articles use, a provider its nicest spelling.
+        """
         await self._db.execute(
             "DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM article_topics)"
         )
         await self._db.execute(
             "DELETE FROM providers WHERE id NOT IN "
             "(SELECT provider_id FROM articles WHERE provider_id IS NOT NULL)"
+        )
+        await self._db.execute(
+            "UPDATE topics SET name = (SELECT name FROM article_topics WHERE topic_id = topics.id "
+            "GROUP BY name ORDER BY count(*) DESC, name LIMIT 1)"
+        )
+        best: dict[int, str] = {}
+        async with self._db.execute(
+            "SELECT DISTINCT provider_id, provider_name FROM articles "
+            "WHERE provider_id IS NOT NULL AND provider_name IS NOT NULL"
+        ) as cursor:
+            for provider_id, name in await cursor.fetchall():
+                current = best.get(provider_id)
+                if current is None or (
+                    _provider_name_quality(name) > _provider_name_quality(current)
+                ):
+                    best[provider_id] = name
+        await self._db.executemany(
+            "UPDATE providers SET name = ? WHERE id = ?",
+            ((name, provider_id) for provider_id, name in best.items()),
         )
 
     async def set_meta(self, key: str, value: str) -> None:

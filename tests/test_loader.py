@@ -438,11 +438,6 @@ async def test_articles_do_not_depend_on_the_order_files_arrive_in(tmp_path: Pat
     assert counts(forward["providers"], 0) == counts(backward["providers"], 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store keeps the first topic spelling (INSERT OR IGNORE) and every provider spelling "
-    "ever merged, so display names depend on arrival order; needs names recomputed per sync",
-)
 async def test_topic_and_provider_names_do_not_depend_on_the_order_files_arrive_in(
     tmp_path: Path,
 ) -> None:
@@ -451,11 +446,6 @@ async def test_topic_and_provider_names_do_not_depend_on_the_order_files_arrive_
     assert forward["providers"] == backward["providers"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="topic and provider names are never recomputed from the current articles: "
-    "a spelling once stored stays after the file that gave it changes",
-)
 async def test_a_renamed_topic_and_provider_show_their_new_names(
     store: Store, tmp_path: Path
 ) -> None:

@@ -13,19 +13,13 @@ CREATE TABLE files (
 CREATE TABLE providers (
     id INTEGER PRIMARY KEY,
     domain TEXT NOT NULL UNIQUE,     -- identity: names vary ("theregister", "The Register")
-    name TEXT NOT NULL
+    name TEXT NOT NULL               -- the best spelling its current articles use
 );
-
-CREATE TABLE provider_names (
-    provider_id INTEGER NOT NULL REFERENCES providers(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    PRIMARY KEY (provider_id, name)
-) WITHOUT ROWID;
 
 CREATE TABLE topics (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,        -- casefolded
-    name TEXT NOT NULL
+    name TEXT NOT NULL               -- the spelling most of its current articles use
 );
 
 CREATE TABLE articles (
@@ -35,6 +29,7 @@ CREATE TABLE articles (
     published_at INTEGER,            -- Unix seconds, UTC
     score REAL NOT NULL,             -- see bot/ranking.py
     provider_id INTEGER REFERENCES providers(id),
+    provider_name TEXT,              -- this article's spelling of its provider's name
     is_stub INTEGER NOT NULL,
     data TEXT NOT NULL               -- the merged article as JSON
 );
@@ -47,6 +42,7 @@ CREATE TABLE article_topics (
     article_id INTEGER NOT NULL REFERENCES articles(id),
     score REAL NOT NULL,
     published_at INTEGER,
+    name TEXT NOT NULL,              -- this article's spelling of the topic
     PRIMARY KEY (topic_id, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX article_topics_score ON article_topics (topic_id, score DESC);
