@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from bot.articles import Article, article_to_json
+from bot.articles import Article
 
 # Fields a version may leave empty and another version may fill.
 _FILLABLE = (
@@ -19,14 +19,24 @@ def _filled(article: Article) -> int:
 
 
 def _fullness(article: Article) -> tuple[object, ...]:
-    """Sort key: full before stub, then more fields, then longer text; ties broken by content."""
+    """Sort key: full before stub, then more fields, then longer text; then every field.
+
+    The trailing fields only decide between versions that tie on everything before, so
+    the result never depends on the order versions arrive in.
+    """
+    provider = article.provider
     return (
         not article.is_stub,
         _filled(article),
         len(article.excerpt),
         len(article.topics) + len(article.images),
         article.published_at.timestamp() if article.published_at else 0.0,
-        article_to_json(article),  # last resort: the content itself, so no tie is left
+        article.title,
+        article.excerpt,
+        *(str(getattr(article, name)) for name in _FILLABLE[2:11]),
+        (provider.name, provider.domain) if provider else ("", ""),
+        article.topics,
+        tuple((image.url, image.width or 0, image.height or 0) for image in article.images),
     )
 
 
