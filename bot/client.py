@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import discord
@@ -19,7 +20,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin")
+EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest")
 COMMAND_HASH_KEY = "global_command_hash"
 
 
@@ -40,6 +41,8 @@ class NewsBot(commands.Bot):
         self.news = news
         self.settings = settings
         self.started_at = datetime.now(UTC)
+        # Everything time-dependent asks this; tests replace it to move time without sleeping.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def setup_hook(self) -> None:
         report = await self.news.sync()

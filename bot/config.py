@@ -34,6 +34,7 @@ class Settings:
     sync_minutes: int = 10  # 0 turns the background re-sync off
     max_file_bytes: int = DEFAULT_MAX_BYTES
     yaml_parser: str = "auto"
+    digest_grace_hours: int = 6  # a digest missed by less than this is posted late
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -99,4 +100,5 @@ def load_settings(
         sync_minutes=_integer(env, "NEWS_SYNC_MINUTES", 10, 0),
         max_file_bytes=_integer(env, "NEWS_MAX_FILE_BYTES", DEFAULT_MAX_BYTES, 1024),
         yaml_parser=parser,
+        digest_grace_hours=_integer(env, "NEWS_DIGEST_GRACE_HOURS", 6, 0),
     )

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import discord
 
 from bot.articles import Article, is_http_url
+from bot.digest import Digest, DigestContent
 from bot.loader import SyncReport
 from bot.store import Stats
 from bot.text import plain, shorten
@@ -230,4 +231,68 @@ def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
                  for path, reason in failing]
         embed.add_field(name="Failing files", value=_lines_within(lines, FIELD_VALUE_LIMIT),
                         inline=False)
+    return embed
+
+
+DIGEST_EMBEDS = 10  # Discord's limit per message: the header plus nine articles
+DIGEST_ARTICLE_TITLE = 200
+
+
+def digest_embeds(content: DigestContent) -> list[discord.Embed]:
+    """A digest message: a header embed, then one compact embed per article.
+
+    A message holds at most ten embeds, so with ten articles the tenth is a line in the
+    header. Every embed together stays under Discord's 6,000 characters.
+    """
+    in_embeds = content.articles[: DIGEST_EMBEDS - 1]
+    overflow = content.articles[DIGEST_EMBEDS - 1 :]
+    count = content.new_count
+    lines = [f"**{count}** new article{'s' if count != 1 else ''} since the last digest."]
+    if content.top_topics:
+        lines.append("Top topics: " + ", ".join(escape(shorten(t, 60)) for t in content.top_topics))
+    lines.extend(f"Also: {list_line(len(in_embeds) + i + 1, a)}" for i, a in enumerate(overflow))
+    header = discord.Embed(
+        title=f"AI news digest · {content.day:%A %d %B %Y}",
+        description="\n".join(lines)[:DESCRIPTION_LIMIT],
+        colour=NEWS_COLOUR,
+    )
+    embeds = [header]
+    budget = (EMBED_TOTAL_LIMIT - len(header)) // max(len(in_embeds), 1)
+    for article in in_embeds:
+        embeds.append(_digest_article(article, budget))
+    return embeds
+
+
+def _digest_article(article: Article, budget: int) -> discord.Embed:
+    title = shorten(escape(article.title), min(DIGEST_ARTICLE_TITLE, max(budget // 2, 20)))
+    parts = [escape(shorten(_provider_text(article), 60)), relative_time(article.published_at)]
+    amp = safe_url(article.amp_url)
+    if amp and len(title) + len(" · ".join(parts)) + len(amp) + 12 <= budget:
+        parts.append(f"[AMP]({amp})")
+    return discord.Embed(title=title, url=safe_url(article.link),
+                         description=" · ".join(parts), colour=NEWS_COLOUR)
+
+
+def digest_settings_embed(digests: Sequence[Digest]) -> discord.Embed:
+    """`/digest show`: each channel's schedule, filters and last result."""
+    embed = discord.Embed(title="Daily digests on this server", colour=NEWS_COLOUR)
+    if not digests:
+        embed.description = "None yet. Set one up with `/digest set`."
+    for digest in digests[:25]:
+        lines = [f"<#{digest.channel_id}> every day at {digest.post_time:%H:%M} "
+                 f"({digest.timezone}), top {digest.size}"]
+        if digest.topics:
+            lines.append("Topics: " + ", ".join(escape(t) for t in digest.topics))
+        if digest.keywords:
+            lines.append("Keywords: " + ", ".join(escape(k) for k in digest.keywords))
+        if digest.role_id:
+            lines.append(f"Mentions <@&{digest.role_id}>")
+        if digest.quiet_day:
+            lines.append("Posts a short line on quiet days")
+        lines.append(f"Last posted for: {digest.last_day.isoformat()}" if digest.last_day
+                     else "Not posted yet")
+        if digest.failure:
+            lines.append(f"⚠️ Failing: {escape(shorten(digest.failure, 200))}")
+        embed.add_field(name="Failing" if digest.failure else "Active",
+                        value=_lines_within(lines, FIELD_VALUE_LIMIT), inline=False)
     return embed

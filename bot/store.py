@@ -7,13 +7,14 @@ corpus while a sync is being written.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ from types import TracebackType
 import aiosqlite
 
 from bot.articles import Article, article_from_json, article_to_json
+from bot.digest import Digest
 from bot.ranking import rank_score
 
 _SET_META = (
@@ -128,6 +130,10 @@ class Store:
         self.path = path
         self._reader = reader
         self._writer = writer
+        # One writer connection: a statement issued during a sync would join (and could be
+        # rolled back with) the sync's transaction, so every write takes this lock.
+        self._write_lock = asyncio.Lock()
+        self.digests = DigestStore(writer, self._write_lock)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -178,13 +184,14 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """One write transaction: committed on success, rolled back on any error."""
-        await self._writer.execute("BEGIN IMMEDIATE")
-        try:
-            yield Transaction(self._writer)
-        except BaseException:
-            await self._writer.execute("ROLLBACK")
-            raise
-        await self._writer.execute("COMMIT")
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -261,6 +268,23 @@ class Store:
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [match]
         )
         return Page(items, total, offset, limit)
+
+    async def published_between(
+        self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
+    ) -> list[Article]:
+        """Articles published in [start, end), optionally with any of the topics, best first."""
+        params: list[object] = [int(start.timestamp()), int(end.timestamp())]
+        if topic_ids is None:
+            sql = ("SELECT id, data FROM articles WHERE published_at >= ? AND published_at < ? "
+                   "ORDER BY score DESC, id LIMIT ?")
+        else:
+            sql = (
+                "SELECT a.id, a.data FROM articles a WHERE a.published_at >= ? "  # noqa: S608
+                "AND a.published_at < ? AND a.id IN (SELECT article_id FROM article_topics "
+                f"WHERE topic_id IN ({_marks(len(topic_ids))})) ORDER BY a.score DESC, a.id LIMIT ?"
+            )
+            params.extend(topic_ids)
+        return await self._articles(sql, [*params, limit])
 
     async def article(self, article_id: int) -> Article | None:
         items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])
@@ -349,7 +373,8 @@ class Store:
         return row[0] if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self._writer.execute(_SET_META, [key, value])
+        async with self._write_lock:
+            await self._writer.execute(_SET_META, [key, value])
 
     async def stats(self) -> Stats:
         counts = []
@@ -628,3 +653,94 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         script = entry.read_text(encoding="utf-8")
         await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
 
+
+
+_DIGEST_COLUMNS = (
+    "guild_id, channel_id, post_time, timezone, topics, keywords, size, role_id, quiet_day, "
+    "last_day, last_window_end, failure, id"
+)
+
+
+def _digest_from_row(row: Sequence[object]) -> Digest:
+    last_window_end = row[10]
+    return Digest(
+        guild_id=int(row[0]),  # type: ignore[arg-type]
+        channel_id=int(row[1]),  # type: ignore[arg-type]
+        post_time=time.fromisoformat(str(row[2])),
+        timezone=str(row[3]),
+        topics=tuple(json.loads(str(row[4]))),
+        keywords=tuple(json.loads(str(row[5]))),
+        size=int(row[6]),  # type: ignore[arg-type]
+        role_id=int(row[7]) if row[7] is not None else None,  # type: ignore[arg-type]
+        quiet_day=bool(row[8]),
+        last_day=date.fromisoformat(str(row[9])) if row[9] else None,
+        last_window_end=(datetime.fromtimestamp(int(last_window_end), UTC)  # type: ignore[arg-type]
+                         if last_window_end is not None else None),
+        failure=str(row[11]) if row[11] is not None else None,
+        id=int(row[12]),  # type: ignore[arg-type]
+    )
+
+
+class DigestStore:
+    """Digest settings and their posting record, per server and channel."""
+
+    def __init__(self, writer: aiosqlite.Connection, write_lock: asyncio.Lock):
+        self._writer = writer
+        self._write_lock = write_lock
+
+    async def save(self, digest: Digest) -> Digest:
+        """Create or replace the settings of a channel's digest, keeping its posting record."""
+        await self._write(
+            "INSERT INTO digests (guild_id, channel_id, post_time, timezone, topics, keywords, "
+            "size, role_id, quiet_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, channel_id) DO UPDATE SET post_time = excluded.post_time, "
+            "timezone = excluded.timezone, topics = excluded.topics, "
+            "keywords = excluded.keywords, size = excluded.size, role_id = excluded.role_id, "
+            "quiet_day = excluded.quiet_day, failure = NULL",
+            (digest.guild_id, digest.channel_id, digest.post_time.strftime("%H:%M"),
+             digest.timezone, json.dumps(list(digest.topics)), json.dumps(list(digest.keywords)),
+             digest.size, digest.role_id, digest.quiet_day),
+        )
+        saved = await self.get(digest.guild_id, digest.channel_id)
+        if saved is None:  # pragma: no cover - the row was just written
+            raise RuntimeError("digest vanished after saving")
+        return saved
+
+    async def _select(self, where: str, params: Sequence[object]) -> list[Digest]:
+        async with self._writer.execute(
+            f"SELECT {_DIGEST_COLUMNS} FROM digests {where} ORDER BY guild_id, channel_id",  # noqa: S608
+            params,
+        ) as cursor:
+            return [_digest_from_row(row) for row in await cursor.fetchall()]
+
+    async def get(self, guild_id: int, channel_id: int) -> Digest | None:
+        found = await self._select("WHERE guild_id = ? AND channel_id = ?", (guild_id, channel_id))
+        return found[0] if found else None
+
+    async def for_guild(self, guild_id: int) -> list[Digest]:
+        return await self._select("WHERE guild_id = ?", (guild_id,))
+
+    async def all(self) -> list[Digest]:
+        return await self._select("", ())
+
+    async def delete(self, guild_id: int, channel_id: int | None = None) -> int:
+        """Remove one channel's digest, or every digest of the server; returns how many."""
+        if channel_id is None:
+            return await self._write("DELETE FROM digests WHERE guild_id = ?", (guild_id,))
+        return await self._write("DELETE FROM digests WHERE guild_id = ? AND channel_id = ?",
+                                 (guild_id, channel_id))
+
+    async def _write(self, sql: str, params: Sequence[object]) -> int:
+        async with self._write_lock:
+            cursor = await self._writer.execute(sql, params)
+            return cursor.rowcount
+
+    async def record(self, digest_id: int, day: date, window_end: datetime | None,
+                     failure: str | None) -> None:
+        """Mark a local day handled, with how far articles were covered and any failure."""
+        await self._write(
+            "UPDATE digests SET last_day = ?, failure = ?, "
+            "last_window_end = coalesce(?, last_window_end) WHERE id = ?",
+            (day.isoformat(), failure,
+             int(window_end.timestamp()) if window_end else None, digest_id),
+        )
