@@ -1,9 +1,10 @@
-"""Shared fixtures for the corpus tests: the real seeds, fixture files, real SQLite stores."""
+"""Shared fixtures: the real seeds, fixture files, real SQLite stores, the fake Discord."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import pytest
 import yaml
 
 from bot.articles import article_to_json
+from bot.client import NewsBot
+from bot.config import Settings
 from bot.queries import News
 from bot.store import Store
+from tests.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -90,3 +94,20 @@ async def news(store: Store, seeds_dir: Path) -> News:
     report = await corpus.sync()
     assert report.failed == []
     return corpus
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """The local fake Discord; a test fails if the bot called a route it does not know."""
+    async with FakeDiscord() as fake:
+        yield fake
+        assert [(r.method, r.path) for r in fake.unhandled] == []
+
+
+def make_bot(store: Store, seeds: Path, clock: Callable[[], datetime] | None = None) -> NewsBot:
+    """The real bot on `store` and `seeds`, no background re-sync, optionally a test clock."""
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=store.path, sync_minutes=0)
+    bot = NewsBot(news=News(store, seeds), settings=settings)
+    if clock is not None:
+        bot.clock = clock
+    return bot

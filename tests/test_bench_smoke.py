@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 QUERY_KINDS = ("latest", "topic", "provider", "related", "search", "article",
                "autocomplete_topic", "autocomplete_provider", "autocomplete_article")
 FIGURES = {
-    "cold_load_s", "yaml_floor_s", "cold_over_floor", "sync_unchanged_s",
+    "cold_load_s", "yaml_floor_s", "cold_over_floor", "cold_load_peak_rss_mb", "sync_unchanged_s",
     "sync_1pct_changed_s", "sync_1pct_changed_pct_of_cold",
     *(f"{kind}_{pct}_ms" for kind in QUERY_KINDS for pct in ("p50", "p99")),
     "autocomplete_article_quality", "autocomplete_topic_quality",

@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.client import COMMAND_HASH_KEY, NewsBot
-from bot.config import Settings
-from bot.queries import News
 from bot.store import Store
+from tests.conftest import make_bot
 from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 AMD_TITLE = "Microsoft Azure to spin up AMD MI200 GPU clusters for 'large scale' AI training"
 META_TITLE = "Meta/Facebook to use dedicated Microsoft Azure cluster for AI supercomputing"
 
@@ -36,33 +34,8 @@ images:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        yield fake
-        assert [(r.method, r.path) for r in fake.unhandled] == []
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "news.db") as store:
-        yield store
-
-
-def _bot(store: Store, seeds: Path) -> NewsBot:
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=store.path, sync_minutes=0)
-    return NewsBot(news=News(store, seeds), settings=settings)
-
-
-@pytest.fixture
-async def bot(fake: FakeDiscord, store: Store, seeds: Path) -> AsyncIterator[NewsBot]:
-    async with running_bot(_bot(store, seeds), fake) as bot:
+async def bot(fake: FakeDiscord, store: Store, seeds_dir: Path) -> AsyncIterator[NewsBot]:
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
         yield bot
 
 
@@ -71,8 +44,10 @@ def _embed(request_json: dict) -> dict:
     return data["embeds"][0]
 
 
-async def test_commands_sync_globally_once(fake: FakeDiscord, store: Store, seeds: Path) -> None:
-    async with running_bot(_bot(store, seeds), fake):
+async def test_commands_sync_globally_once(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    async with running_bot(make_bot(store, seeds_dir), fake):
         synced = await fake.wait_for_request("PUT", r"/applications/\d+/commands")
     groups = {command["name"]: command for command in synced.json}
     assert set(groups) == {"news", "admin", "digest"}
@@ -85,7 +60,7 @@ async def test_commands_sync_globally_once(fake: FakeDiscord, store: Store, seed
 
     # A restart with the same command set does not sync globally again.
     mark = fake.mark()
-    async with running_bot(_bot(store, seeds), fake):
+    async with running_bot(make_bot(store, seeds_dir), fake):
         pass
     assert fake.requests_matching("PUT", r"/applications/\d+/commands", since=mark) == []
 
@@ -212,19 +187,19 @@ async def test_autocomplete_then_article_card(fake: FakeDiscord, bot: NewsBot) -
 
 
 async def test_admin_reload_is_operator_only_and_picks_up_new_files(
-    fake: FakeDiscord, bot: NewsBot, seeds: Path
+    fake: FakeDiscord, bot: NewsBot, seeds_dir: Path
 ) -> None:
     refused = await fake.slash("admin reload", user=fake.admin)
     reply = (await refused.response()).json["data"]
     assert reply["flags"] & EPHEMERAL
     assert "Only the bot's operator" in reply["embeds"][0]["title"]
 
-    (seeds / "new").mkdir()
-    (seeds / "new" / "hostile.md").write_text(
+    (seeds_dir / "new").mkdir()
+    (seeds_dir / "new" / "hostile.md").write_text(
         HOSTILE_FILE.format(long="x" * 9000, topics=", ".join(f"T{n}" for n in range(30))),
         encoding="utf-8",
     )
-    (seeds / "broken.txt").write_text("no front matter here", encoding="utf-8")
+    (seeds_dir / "broken.txt").write_text("no front matter here", encoding="utf-8")
     reload = await fake.slash("admin reload", user=fake.owner)
     assert (await reload.response()).json["type"] == 5  # deferred: a sync may take a while
     report = (await reload.followup()).json["embeds"][0]
@@ -239,9 +214,9 @@ async def test_admin_reload_is_operator_only_and_picks_up_new_files(
 
 
 async def test_hostile_article_goes_out_clean(
-    fake: FakeDiscord, bot: NewsBot, seeds: Path
+    fake: FakeDiscord, bot: NewsBot, seeds_dir: Path
 ) -> None:
-    (seeds / "hostile.md").write_text(
+    (seeds_dir / "hostile.md").write_text(
         HOSTILE_FILE.format(long="x " * 4000, topics=", ".join(f"T{n}" for n in range(30))),
         encoding="utf-8",
     )
@@ -266,11 +241,11 @@ async def test_hostile_article_goes_out_clean(
 
 
 async def test_background_resync_survives_a_missing_folder(
-    fake: FakeDiscord, bot: NewsBot, seeds: Path
+    fake: FakeDiscord, bot: NewsBot, seeds_dir: Path
 ) -> None:
     cog = bot.get_cog("AdminCog")
     assert cog is not None
-    shutil.rmtree(seeds)
+    shutil.rmtree(seeds_dir)
     await cog.resync.coro(cog)  # logs the error instead of raising
     handle = await fake.slash("news latest", {"count": 1})
     assert _embed((await handle.response()).json)["footer"]["text"].endswith("15 articles")

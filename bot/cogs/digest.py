@@ -71,6 +71,8 @@ class DigestCog(commands.Cog):
     def __init__(self, bot: NewsBot):
         self.bot = bot
         self._wake = asyncio.Event()
+        # One round at a time: a round reads "not posted yet" before it records the post.
+        self._round = asyncio.Lock()
 
     @property
     def grace(self) -> timedelta:
@@ -108,21 +110,29 @@ class DigestCog(commands.Cog):
 
     async def run_due(self) -> datetime | None:
         """Post or skip every digest that is due now; returns when the next one is due."""
-        now = self.bot.clock()
+        async with self._round:
+            return await self._run_due(self.bot.clock())
+
+    async def _run_due(self, now: datetime) -> datetime | None:
         next_due: datetime | None = None
         for digest in await self.bot.news.store.digests.all():
-            decision = decide(digest, now, self.grace)
-            if decision.action is Action.POST:
-                await self.post(digest, decision.day, now)
-            elif decision.action is Action.SKIP:
-                late = now - decision.at
-                log.warning("digest for channel %s on %s missed by %s (over the %s grace "
-                            "period); skipped", digest.channel_id, decision.day, late, self.grace)
-                await self.bot.news.store.digests.record(digest.id or 0, decision.day, None,
-                                                         digest.failure)
+            try:
+                await self._handle(digest, now)
+            except Exception:  # one server's trouble must not hold up the others
+                log.exception("digest for channel %s failed", digest.channel_id)
             upcoming = next_occurrence(digest, now)
             next_due = upcoming if next_due is None else min(next_due, upcoming)
         return next_due
+
+    async def _handle(self, digest: Digest, now: datetime) -> None:
+        decision = decide(digest, now, self.grace)
+        if decision.action is Action.POST:
+            await self.post(digest, decision.day, now)
+        elif decision.action is Action.SKIP:
+            log.warning("digest for channel %s on %s missed by %s (over the %s grace period); "
+                        "skipped", digest.channel_id, decision.day, now - decision.at, self.grace)
+            await self.bot.news.store.digests.record(digest.id or 0, decision.day, None,
+                                                     digest.failure)
 
     async def content(self, digest: Digest, now: datetime) -> DigestContent:
         """What the digest would post at `now`."""
