@@ -25,7 +25,6 @@ RELATED_CANDIDATES = 30  # per topic and for similar titles
 MAX_RELATED = 50
 SUGGESTIONS = 5
 _ARTICLE_ID = re.compile(r"^(?:#|id:)?(\d{1,18})$")
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +117,7 @@ class News:
         topic = self.resolve_topics(text)
         if isinstance(topic, NotFound):
             return topic
-        page = await self.store.by_topics([topic.id], limit, offset, since)
+        page = await self.store.by_topic(topic.id, limit, offset, since)
         if not page.total:
             return NotFound(f"No {topic.name} articles since {since:%Y-%m-%d %H:%M} UTC."
                             if since else f"No articles about {topic.name}.")
@@ -176,21 +175,20 @@ class News:
         shared = await self.store.topic_neighbours(own_id, RELATED_CANDIDATES)
         for related_id, count in shared.items():
             scores[related_id] = scores.get(related_id, 0.0) + TOPIC_WEIGHT * count
-        candidates = set(scores)
-        # Short words ("to", "AI") match half the corpus and say little about the subject.
-        significant = " ".join(w for w in _WORD.findall(article.title) if len(w) >= 4)
-        title_match = fts_query(significant, any_word=True)
-        if title_match:
-            similar = await self.store.search(title_match, RELATED_CANDIDATES)
-            candidates.update(a.article_id for a in similar.items if a.article_id)
-        candidates.discard(own_id)
-        found = await self.store.articles(sorted(candidates))
+        # Similar titles come from the in-memory index: no database round trip.
+        similar = {hit.item.id: hit.score / 100
+                   for hit in self.index.similar_titles(article.title, RELATED_CANDIDATES)}
         own_title = utils.default_process(article.title)
         ranked: list[tuple[float, int]] = []
-        for related_id, other in found.items():
-            similarity = fuzz.token_set_ratio(own_title, utils.default_process(other.title)) / 100
-            total = scores.get(related_id, 0.0) + TITLE_WEIGHT * similarity
-            ranked.append((total, related_id))
+        for related_id in set(scores) | set(similar):
+            entry = self.index.title_entry(related_id)
+            if related_id == own_id or entry is None:
+                continue
+            similarity = similar.get(related_id)
+            if similarity is None:
+                similarity = fuzz.token_set_ratio(own_title, entry.title,
+                                                  processor=utils.default_process) / 100
+            ranked.append((scores.get(related_id, 0.0) + TITLE_WEIGHT * similarity, related_id))
         ranked.sort(key=lambda pair: (-pair[0], pair[1]))
         return [related_id for _score, related_id in ranked[:MAX_RELATED]]
 

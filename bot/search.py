@@ -6,6 +6,7 @@ changed something, never per keystroke.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -13,10 +14,13 @@ from typing import Generic, TypeVar
 from rapidfuzz import fuzz, process, utils
 
 from bot.store import ProviderCount, Store, TitleEntry, TopicCount
+from bot.titles import TitleIndex
 
 # Below this WRatio score a candidate is noise, not a suggestion.
 SCORE_CUTOFF = 60.0
 AUTOCOMPLETE_LIMIT = 25
+# Below this token-set score two titles are about different things.
+SIMILAR_CUTOFF = 50.0
 _WORD = re.compile(r"\w+")
 
 T = TypeVar("T")
@@ -28,6 +32,7 @@ class Scored(Generic[T]):
 
     item: T
     score: float
+    closeness: float = 0.0  # fuzz.ratio of the whole strings: breaks WRatio ties
 
 
 def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -> str | None:
@@ -45,21 +50,24 @@ def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -
     return (" OR " if any_word else " ").join(quoted)
 
 
-def _best_per_item(
-    query: str, names: list[str], owners: list[T], limit: int
-) -> list[Scored[T]]:
-    """Fuzzy-match `query` against `names` (each owned by an item); best score per item."""
+def _best_per_item(query: str, names: list[str], owners: list[T]) -> list[Scored[T]]:
+    """Fuzzy-match `query` against `names` (each owned by an item); best score per item.
+
+    WRatio ties often (a short name inside the query scores as high as a good match), so
+    each hit also carries plain similarity of the whole strings to break such ties.
+    """
     hits = process.extract(
         query, names, scorer=fuzz.WRatio, processor=utils.default_process,
         score_cutoff=SCORE_CUTOFF, limit=None,
     )
     best: dict[int, Scored[T]] = {}
-    for _name, score, index in hits:
+    for name, score, index in hits:
         owner = owners[index]
-        key = id(owner)
-        if key not in best or score > best[key].score:
-            best[key] = Scored(owner, score)
-    return sorted(best.values(), key=lambda s: -s.score)[:limit]
+        closeness = fuzz.ratio(query, name, processor=utils.default_process)
+        current = best.get(id(owner))
+        if current is None or (score, closeness) > (current.score, current.closeness):
+            best[id(owner)] = Scored(owner, score, closeness)
+    return list(best.values())
 
 
 class SearchIndex:
@@ -80,11 +88,15 @@ class SearchIndex:
             for spelling in sorted(spellings):
                 self._provider_names.append(spelling)
                 self._provider_owners.append(provider)
-        self._title_texts = [entry.title for entry in titles]
+        self._titles = TitleIndex([entry.title for entry in titles])
+        self._title_by_id = {entry.id: entry for entry in titles}
 
     @classmethod
     async def build(cls, store: Store) -> SearchIndex:
-        return cls(await store.topic_counts(), await store.provider_counts(), await store.titles())
+        topics, providers = await store.topic_counts(), await store.provider_counts()
+        titles = await store.titles()
+        # Indexing 100,000 titles takes about a second, mostly in numpy: off the event loop.
+        return await asyncio.to_thread(cls, topics, providers, titles)
 
     def match_topics(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TopicCount]]:
         """Topics best matching `text`; an exact (case-insensitive) name comes first."""
@@ -94,9 +106,9 @@ class SearchIndex:
             return exact
         if not key:
             return [Scored(topic, 0.0) for topic in self.topics[:limit]]
-        hits = _best_per_item(text, self._topic_names, self.topics, limit)
-        # Equal scores: the more used topic is the likelier meaning.
-        return sorted(hits, key=lambda s: (-s.score, -s.item.count))
+        hits = _best_per_item(text, self._topic_names, self.topics)
+        # Equal scores: the closer whole name, then the more used topic (the likelier meaning).
+        return sorted(hits, key=lambda s: (-s.score, -s.closeness, -s.item.count))[:limit]
 
     def match_providers(
         self, text: str, limit: int = AUTOCOMPLETE_LIMIT
@@ -111,18 +123,24 @@ class SearchIndex:
             return exact
         if not key:
             return [Scored(provider, 0.0) for provider in self.providers[:limit]]
-        hits = _best_per_item(text, self._provider_names, self._provider_owners, limit)
-        return sorted(hits, key=lambda s: (-s.score, -s.item.count))
+        hits = _best_per_item(text, self._provider_names, self._provider_owners)
+        return sorted(hits, key=lambda s: (-s.score, -s.closeness, -s.item.count))[:limit]
+
+    def title_entry(self, article_id: int) -> TitleEntry | None:
+        """The indexed title of an article, if the article exists in this snapshot."""
+        return self._title_by_id.get(article_id)
+
+    def similar_titles(self, title: str, limit: int) -> list[Scored[TitleEntry]]:
+        """Titles sharing most of the words of `title` (token-set similarity ≥ 50)."""
+        hits = self._titles.search(title, limit, SIMILAR_CUTOFF, scorer=fuzz.token_set_ratio)
+        return [Scored(self.titles[index], score) for index, score in hits]
 
     def match_titles(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TitleEntry]]:
         """Articles whose titles best match `text`; full articles before stubs on a tie."""
         if not text.strip():
             best = sorted(self.titles, key=lambda entry: -entry.score)[:limit]
             return [Scored(entry, 0.0) for entry in best]
-        hits = process.extract(
-            text, self._title_texts, scorer=fuzz.WRatio, processor=utils.default_process,
-            score_cutoff=SCORE_CUTOFF, limit=max(limit * 4, 50),
-        )
+        hits = self._titles.search(text, limit=max(limit * 4, 50), cutoff=SCORE_CUTOFF)
         words = [word.casefold() for word in _WORD.findall(text)]
 
         def coverage(title: str) -> int:
@@ -130,7 +148,7 @@ class SearchIndex:
             title_words = [word.casefold() for word in _WORD.findall(title)]
             return sum(any(tw.startswith(word) for tw in title_words) for word in words)
 
-        scored = [Scored(self.titles[index], score) for _title, score, index in hits]
+        scored = [Scored(self.titles[index], score) for index, score in hits]
         scored.sort(key=lambda s: (-round(s.score, 1), -coverage(s.item.title), s.item.is_stub,
                                    -s.item.score))
         return scored[:limit]

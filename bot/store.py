@@ -219,27 +219,21 @@ class Store:
         total = await self._count(f"SELECT count(*) FROM articles {where}", params)  # noqa: S608
         return Page(items, total, offset, limit)
 
-    async def by_topics(
-        self, topic_ids: Sequence[int], limit: int, offset: int = 0,
-        since: datetime | None = None,
+    async def by_topic(
+        self, topic_id: int, limit: int, offset: int = 0, since: datetime | None = None
     ) -> Page:
-        """Articles with any of the topics, best ranked first."""
-        if not topic_ids:
-            return Page([], 0, offset, limit)
-        where = f"topic_id IN ({_marks(len(topic_ids))})"
-        params: list[object] = list(topic_ids)
-        if since:
-            where += " AND published_at >= ?"
-            params.append(int(since.timestamp()))
+        """A topic's articles, best ranked first (straight off the topic's score index)."""
+        since_sql = " AND t.published_at >= ?" if since else ""
+        params: list[object] = [topic_id, *([int(since.timestamp())] if since else [])]
         items = await self._articles(
-            "SELECT a.id, a.data FROM articles a JOIN ("  # noqa: S608 - placeholders only
-            f" SELECT article_id, max(score) AS score FROM article_topics WHERE {where}"
-            " GROUP BY article_id ORDER BY score DESC, article_id LIMIT ? OFFSET ?"
-            ") t ON t.article_id = a.id ORDER BY t.score DESC, a.id",
+            "SELECT a.id, a.data FROM article_topics t JOIN articles a ON a.id = t.article_id "  # noqa: S608 - fixed fragments only
+            f"WHERE t.topic_id = ?{since_sql} "
+            "ORDER BY t.score DESC, t.article_id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         total = await self._count(
-            f"SELECT count(DISTINCT article_id) FROM article_topics WHERE {where}", params  # noqa: S608
+            f"SELECT count(*) FROM article_topics t WHERE t.topic_id = ?{since_sql}",  # noqa: S608
+            params,
         )
         return Page(items, total, offset, limit)
 
