@@ -39,13 +39,18 @@ LIST_LINE_BUDGET = 380  # per numbered line, so ten lines always fit a descripti
 
 NEWS_COLOUR = discord.Colour.blurple()
 ERROR_COLOUR = discord.Colour.red()
-_MARKDOWN_EXTRA = re.compile(r"([\[\]()])")
+# Every character Discord markdown gives a meaning to (emphasis, code, spoilers, quotes,
+# headings, lists, masked links), escaped with a backslash wherever it appears.
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()])")
+_MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
 
 
 def escape(text: str) -> str:
     """Untrusted text that Discord shows literally: no markdown, no link syntax, no mentions."""
-    escaped = discord.utils.escape_markdown(plain(text), ignore_links=False)
-    return discord.utils.escape_mentions(_MARKDOWN_EXTRA.sub(r"\\\1", escaped))
+    escaped = _MARKDOWN.sub(r"\\\1", plain(text))
+    # A zero-width space after @ keeps `@everyone` readable but inert, even if a message were
+    # ever sent without AllowedMentions.none().
+    return _MENTION.sub("@\u200b\\1", escaped)
 
 
 def safe_url(url: str | None, limit: int = EMBED_URL_LIMIT) -> str | None:

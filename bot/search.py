@@ -7,6 +7,7 @@ changed something, never per keystroke.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -90,6 +91,7 @@ class SearchIndex:
                 self._provider_owners.append(provider)
         self._titles = TitleIndex([entry.title for entry in titles])
         self._title_by_id = {entry.id: entry for entry in titles}
+        self._best_titles = heapq.nlargest(AUTOCOMPLETE_LIMIT, titles, key=lambda e: e.score)
 
     @classmethod
     async def build(cls, store: Store) -> SearchIndex:
@@ -138,17 +140,17 @@ class SearchIndex:
     def match_titles(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TitleEntry]]:
         """Articles whose titles best match `text`; full articles before stubs on a tie."""
         if not text.strip():
-            best = sorted(self.titles, key=lambda entry: -entry.score)[:limit]
-            return [Scored(entry, 0.0) for entry in best]
+            return [Scored(entry, 0.0) for entry in self._best_titles[:limit]]
         hits = self._titles.search(text, limit=max(limit * 4, 50), cutoff=SCORE_CUTOFF)
-        words = [word.casefold() for word in _WORD.findall(text)]
+        words = utils.default_process(text).split()
 
-        def coverage(title: str) -> int:
-            # WRatio often ties; on a tie, the title holding more of the typed words wins.
-            title_words = [word.casefold() for word in _WORD.findall(title)]
-            return sum(any(tw.startswith(word) for tw in title_words) for word in words)
+        def order(hit: tuple[int, float]) -> tuple[float, int, bool, float]:
+            # WRatio often ties; on a tie, the title holding more of the typed words wins,
+            # then a full article over a stub, then the better ranked one.
+            index, score = hit
+            entry = self.titles[index]
+            held = sum(word in self._titles.texts[index] for word in words)
+            return (-round(score, 1), -held, entry.is_stub, -entry.score)
 
-        scored = [Scored(self.titles[index], score) for index, score in hits]
-        scored.sort(key=lambda s: (-round(s.score, 1), -coverage(s.item.title), s.item.is_stub,
-                                   -s.item.score))
+        scored = [Scored(self.titles[index], score) for index, score in sorted(hits, key=order)]
         return scored[:limit]
