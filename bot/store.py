@@ -29,6 +29,8 @@ _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+# Searches matching more articles than this are ranked by score alone (see Store.search).
+RELEVANCE_LIMIT = 2000
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
 
@@ -249,18 +251,32 @@ class Store:
         return Page(items, total, offset, limit)
 
     async def search(self, match: str, limit: int, offset: int = 0) -> Page:
-        """Full-text search; `match` must be an FTS5 expression built from quoted terms."""
-        # bm25 weights: a hit in the title counts most, then provider and topics.
-        items = await self._articles(
-            "SELECT a.id, a.data FROM articles_fts f JOIN articles a ON a.id = f.rowid "
-            "WHERE articles_fts MATCH ? "
-            "ORDER BY bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) - a.score * 0.05, a.id "
-            "LIMIT ? OFFSET ?",
-            [match, limit, offset],
-        )
+        """Full-text search; `match` must be an FTS5 expression built from quoted terms.
+
+        Up to RELEVANCE_LIMIT matches are ranked by text relevance (bm25) mixed with the
+        ranking score. A broader query ("ai") matches much of the corpus, where relevance
+        says little and computing it for every match would be slow: its matches are taken
+        in ranking-score order, walking the score index and stopping at the page's end.
+        """
         total = await self._count(
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [match]
         )
+        if total <= RELEVANCE_LIMIT:
+            # bm25 weights: a hit in the title counts most, then provider and topics.
+            sql = (
+                "SELECT a.id, a.data FROM ("
+                " SELECT f.rowid AS id, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) - s.score * 0.05"
+                " AS k FROM articles_fts f JOIN articles s ON s.id = f.rowid"
+                " WHERE articles_fts MATCH ? ORDER BY k, id LIMIT ? OFFSET ?"
+                ") r JOIN articles a ON a.id = r.id ORDER BY r.k, r.id"
+            )
+        else:
+            sql = (
+                "SELECT id, data FROM articles a WHERE EXISTS (SELECT 1 FROM articles_fts "
+                "WHERE articles_fts MATCH ? AND rowid = a.id) "
+                "ORDER BY score DESC, id LIMIT ? OFFSET ?"
+            )
+        items = await self._articles(sql, [match, limit, offset])
         return Page(items, total, offset, limit)
 
     async def published_between(

@@ -330,6 +330,21 @@ async def test_search_pages_and_totals(news: News) -> None:
     assert not {a.url for a in first.items} & {a.url for a in rest.items}
 
 
+async def test_a_broad_search_is_ranked_by_score_and_pages_the_same(
+    news: News, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relevant = answer(await news.search("microsoft", limit=50)).page
+    monkeypatch.setattr("bot.store.RELEVANCE_LIMIT", 3)  # "microsoft" is now a broad query
+    first = answer(await news.search("microsoft", limit=4)).page
+    rest = answer(await news.search("microsoft", limit=50, offset=4)).page
+    assert first.total == rest.total == relevant.total
+    broad = first.items + rest.items
+    assert {a.url for a in broad} == {a.url for a in relevant.items}
+    scores = {entry.id: entry.score for entry in news.index.titles}
+    ranked = [scores[a.article_id] for a in broad if a.article_id is not None]
+    assert ranked == sorted(ranked, reverse=True)
+
+
 # ---- stats and the index after a sync ------------------------------------------------------
 
 
