@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.articles import Article
-from bot.merge import merge_versions
+from bot.articles import article_to_json
+from bot.merge import merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
 from bot.store import FileVersions, Store
 
@@ -66,7 +66,7 @@ class _FileResult:
     size: int
     mtime_ns: int
     hash: str
-    result: Parsed | ParseError | None  # None: same content as the store has, not parsed
+    result: FileVersions | ParseError | None  # None: same content as the store has, not parsed
 
 
 def scan(seeds_dir: Path) -> dict[str, _Stat]:
@@ -113,12 +113,22 @@ def _read_and_parse(
     if digest == known_hash and stat.st_size <= max_bytes:
         return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, None)
     if stat.st_size > max_bytes:
-        result: Parsed | ParseError = ParseError(
-            path, f"file is {stat.st_size} bytes, over the {max_bytes}-byte limit"
-        )
-    else:
-        result = parse_article(data, path, max_bytes=max_bytes, backend=backend)
+        return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, ParseError(
+            path, f"file is {stat.st_size} bytes, over the {max_bytes}-byte limit"))
+    parsed = parse_article(data, path, max_bytes=max_bytes, backend=backend)
+    result = parsed if isinstance(parsed, ParseError) else _file_versions(path, parsed)
     return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, result)
+
+
+def _file_versions(path: str, parsed: Parsed) -> FileVersions:
+    """A parsed file as the store takes it, encoded here in the worker to spare the parent."""
+    article = parsed.article
+    return FileVersions(
+        path=path,
+        versions=tuple((a.url, a.is_stub, article_to_json(a)) for a in (article, *article.related)),
+        related=tuple((article.url, stub.url) for stub in article.related),
+        warnings=parsed.warnings,
+    )
 
 
 def _parse_batch(
@@ -159,15 +169,6 @@ async def _parse_all(
             if progress:
                 progress(len(results), len(paths))
     return results
-
-
-def _versions(path: str, parsed: Parsed) -> FileVersions:
-    article = parsed.article
-    return FileVersions(
-        path=path,
-        articles=(article, *article.related),
-        related=tuple((article.url, stub.url) for stub in article.related),
-    )
 
 
 async def sync(
@@ -219,14 +220,14 @@ async def sync(
         report.warnings.extend(f"{item.path}: {warning}" for warning in item.result.warnings)
         (report.updated if state else report.added).append(item.path)
         file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
-        loaded.append(_versions(item.path, item.result))
+        loaded.append(item.result)
     report.removed = removed
 
     if file_rows or removed:
         async with store.transaction() as tx:
             affected = await tx.remove_files([known[path].id for path in removed])
             file_ids = await tx.record_files(file_rows)
-            fresh: dict[int, list[Article]] = {}
+            fresh: dict[int, list[str]] = {}
             if loaded:
                 changed, fresh = await tx.replace_versions(file_ids, loaded)
                 affected |= changed
@@ -235,7 +236,7 @@ async def sync(
                                             skip_files=[file_ids[f.path] for f in loaded])
             for article_id, new_versions in fresh.items():
                 versions.setdefault(article_id, []).extend(new_versions)
-            await tx.write_articles({aid: merge_versions(v) for aid, v in versions.items()})
+            await tx.write_articles({aid: merge_json(v) for aid, v in versions.items()})
             await tx.delete_articles(sorted(affected - versions.keys()))
             await tx.refresh_names()
             await tx.set_meta("last_sync", datetime.now(UTC).isoformat())

@@ -21,7 +21,7 @@ from types import TracebackType
 
 import aiosqlite
 
-from bot.articles import Article, article_from_json, article_to_json
+from bot.articles import Article, article_from_json
 from bot.digest import Digest
 from bot.ranking import rank_score
 
@@ -50,11 +50,12 @@ class FileState:
 
 @dataclass(frozen=True, slots=True)
 class FileVersions:
-    """What one readable file says: its articles (full and stubs) and its related links."""
+    """What one readable file says: each article it describes, and its related links."""
 
     path: str
-    articles: tuple[Article, ...]
-    related: tuple[tuple[str, str], ...]  # (article url, related url), canonical
+    versions: tuple[tuple[str, bool, str], ...]  # (canonical URL, is a stub, article JSON)
+    related: tuple[tuple[str, str], ...]  # (article URL, related URL)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,8 @@ class Store:
         try:
             await writer.execute("PRAGMA journal_mode=WAL")
             await writer.execute("PRAGMA synchronous=NORMAL")
+            # A sync touches many index pages at once; 64 MiB of cache keeps them in memory.
+            await writer.execute("PRAGMA cache_size=-65536")
             await writer.execute("PRAGMA foreign_keys=ON")
             await _migrate(writer)
             reader = await aiosqlite.connect(path, isolation_level=None)
@@ -459,37 +462,37 @@ class Transaction:
 
     async def replace_versions(
         self, file_ids: dict[str, int], files: Sequence[FileVersions]
-    ) -> tuple[set[int], dict[int, list[Article]]]:
+    ) -> tuple[set[int], dict[int, list[str]]]:
         """Make each file's versions and related links exactly what it now says.
 
         Returns the ids of every article whose versions changed, to be merged again, and
-        the new versions by article id (so they need not be read back).
+        the new versions (JSON) by article id, so they need not be read back.
         """
         affected = await self._detach([file_ids[f.path] for f in files])
-        urls = {a.url for f in files for a in f.articles}
+        urls = {url for f in files for url, _stub, _data in f.versions}
         article_ids = await self._article_ids(urls)
-        fresh: dict[int, list[Article]] = {}
+        fresh: dict[int, list[str]] = {}
         rows = []
         for f in files:
-            for article in f.articles:
-                article_id = article_ids[article.url]
-                fresh.setdefault(article_id, []).append(article)
-                rows.append((article_id, file_ids[f.path], article.is_stub,
-                             article_to_json(article)))
+            for url, is_stub, data in f.versions:
+                article_id = article_ids[url]
+                fresh.setdefault(article_id, []).append(data)
+                rows.append((article_id, file_ids[f.path], is_stub, data))
+        rows.sort(key=lambda row: (row[0], row[1]))  # in key order: appends, not page splits
         await self._db.executemany(
             "INSERT INTO versions (article_id, file_id, is_stub, data) VALUES (?, ?, ?, ?)", rows
         )
         await self._db.executemany(
             "INSERT OR IGNORE INTO related (article_id, related_id, file_id) VALUES (?, ?, ?)",
-            [
+            sorted(
                 (article_ids[source], article_ids[target], file_ids[f.path])
                 for f in files
                 for source, target in f.related
-            ],
+            ),
         )
         await self._db.executemany(
             "UPDATE files SET article_count = ? WHERE id = ?",
-            [(len(f.articles), file_ids[f.path]) for f in files],
+            [(len(f.versions), file_ids[f.path]) for f in files],
         )
         affected.update(fresh)
         return affected, fresh
@@ -513,14 +516,14 @@ class Transaction:
 
     async def versions_of(
         self, article_ids: Sequence[int], skip_files: Sequence[int] = ()
-    ) -> dict[int, list[Article]]:
-        """Every stored version of each article, except those from `skip_files`."""
+    ) -> dict[int, list[str]]:
+        """Every stored version (JSON) of each article, except those from `skip_files`."""
         await self._db.execute("CREATE TEMP TABLE IF NOT EXISTS skipped_files "
                                "(id INTEGER PRIMARY KEY)")
         await self._db.execute("DELETE FROM skipped_files")
         await self._db.executemany("INSERT INTO skipped_files (id) VALUES (?)",
                                    [(file_id,) for file_id in skip_files])
-        found: dict[int, list[Article]] = {}
+        found: dict[int, list[str]] = {}
         for chunk in _chunks(list(article_ids)):
             async with self._db.execute(
                 "SELECT article_id, data FROM versions "  # noqa: S608 - placeholders only
@@ -529,14 +532,15 @@ class Transaction:
                 chunk,
             ) as cursor:
                 for article_id, data in await cursor.fetchall():
-                    found.setdefault(article_id, []).append(article_from_json(data))
+                    found.setdefault(article_id, []).append(data)
         return found
 
-    async def write_articles(self, merged: dict[int, Article]) -> None:
-        """Store merged articles (rows, topics, providers, full-text) under their ids."""
+    async def write_articles(self, merged: dict[int, tuple[Article, str]]) -> None:
+        """Store merged articles and their JSON (rows, topics, providers, full-text) by id."""
         ids = list(merged)
-        provider_ids = await self._provider_ids(merged.values())
-        topic_ids = await self._topic_ids(merged.values())
+        articles = [article for article, _data in merged.values()]
+        provider_ids = await self._provider_ids(articles)
+        topic_ids = await self._topic_ids(articles)
         for chunk in _chunks(ids):
             marks = _marks(len(chunk))
             for table, column in (("article_topics", "article_id"), ("articles_fts", "rowid")):
@@ -546,13 +550,13 @@ class Transaction:
         rows = []
         topic_rows = []
         fts_rows = []
-        for article_id, article in merged.items():
+        for article_id, (article, data) in merged.items():
             score = rank_score(article)
             published = _published_seconds(article)
             provider_id = provider_ids.get(article.provider.domain) if article.provider else None
             provider_name = article.provider.name if article.provider else None
             rows.append((article.title, published, score, provider_id, provider_name,
-                         article.is_stub, article_to_json(article), article_id))
+                         article.is_stub, data, article_id))
             topic_rows.extend(
                 (topic_ids[topic.casefold()], article_id, score, published, topic)
                 for topic in article.topics
