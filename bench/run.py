@@ -11,7 +11,8 @@ seed) and measured:
 - every query kind in-process (News / SearchIndex methods), p50 and p99 over a fixed,
   deterministic set of inputs derived from the corpus (real names, fragments, typos);
 - autocomplete quality: how often the first choice scores as well as an exhaustive scan;
-- the real NewsBot against tests/fake_discord.py in a subprocess: interaction latency one at
+- the real NewsBot in a child process against tests/fake_discord.py in this one (so the
+  fake's own work is not counted as the bot's): interaction latency one at
   a time and in bursts of concurrent commands, and that process' peak RSS.
 
 Every figure is printed in one table with its target and PASS/MISS, and written to JSON.
@@ -29,7 +30,6 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -548,45 +548,62 @@ async def _burst(fake: Any, commands: Sequence[tuple[str, dict[str, Any]]]) -> l
     return [handle.latency * 1000 for handle in handles]
 
 
-async def run_bot_child(db_path: Path, seeds: Path, commands_file: Path, out: Path) -> None:
-    """In the child: the real bot on the benchmark database against the fake Discord."""
-    from bot.client import NewsBot
+async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str) -> None:
+    """In the child: the real bot on the benchmark database, against the parent's fake.
+
+    The fake runs in the parent so that its own work (building interactions, recording
+    responses) is not counted as the bot's time. Stops on SIGTERM and prints its peak RSS.
+    """
+    import yarl
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    from bot.client import COMMAND_HASH_KEY, start_bot
     from bot.config import Settings
-    from tests.fake_discord import FakeDiscord, running_bot
 
-    commands = [tuple(c) for c in json.loads(commands_file.read_text())]
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
+    Route.BASE = api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
     async with await Store.open(db_path) as store:
-        news = News(store, seeds)
-        async with FakeDiscord(callback_deadline=None) as fake:
-            bot = NewsBot(news=news, settings=settings)
-            async with running_bot(bot, fake, timeout=600):
-                if not fake.global_commands:  # this database already had them synced
-                    await bot.sync_commands(force_global=True)
-                for command in commands[:12]:  # warm-up: first use of every code path
-                    await _one_command(fake, command)
-                sequential = [await _one_command(fake, commands[i % len(commands)])
-                              for i in range(BOT_SEQUENTIAL)]
-                burst: list[float] = []
-                for round_number in range(BOT_BURST_ROUNDS):
-                    start = round_number * BOT_BURST
-                    batch = [commands[(start + i) % len(commands)] for i in range(BOT_BURST)]
-                    burst += await _burst(fake, batch)
-    out.write_text(json.dumps({"sequential": sequential, "burst": burst,
-                               "peak_rss_mb": peak_rss_mb()}))
+        await store.set_meta(COMMAND_HASH_KEY, "")  # make it publish its commands to the fake
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
+    await start_bot(settings)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
 
 
-def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs, work: Path) -> list[Figure]:
-    commands_file = work / f"bot-commands-n{size}.json"
-    out = work / f"bot-result-n{size}.json"
-    commands_file.write_text(json.dumps(bot_commands(inputs)))
-    out.unlink(missing_ok=True)
-    subprocess.run(  # noqa: S603 - our own script, with our own arguments
-        [sys.executable, str(Path(__file__).resolve()), "--bot-child", str(db_path), str(seeds),
-         str(commands_file), str(out)],
-        check=True, cwd=REPO,
-    )
-    result = json.loads(out.read_text())
+async def drive_bot(db_path: Path, seeds: Path, commands: list[tuple[str, dict[str, Any]]]
+                    ) -> dict[str, Any]:
+    """Start the bot in a child process against a fake here, time commands, stop it."""
+    from tests.fake_discord import FakeDiscord
+
+    async with FakeDiscord(callback_deadline=None) as fake:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).resolve()), "--bot-child", str(db_path),
+            str(seeds), fake.api_base, fake.gateway_url,
+            cwd=REPO, stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            await fake.wait_until_connected(timeout=600)
+            await fake.wait_for_request("PUT", r"/applications/\d+/commands$", timeout=600)
+            for command in commands[:12]:  # warm-up: first use of every code path
+                await _one_command(fake, command)
+            sequential = [await _one_command(fake, commands[i % len(commands)])
+                          for i in range(BOT_SEQUENTIAL)]
+            burst: list[float] = []
+            for round_number in range(BOT_BURST_ROUNDS):
+                start = round_number * BOT_BURST
+                burst += await _burst(fake, [commands[(start + i) % len(commands)]
+                                             for i in range(BOT_BURST)])
+        finally:
+            if child.returncode is None:
+                child.terminate()  # SIGTERM: the bot closes itself and reports its peak RSS
+            output, _ = await child.communicate()
+    lines = output.decode().strip().splitlines()
+    return {"sequential": sequential, "burst": burst,
+            "peak_rss_mb": json.loads(lines[-1])["peak_rss_mb"]}
+
+
+def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[Figure]:
+    result = asyncio.run(drive_bot(db_path, seeds, bot_commands(inputs)))
     return [
         Figure("bot_sequential_p50_ms", percentile(result["sequential"], 50), "ms"),
         Figure("bot_sequential_p99_ms", percentile(result["sequential"], 99), "ms", 20.0),
@@ -618,7 +635,7 @@ def measure_size(size: int, seed: int, work: Path) -> list[Figure]:
     log(size, f"corpus ready in {time.perf_counter() - started:.1f} s: {folder}")
     db_path = work / f"bench-n{size}.db"
     figures, inputs = asyncio.run(measure_in_process(size, seed, folder, db_path))
-    figures += measure_bot(size, db_path, folder, inputs, work)
+    figures += measure_bot(size, db_path, folder, inputs)
     log(size, f"done in {time.perf_counter() - started:.1f} s")
     return figures
 
@@ -641,7 +658,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "work",
                         help="where corpora (cached) and databases go")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "COMMANDS", "OUT"),
+    parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "API", "GATEWAY"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -656,8 +673,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.bot_child:
-        db_path, seeds, commands_file, out = map(Path, args.bot_child)
-        asyncio.run(run_bot_child(db_path, seeds, commands_file, out))
+        db_path, seeds, api_base, gateway = args.bot_child
+        asyncio.run(run_bot_child(Path(db_path), Path(seeds), api_base, gateway))
         return 0
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)

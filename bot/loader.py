@@ -86,7 +86,8 @@ def scan(seeds_dir: Path) -> dict[str, _Stat]:
             try:
                 if entry.is_dir():
                     pending.append((Path(entry.path), f"{relative}/"))
-                elif entry.is_file() and Path(entry.name).suffix.lower() in ARTICLE_SUFFIXES:
+                elif (entry.is_file()
+                      and os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES):
                     stat = entry.stat()
                     found[relative] = _Stat(stat.st_size, stat.st_mtime_ns)
             except OSError:
@@ -242,7 +243,7 @@ async def sync(
             await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())
-    report.articles = (await store.stats()).articles
+    report.articles = await store.article_count()
     report.failed.sort()
     report.duration = time.perf_counter() - started
     return report

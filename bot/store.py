@@ -389,6 +389,9 @@ class Store:
         async with self._write_lock:
             await self._writer.execute(_SET_META, [key, value])
 
+    async def article_count(self) -> int:
+        return await self._count("SELECT count(*) FROM articles")
+
     async def stats(self) -> Stats:
         counts = []
         for sql in (
