@@ -237,7 +237,11 @@ async def sync(
                                             skip_files=[file_ids[f.path] for f in loaded])
             for article_id, new_versions in fresh.items():
                 versions.setdefault(article_id, []).extend(new_versions)
-            await tx.write_articles({aid: merge_json(v) for aid, v in versions.items()})
+            # Merging is CPU work; in a thread it leaves the event loop free to answer users.
+            merged = await asyncio.to_thread(
+                lambda: {aid: merge_json(texts) for aid, texts in versions.items()}
+            )
+            await tx.write_articles(merged)
             await tx.delete_articles(sorted(affected - versions.keys()))
             await tx.refresh_names()
             await tx.set_meta("last_sync", datetime.now(UTC).isoformat())

@@ -453,12 +453,16 @@ class Transaction:
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error",
             states,
         )
+        return await self._ids("files", "path", [state[0] for state in states])
+
+    async def _ids(self, table: str, key: str, values: Sequence[str]) -> dict[str, int]:
+        """Row ids of `table` by its unique text column `key` (our own names, not input)."""
         ids: dict[str, int] = {}
-        paths = [state[0] for state in states]
-        for start in range(0, len(paths), _CHUNK):
-            chunk = paths[start : start + _CHUNK]
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
             async with self._db.execute(
-                f"SELECT path, id FROM files WHERE path IN ({_marks(len(chunk))})", chunk  # noqa: S608
+                f"SELECT {key}, id FROM {table} WHERE {key} IN ({_marks(len(chunk))})",  # noqa: S608
+                chunk,
             ) as cursor:
                 ids.update({row[0]: row[1] for row in await cursor.fetchall()})
         return ids
@@ -507,15 +511,7 @@ class Transaction:
             "VALUES (?, '', 0, 1, '{}')",
             ((url,) for url in urls),
         )
-        ids: dict[str, int] = {}
-        ordered = sorted(urls)
-        for start in range(0, len(ordered), _CHUNK):
-            chunk = ordered[start : start + _CHUNK]
-            async with self._db.execute(
-                f"SELECT url, id FROM articles WHERE url IN ({_marks(len(chunk))})", chunk  # noqa: S608
-            ) as cursor:
-                ids.update({row[0]: row[1] for row in await cursor.fetchall()})
-        return ids
+        return await self._ids("articles", "url", sorted(urls))
 
     async def versions_of(
         self, article_ids: Sequence[int], skip_files: Sequence[int] = ()

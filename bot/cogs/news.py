@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 import discord
@@ -124,44 +125,25 @@ class NewsCog(commands.Cog):
         news = _news(interaction)
         after = parse_since(since, datetime.now(UTC)) if since else None
         _found(news.resolve_topics(topic))  # an unknown topic is refused before any reply
-
-        async def query(limit: int, offset: int) -> Answer | NotFound:
-            return await news.topic(topic, limit, offset, after)
-
-        await _send_list(interaction, query, PAGE_SIZE)
+        await _send_list(interaction, partial(news.topic, topic, since=after), PAGE_SIZE)
 
     @news.command(name="provider", description="News from one publisher")
     @app_commands.describe(provider="A publisher's name or domain, e.g. The Register")
     @app_commands.autocomplete(provider=provider_choices)
     async def provider(self, interaction: discord.Interaction, provider: str) -> None:
-        news = _news(interaction)
-
-        async def query(limit: int, offset: int) -> Answer | NotFound:
-            return await news.provider(provider, limit, offset)
-
-        await _send_list(interaction, query, PAGE_SIZE)
+        await _send_list(interaction, partial(_news(interaction).provider, provider), PAGE_SIZE)
 
     @news.command(name="related", description="Articles related to one article")
     @app_commands.describe(article="Start typing a title")
     @app_commands.autocomplete(article=article_choices)
     async def related(self, interaction: discord.Interaction, article: str) -> None:
-        news = _news(interaction)
-
-        async def query(limit: int, offset: int) -> Answer | NotFound:
-            return await news.related(article, limit, offset)
-
-        await _send_list(interaction, query, PAGE_SIZE)
+        await _send_list(interaction, partial(_news(interaction).related, article), PAGE_SIZE)
 
     @news.command(name="search", description="Search titles, summaries, providers and topics")
     @app_commands.describe(query="Words to look for")
     async def search(self, interaction: discord.Interaction,
                      query: app_commands.Range[str, 1, 200]) -> None:
-        news = _news(interaction)
-
-        async def run(limit: int, offset: int) -> Answer | NotFound:
-            return await news.search(query, limit, offset)
-
-        await _send_list(interaction, run, PAGE_SIZE)
+        await _send_list(interaction, partial(_news(interaction).search, query), PAGE_SIZE)
 
     @news.command(name="article", description="One article as a card with its links")
     @app_commands.describe(article="Start typing a title")
