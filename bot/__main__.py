@@ -75,8 +75,9 @@ def print_answer(answer: Answer) -> None:
     page = answer.page
     pages = max(1, -(-page.total // page.limit))
     number = page.offset // page.limit + 1
-    count = f"{page.total} article{'s' if page.total != 1 else ''}"
-    print(f"{plain(answer.heading)} - {count} (page {number} of {pages})\n")
+    more = "+" if page.capped else ""
+    count = f"{page.total}{more} article{'s' if page.total != 1 or page.capped else ''}"
+    print(f"{plain(answer.heading)} - {count} (page {number} of {pages}{more})\n")
     for position, article in enumerate(page.items, page.offset + 1):
         print_article(article, position)
 

@@ -143,8 +143,11 @@ def list_line(position: int, article: Article) -> str:
 
 
 def list_embed(heading: str, articles: Sequence[Article], offset: int, total: int,
-               page_size: int) -> discord.Embed:
-    """A numbered page of articles with links, providers and relative times."""
+               page_size: int, *, capped: bool = False) -> discord.Embed:
+    """A numbered page of articles with links, providers and relative times.
+
+    `capped`: more than `total` articles matched (totals are only counted so far).
+    """
     lines = [list_line(offset + i + 1, article) for i, article in enumerate(articles)]
     description = "\n".join(lines)[:DESCRIPTION_LIMIT]
     pages = max(1, -(-total // page_size))
@@ -153,8 +156,9 @@ def list_embed(heading: str, articles: Sequence[Article], offset: int, total: in
         description=description or "Nothing on this page.",
         colour=NEWS_COLOUR,
     )
-    count = f"{total} article{'s' if total != 1 else ''}"
-    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages} · {count}")
+    more = "+" if capped else ""
+    count = f"{total}{more} article{'s' if total != 1 or capped else ''}"
+    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages}{more} · {count}")
     return embed
 
 

@@ -23,6 +23,11 @@ AUTOCOMPLETE_LIMIT = 25
 # Below this token-set score two titles are about different things.
 SIMILAR_CUTOFF = 50.0
 _WORD = re.compile(r"\w+")
+STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
+    "into", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were",
+    "will", "with",
+})
 
 T = TypeVar("T")
 
@@ -40,9 +45,13 @@ def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -
     """An FTS5 expression matching the words of `text`, safe for any input.
 
     Every word is wrapped in double quotes, so operators (`NEAR(`, `-`, `:`, `*`, `"`)
-    typed by a person are plain text to FTS5. None when there is no word at all.
+    typed by a person are plain text to FTS5. Common words ("the", "for") are left out
+    when other words remain: nearly every article holds them, so they narrow nothing and
+    make FTS walk its longest lists. None when there is no word at all.
     """
     words = _WORD.findall(text)
+    meaningful = [word for word in words if word.casefold() not in STOPWORDS]
+    words = meaningful or words
     if not words:
         return None
     quoted = [f'"{word}"' for word in words]  # \w+ holds no quote, so none needs escaping

@@ -29,8 +29,9 @@ _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-# Searches matching more articles than this are ranked by score alone (see Store.search).
-RELEVANCE_LIMIT = 2000
+# Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
+# every one of 100,000 matches would cost more than finding the page.
+COUNT_CAP = 1000
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
 
@@ -63,9 +64,10 @@ class Page:
     """One page of results and how many there are in all."""
 
     items: list[Article]
-    total: int
+    total: int  # at most COUNT_CAP
     offset: int
     limit: int
+    capped: bool = False  # more than COUNT_CAP matched: "1000+"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,13 @@ class Store:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def _count_capped(self, rows_sql: str, params: Sequence[object]) -> tuple[int, bool]:
+        """How many rows `rows_sql` selects, counted up to COUNT_CAP; and whether there are more."""
+        found = await self._count(
+            f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP + 1})", params  # noqa: S608
+        )
+        return min(found, COUNT_CAP), found > COUNT_CAP
+
     async def latest(
         self, limit: int, offset: int = 0, since: datetime | None = None
     ) -> Page:
@@ -221,8 +230,8 @@ class Store:
             "ORDER BY published_at DESC, id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        total = await self._count(f"SELECT count(*) FROM articles {where}", params)  # noqa: S608
-        return Page(items, total, offset, limit)
+        total, capped = await self._count_capped(f"SELECT 1 FROM articles {where}", params)  # noqa: S608
+        return Page(items, total, offset, limit, capped)
 
     async def by_topic(
         self, topic_id: int, limit: int, offset: int = 0, since: datetime | None = None
@@ -236,11 +245,10 @@ class Store:
             "ORDER BY t.score DESC, t.article_id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        total = await self._count(
-            f"SELECT count(*) FROM article_topics t WHERE t.topic_id = ?{since_sql}",  # noqa: S608
-            params,
+        total, capped = await self._count_capped(
+            f"SELECT 1 FROM article_topics t WHERE t.topic_id = ?{since_sql}", params  # noqa: S608
         )
-        return Page(items, total, offset, limit)
+        return Page(items, total, offset, limit, capped)
 
     async def by_provider(self, provider_id: int, limit: int, offset: int = 0) -> Page:
         """A provider's articles, best ranked first."""
@@ -249,22 +257,23 @@ class Store:
             "ORDER BY score DESC, id LIMIT ? OFFSET ?",
             [provider_id, limit, offset],
         )
-        total = await self._count("SELECT count(*) FROM articles WHERE provider_id = ?",
-                                  [provider_id])
-        return Page(items, total, offset, limit)
+        total, capped = await self._count_capped(
+            "SELECT 1 FROM articles WHERE provider_id = ?", [provider_id]
+        )
+        return Page(items, total, offset, limit, capped)
 
     async def search(self, match: str, limit: int, offset: int = 0) -> Page:
         """Full-text search; `match` must be an FTS5 expression built from quoted terms.
 
-        Up to RELEVANCE_LIMIT matches are ranked by text relevance (bm25) mixed with the
-        ranking score. A broader query ("ai") matches much of the corpus, where relevance
-        says little and computing it for every match would be slow: its matches are taken
-        in ranking-score order, walking the score index and stopping at the page's end.
+        Up to COUNT_CAP matches are ranked by text relevance (bm25) mixed with the ranking
+        score. A broader query ("ai") matches much of the corpus, where relevance says
+        little and computing it for every match would be slow: its matches are taken in
+        ranking-score order, walking the score index and stopping at the page's end.
         """
-        total = await self._count(
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [match]
+        total, capped = await self._count_capped(
+            "SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?", [match]
         )
-        if total <= RELEVANCE_LIMIT:
+        if not capped:
             # bm25 weights: a hit in the title counts most, then provider and topics.
             sql = (
                 "SELECT a.id, a.data FROM ("
@@ -280,7 +289,7 @@ class Store:
                 "ORDER BY score DESC, id LIMIT ? OFFSET ?"
             )
         items = await self._articles(sql, [match, limit, offset])
-        return Page(items, total, offset, limit)
+        return Page(items, total, offset, limit, capped)
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int

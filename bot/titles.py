@@ -19,6 +19,7 @@ Scorer = Callable[..., float]  # a rapidfuzz scorer such as fuzz.WRatio
 
 CANDIDATES = 400  # titles scored by WRatio per query
 _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
+BLOCK = 16384  # titles per posting block
 _SEPARATOR = 0  # byte between titles in the concatenated text; never inside a title
 
 
@@ -28,42 +29,53 @@ def _codes(data: np.ndarray) -> np.ndarray:
     return (wide[:-2] << 16) | (wide[1:-1] << 8) | wide[2:]
 
 
+def _postings(encoded: Sequence[bytes], first: int) -> tuple[np.ndarray, np.ndarray]:
+    """(trigram codes, title positions) of `encoded` titles, sorted, each pair once."""
+    joined = np.frombuffer(b"\x00".join(encoded) + b"\x00" * 3, dtype=np.uint8)
+    lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
+    owner = np.repeat(np.arange(first, first + len(encoded), dtype=np.int64), lengths)
+    count = len(owner)  # one trigram start per byte of each title and its separator
+    # Only trigrams that cross no title boundary.
+    inside = ((joined[:-2] != _SEPARATOR) & (joined[1:-1] != _SEPARATOR)
+              & (joined[2:] != _SEPARATOR))[:count]
+    pairs = (_codes(joined)[:count][inside] << 24) | owner[inside]
+    pairs.sort()  # sort + mask: much faster than np.unique here
+    keep = np.ones(len(pairs), dtype=bool)
+    np.not_equal(pairs[1:], pairs[:-1], out=keep[1:])
+    pairs = pairs[keep]
+    return (pairs >> 24).astype(np.int32), (pairs & ((1 << 24) - 1)).astype(np.int32)
+
+
 class TitleIndex:
-    """Processed titles with a trigram → titles posting index."""
+    """Processed titles with trigram → titles posting lists, in blocks of BLOCK titles.
+
+    Blocks keep the memory of a build small: sorting all of 100,000 titles' trigram pairs at
+    once would briefly need several times the size of the finished index.
+    """
 
     def __init__(self, titles: Sequence[str]):
         # WRatio is scored on processed text, exactly as `processor=default_process` would.
         self.texts = [utils.default_process(title) for title in titles]
         encoded = [text.encode("utf-8") for text in self.texts]
-        joined = np.frombuffer(b"\x00".join(encoded) + b"\x00" * 3, dtype=np.uint8)
-        lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-        owner = np.repeat(np.arange(len(encoded), dtype=np.int64), lengths)
-        self._lengths = lengths
+        self._lengths = np.fromiter((len(e) for e in encoded), dtype=np.int32,
+                                    count=len(encoded))
+        self._blocks = [_postings(encoded[first : first + BLOCK], first)
+                        for first in range(0, len(encoded), BLOCK)]
         # All titles in one string (and where each starts), for queries too short for trigrams.
         self._all_text = "\n".join(self.texts)
         self._starts = np.cumsum([0] + [len(text) + 1 for text in self.texts[:-1]])
-        count = len(owner)  # one trigram start per byte of each title and its separator
-        codes = _codes(joined)[:count]
-        # Only trigrams that cross no title boundary.
-        inside = ((joined[:-2] != _SEPARATOR) & (joined[1:-1] != _SEPARATOR)
-                  & (joined[2:] != _SEPARATOR))[:count]
-        pairs = (codes[inside] << 24) | owner[inside]
-        pairs.sort()  # sort + mask: much faster than np.unique here
-        first = np.ones(len(pairs), dtype=bool)
-        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-        pairs = pairs[first]  # each (trigram, title) once
-        self._trigrams = pairs >> 24
-        self._owners = (pairs & ((1 << 24) - 1)).astype(np.int32)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def _candidates(self, query: str) -> np.ndarray:
         data = np.frombuffer(query.encode("utf-8"), dtype=np.uint8)
-        wanted = np.unique(_codes(data))
-        starts = np.searchsorted(self._trigrams, wanted, side="left")
-        ends = np.searchsorted(self._trigrams, wanted, side="right")
-        postings = [self._owners[s:e] for s, e in zip(starts, ends, strict=True) if e > s]
+        wanted = np.unique(_codes(data)).astype(np.int32)
+        postings = []
+        for codes, owners in self._blocks:
+            starts = np.searchsorted(codes, wanted, side="left")
+            ends = np.searchsorted(codes, wanted, side="right")
+            postings.extend(owners[s:e] for s, e in zip(starts, ends, strict=True) if e > s)
         if not postings:
             return np.empty(0, dtype=np.int64)
         counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
@@ -72,7 +84,7 @@ class TitleIndex:
             return hits
         # More shared trigrams first; on a tie the shorter title, which WRatio scores higher
         # (it scales partial matches down as the length ratio grows).
-        priority = counts[hits] * 65536 - self._lengths[hits]
+        priority = counts[hits].astype(np.int64) * 65536 - self._lengths[hits]
         return hits[np.argpartition(-priority, CANDIDATES)[:CANDIDATES]]
 
     def _shortest_holding(self, query: str) -> list[int]:

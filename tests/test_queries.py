@@ -334,15 +334,32 @@ async def test_a_broad_search_is_ranked_by_score_and_pages_the_same(
     news: News, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     relevant = answer(await news.search("microsoft", limit=50)).page
-    monkeypatch.setattr("bot.store.RELEVANCE_LIMIT", 3)  # "microsoft" is now a broad query
+    monkeypatch.setattr("bot.store.COUNT_CAP", 3)  # "microsoft" is now a broad query
     first = answer(await news.search("microsoft", limit=4)).page
     rest = answer(await news.search("microsoft", limit=50, offset=4)).page
-    assert first.total == rest.total == relevant.total
+    assert not relevant.capped and relevant.total > 3
+    assert (first.total, first.capped) == (rest.total, rest.capped) == (3, True)
     broad = first.items + rest.items
     assert {a.url for a in broad} == {a.url for a in relevant.items}
     scores = {entry.id: entry.score for entry in news.index.titles}
     ranked = [scores[a.article_id] for a in broad if a.article_id is not None]
     assert ranked == sorted(ranked, reverse=True)
+
+
+async def test_totals_are_counted_up_to_a_cap(news: News, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.store.COUNT_CAP", 10)
+    page = answer(await news.latest(5)).page
+    assert (page.total, page.capped, len(page.items)) == (10, True, 5)
+    small = answer(await news.topic("AI hardware", 5)).page
+    assert (small.total, small.capped) == (1, False)
+
+
+async def test_common_words_do_not_narrow_a_search(news: News) -> None:
+    with_stopwords = answer(await news.search("the AMD MI200 for", limit=20)).page
+    without = answer(await news.search("AMD MI200", limit=20)).page
+    assert [a.url for a in with_stopwords.items] == [a.url for a in without.items]
+    only_stopwords = await news.search("the", limit=5)
+    assert isinstance(only_stopwords, Answer)  # a query of common words alone still runs
 
 
 # ---- stats and the index after a sync ------------------------------------------------------

@@ -123,3 +123,8 @@ def test_any_page_fits_discord(items: list[Article], heading: str) -> None:
     for position, article in enumerate(items, 1):
         assert len(render.select_label(position, article)) <= 100
         assert 1 <= len(render.choice_name(article.title)) <= 100
+
+
+def test_a_capped_total_reads_as_more() -> None:
+    embed = render.list_embed("Latest AI news", [HOSTILE], 0, 1000, 5, capped=True)
+    assert embed.footer.text == "Page 1 of 200+ · 1000+ articles"

@@ -58,7 +58,8 @@ async def _send_list(interaction: discord.Interaction, query: Query, page_size: 
     async def source(offset: int) -> ListPage:
         answer: Answer = _found(await query(page_size, offset))
         page = answer.page
-        embed = render.list_embed(answer.heading, page.items, offset, page.total, page_size)
+        embed = render.list_embed(answer.heading, page.items, offset, page.total, page_size,
+                                  capped=page.capped)
         return ListPage(embed, page.items, page.total)
 
     await _send_pages(interaction, source, page_size)
