@@ -32,6 +32,9 @@ _SET_META = (
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
+# Seconds per article tested against a search, and per match collected (Store.search).
+PROBE_COST = 80e-6
+COLLECT_COST = 2.5e-6
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
 
@@ -266,13 +269,19 @@ class Store:
         """Full-text search; `match` must be an FTS5 expression built from quoted terms.
 
         Up to COUNT_CAP matches are ranked by text relevance (bm25) mixed with the ranking
-        score. A broader query ("ai") matches much of the corpus, where relevance says
-        little and computing it for every match would be slow: its matches are taken in
-        ranking-score order, walking the score index and stopping at the page's end.
+        score. A broader query matches much of the corpus, where relevance says little
+        and computing it for every match would be slow, so its matches come in ranking-
+        score order, found one of two ways depending on how dense they are (see below).
         """
-        total, capped = await self._count_capped(
-            "SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?", [match]
-        )
+        # Matches come in rowid order: how far the first COUNT_CAP + 1 reach into the id
+        # space tells how dense they are, at the cost of reading only those.
+        async with self._reader.execute(
+            "SELECT count(*), max(rowid) FROM (SELECT rowid FROM articles_fts "  # noqa: S608
+            f"WHERE articles_fts MATCH ? ORDER BY rowid LIMIT {COUNT_CAP + 1})",
+            [match],
+        ) as cursor:
+            found, last_id = await cursor.fetchone() or (0, 0)
+        capped = found > COUNT_CAP
         if not capped:
             # bm25 weights: a hit in the title counts most, then provider and topics.
             sql = (
@@ -282,14 +291,30 @@ class Store:
                 " WHERE articles_fts MATCH ? ORDER BY k, id LIMIT ? OFFSET ?"
                 ") r JOIN articles a ON a.id = r.id ORDER BY r.k, r.id"
             )
-        else:
+        elif await self._probing_is_cheaper(found / max(last_id, 1), offset + limit):
+            # Many articles match: walk the score index and test each, stopping at the page.
             sql = (
                 "SELECT id, data FROM articles a WHERE EXISTS (SELECT 1 FROM articles_fts "
                 "WHERE articles_fts MATCH ? AND rowid = a.id) "
                 "ORDER BY score DESC, id LIMIT ? OFFSET ?"
             )
+        else:
+            # Many matches, but sparse: collect them all, then order by score.
+            sql = (
+                "SELECT id, data FROM articles WHERE id IN (SELECT rowid FROM articles_fts "
+                "WHERE articles_fts MATCH ?) ORDER BY score DESC, id LIMIT ? OFFSET ?"
+            )
         items = await self._articles(sql, [match, limit, offset])
-        return Page(items, total, offset, limit, capped)
+        return Page(items, min(found, COUNT_CAP), offset, limit, capped)
+
+    async def _probing_is_cheaper(self, density: float, wanted: int) -> bool:
+        """Whether testing articles in score order beats collecting every match.
+
+        The walk tests about wanted / density articles (PROBE_COST each); collecting costs
+        COLLECT_COST per match, density * corpus of them.
+        """
+        corpus = await self._count("SELECT max(id) FROM articles")
+        return wanted / max(density, 1e-9) * PROBE_COST < density * corpus * COLLECT_COST
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int

@@ -330,11 +330,13 @@ async def test_search_pages_and_totals(news: News) -> None:
     assert not {a.url for a in first.items} & {a.url for a in rest.items}
 
 
+@pytest.mark.parametrize("cheaper", ["PROBE_COST", "COLLECT_COST"])
 async def test_a_broad_search_is_ranked_by_score_and_pages_the_same(
-    news: News, monkeypatch: pytest.MonkeyPatch
+    news: News, monkeypatch: pytest.MonkeyPatch, cheaper: str
 ) -> None:
     relevant = answer(await news.search("microsoft", limit=50)).page
     monkeypatch.setattr("bot.store.COUNT_CAP", 3)  # "microsoft" is now a broad query
+    monkeypatch.setattr(f"bot.store.{cheaper}", 0.0)  # each way of finding its matches
     first = answer(await news.search("microsoft", limit=4)).page
     rest = answer(await news.search("microsoft", limit=50, offset=4)).page
     assert not relevant.capped and relevant.total > 3
