@@ -20,6 +20,7 @@ Scorer = Callable[..., float]  # a rapidfuzz scorer such as fuzz.WRatio
 CANDIDATES = 400  # titles scored by WRatio per query
 _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
 BLOCK = 16384  # titles per posting block
+MAX_TRIGRAMS = 24  # of a long query, only this many of its rarest trigrams are counted
 _SEPARATOR = 0  # byte between titles in the concatenated text; never inside a title
 
 
@@ -71,11 +72,17 @@ class TitleIndex:
     def _candidates(self, query: str) -> np.ndarray:
         data = np.frombuffer(query.encode("utf-8"), dtype=np.uint8)
         wanted = np.unique(_codes(data)).astype(np.int32)
-        postings = []
-        for codes, owners in self._blocks:
-            starts = np.searchsorted(codes, wanted, side="left")
-            ends = np.searchsorted(codes, wanted, side="right")
-            postings.extend(owners[s:e] for s, e in zip(starts, ends, strict=True) if e > s)
+        # Where each wanted trigram's posting list lies in each block: (blocks, trigrams).
+        starts = np.array([np.searchsorted(codes, wanted, side="left")
+                           for codes, _owners in self._blocks]).reshape(-1, len(wanted))
+        ends = np.array([np.searchsorted(codes, wanted, side="right")
+                         for codes, _owners in self._blocks]).reshape(-1, len(wanted))
+        sizes = (ends - starts).sum(axis=0)
+        # A long query's commonest trigrams (" ai", "ing") each list most titles and tell
+        # little apart: its rarest ones alone find the titles that hold it.
+        kept = [t for t in np.argsort(sizes, kind="stable")[:MAX_TRIGRAMS] if sizes[t]]
+        postings = [owners[starts[block, t] : ends[block, t]]
+                    for block, (_codes, owners) in enumerate(self._blocks) for t in kept]
         if not postings:
             return np.empty(0, dtype=np.int64)
         counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
