@@ -17,10 +17,11 @@ from rapidfuzz import fuzz, process, utils
 
 Scorer = Callable[..., float]  # a rapidfuzz scorer such as fuzz.WRatio
 
-CANDIDATES = 400  # titles scored by WRatio per query
+CANDIDATES = 250  # titles scored by WRatio per query
 _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
 BLOCK = 16384  # titles per posting block
-MAX_TRIGRAMS = 24  # of a long query, only this many of its rarest trigrams are counted
+POSTINGS_BUDGET = 60_000  # title entries counted per query, beyond its rarest trigrams
+MAX_TRIGRAMS = 24  # rarest trigrams always counted, whatever the budget
 _SEPARATOR = 0  # byte between titles in the concatenated text; never inside a title
 
 
@@ -78,21 +79,31 @@ class TitleIndex:
         ends = np.array([np.searchsorted(codes, wanted, side="right")
                          for codes, _owners in self._blocks]).reshape(-1, len(wanted))
         sizes = (ends - starts).sum(axis=0)
-        # A long query's commonest trigrams (" ai", "ing") each list most titles and tell
-        # little apart: its rarest ones alone find the titles that hold it.
-        kept = [t for t in np.argsort(sizes, kind="stable")[:MAX_TRIGRAMS] if sizes[t]]
+        # A long query's commonest trigrams (" ai", "ing") each list most titles of a large
+        # corpus and tell little apart: past a budget, its rarest ones alone are counted.
+        order = np.argsort(sizes, kind="stable")
+        within = np.cumsum(sizes[order]) <= POSTINGS_BUDGET
+        within[:MAX_TRIGRAMS] = True
+        kept = [t for t in order[within] if sizes[t]]
         postings = [owners[starts[block, t] : ends[block, t]]
                     for block, (_codes, owners) in enumerate(self._blocks) for t in kept]
         if not postings:
             return np.empty(0, dtype=np.int64)
         counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
-        hits = np.flatnonzero(counts)
-        if len(hits) <= CANDIDATES:
-            return hits
-        # More shared trigrams first; on a tie the shorter title, which WRatio scores higher
-        # (it scales partial matches down as the length ratio grows).
-        priority = counts[hits].astype(np.int64) * 65536 - self._lengths[hits]
-        return hits[np.argpartition(-priority, CANDIDATES)[:CANDIDATES]]
+        # titles_from[c]: how many titles share at least c trigrams with the query.
+        titles_from = np.cumsum(np.bincount(counts)[::-1])[::-1]
+        crowded = np.flatnonzero(titles_from[1:] > CANDIDATES)
+        if len(crowded) == 0:
+            return np.flatnonzero(counts)
+        # Titles sharing more than `level` trigrams all go in; of those sharing exactly
+        # `level`, the shortest, which WRatio scores higher (it scales partial matches down
+        # as the length ratio grows). No sort of the whole corpus is needed.
+        level = int(crowded[-1]) + 1
+        sure = np.flatnonzero(counts > level)
+        tied = np.flatnonzero(counts == level)
+        need = CANDIDATES - len(sure)
+        shortest = tied[np.argpartition(self._lengths[tied], need - 1)[:need]] if need else tied[:0]
+        return np.concatenate([sure, shortest])
 
     def _shortest_holding(self, query: str) -> list[int]:
         # One C-speed scan of all titles, stopped early for a common query.
