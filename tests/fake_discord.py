@@ -1158,24 +1158,38 @@ class FakeDiscord:
         `permissions` overrides the member's computed permission integer; `scope` picks the
         guild or global registration when both exist ("auto" prefers the guild one).
         """
+        return await self._command_interaction(
+            APPLICATION_COMMAND, command, options, focused=None, group=group,
+            subcommand=subcommand, user=user, guild=guild, channel=channel, dm=dm,
+            permissions=permissions, locale=locale, scope=scope,
+        )
+
+    async def _command_interaction(
+        self,
+        kind: int,
+        command: str,
+        options: Mapping[str, Any] | None,
+        *,
+        focused: str | None,
+        group: str | None,
+        subcommand: str | None,
+        user: FakeUser | None,
+        guild: FakeGuild | None,
+        channel: FakeChannel | None,
+        dm: bool,
+        permissions: int | None,
+        locale: str,
+        scope: str,
+    ) -> InteractionHandle:
+        """Builds and sends a command (or autocomplete) interaction; see slash()."""
         guild, channel = self._context(guild, channel, dm)
         data = self._command_data(
-            command,
-            options,
-            guild,
-            group=group,
-            subcommand=subcommand,
-            focused=None,
+            command, options, guild, group=group, subcommand=subcommand, focused=focused,
             scope=scope,
         )
         user = user or self.member
         payload = self._interaction_payload(
-            APPLICATION_COMMAND,
-            data,
-            user=user,
-            guild=guild,
-            channel=channel,
-            permissions=permissions,
+            kind, data, user=user, guild=guild, channel=channel, permissions=permissions,
             locale=locale,
         )
         return await self._send_interaction(payload, user)
@@ -1197,27 +1211,11 @@ class FakeDiscord:
         scope: str = "auto",
     ) -> InteractionHandle:
         """Dispatches an autocomplete (type 4) for option `focused` (value from options or "")."""
-        guild, channel = self._context(guild, channel, dm)
-        data = self._command_data(
-            command,
-            options,
-            guild,
-            group=group,
-            subcommand=subcommand,
-            focused=focused,
-            scope=scope,
+        return await self._command_interaction(
+            AUTOCOMPLETE, command, options, focused=focused, group=group,
+            subcommand=subcommand, user=user, guild=guild, channel=channel, dm=dm,
+            permissions=permissions, locale=locale, scope=scope,
         )
-        user = user or self.member
-        payload = self._interaction_payload(
-            AUTOCOMPLETE,
-            data,
-            user=user,
-            guild=guild,
-            channel=channel,
-            permissions=permissions,
-            locale=locale,
-        )
-        return await self._send_interaction(payload, user)
 
     def _message_for(self, message: Any) -> Json:
         if isinstance(message, InteractionHandle):
