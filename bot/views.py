@@ -34,8 +34,8 @@ ArticleLookup = Callable[[int], Awaitable[Article | None]]
 class OwnedView(discord.ui.View):
     """A view only its owner may press; on timeout its controls are disabled."""
 
-    def __init__(self, owner_id: int, *, timeout: float = VIEW_TIMEOUT):
-        super().__init__(timeout=timeout)
+    def __init__(self, owner_id: int):
+        super().__init__(timeout=VIEW_TIMEOUT)
         self.owner_id = owner_id
         # The interaction that sent the view: its token (valid 15 minutes, longer than the
         # timeout) lets on_timeout edit the message without another lookup.

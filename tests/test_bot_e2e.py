@@ -102,6 +102,17 @@ async def test_only_the_invoker_can_page(fake: FakeDiscord, bot: NewsBot) -> Non
     assert "Only the person who ran this command" in refusal.json["data"]["content"]
 
 
+async def test_an_idle_list_disables_its_controls(
+    fake: FakeDiscord, bot: NewsBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.views.VIEW_TIMEOUT", 0.2)
+    handle = await fake.slash("news latest", {"count": 2})
+    await handle.response()
+    edit = await fake.wait_for_request("PATCH", r"/webhooks/\d+/[^/]+/messages/@original$")
+    components = [c for row in edit.json["components"] for c in row["components"]]
+    assert components and all(c.get("disabled") for c in components)
+
+
 async def test_topic_finds_the_amd_article_with_links(fake: FakeDiscord, bot: NewsBot) -> None:
     handle = await fake.slash("news topic", {"topic": "hardware"})
     embed = _embed((await handle.response()).json)
