@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from rapidfuzz import fuzz, utils
 
 from bot.articles import Article, canonical_url, is_http_url
 from bot.loader import Progress, SyncReport, sync
 from bot.parse import DEFAULT_MAX_BYTES
-from bot.search import SearchIndex, fts_query
+from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Page, ProviderCount, Stats, Store, TopicCount
 
 # How much each kind of relation counts when ranking related articles.
@@ -24,6 +25,7 @@ TITLE_WEIGHT = 2.0  # times title similarity (0..1)
 RELATED_CANDIDATES = 30  # per topic and for similar titles
 MAX_RELATED = 50
 SUGGESTIONS = 5
+RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
 _ARTICLE_ID = re.compile(r"^(?:#|id:)?(\d{1,18})$")
 
 
@@ -41,6 +43,22 @@ class NotFound:
 
     message: str
     suggestions: list[str] = field(default_factory=list)
+
+
+class _Named(Protocol):
+    name: str
+
+
+Named = TypeVar("Named", bound=_Named)
+
+
+def _resolved(kind: str, text: str, matches: list[Scored[Named]], known: list[str]
+              ) -> Named | NotFound:
+    """The best match if it is good enough to be what was meant; else suggestions."""
+    if matches and matches[0].score >= RESOLVE_SCORE:
+        return matches[0].item
+    names = [match.item.name for match in matches]
+    return NotFound(f"No {kind} matches {text!r}.", names or known[:SUGGESTIONS])
 
 
 class News:
@@ -74,19 +92,13 @@ class News:
 
     # ---- resolution --------------------------------------------------------------------
 
-    def resolve_topics(self, text: str) -> TopicCount | NotFound:
+    def resolve_topic(self, text: str) -> TopicCount | NotFound:
         matches = self.index.match_topics(text, limit=SUGGESTIONS)
-        if matches and matches[0].score >= 80:
-            return matches[0].item
-        return NotFound(f"No topic matches {text!r}.", [m.item.name for m in matches]
-                        or [t.name for t in self.index.topics[:SUGGESTIONS]])
+        return _resolved("topic", text, matches, [t.name for t in self.index.topics])
 
     def resolve_provider(self, text: str) -> ProviderCount | NotFound:
         matches = self.index.match_providers(text, limit=SUGGESTIONS)
-        if matches and matches[0].score >= 80:
-            return matches[0].item
-        return NotFound(f"No provider matches {text!r}.", [m.item.name for m in matches]
-                        or [p.name for p in self.index.providers[:SUGGESTIONS]])
+        return _resolved("provider", text, matches, [p.name for p in self.index.providers])
 
     async def resolve_article(self, text: str) -> Article | NotFound:
         """An article by id (`42`, `#42`, `id:42`), by URL, or by (fuzzy) title."""
@@ -114,7 +126,7 @@ class News:
     async def topic(
         self, text: str, limit: int, offset: int = 0, since: datetime | None = None
     ) -> Answer | NotFound:
-        topic = self.resolve_topics(text)
+        topic = self.resolve_topic(text)
         if isinstance(topic, NotFound):
             return topic
         page = await self.store.by_topic(topic.id, limit, offset, since)

@@ -378,7 +378,7 @@ async def test_stats_describe_the_corpus(news: News) -> None:
 
 
 async def test_a_new_file_is_searchable_after_the_next_sync(news: News) -> None:
-    assert isinstance(news.resolve_topics("Quantum Computing"), NotFound)
+    assert isinstance(news.resolve_topic("Quantum Computing"), NotFound)
     write_article(
         news.seeds_dir / "quantum.txt",
         title="Quantum annealer beats GPUs at scheduling",

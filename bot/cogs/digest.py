@@ -231,7 +231,7 @@ class DigestCog(commands.Cog):
             raise UserFacingError(str(exc)) from None
         topic_names = []
         for text in _split(topics):
-            topic = self.bot.news.resolve_topics(text)
+            topic = self.bot.news.resolve_topic(text)
             if isinstance(topic, NotFound):
                 raise UserFacingError(f"Unknown topic {text!r}.",
                                       [f"Did you mean: {s}" for s in topic.suggestions])
