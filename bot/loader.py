@@ -12,13 +12,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.articles import article_to_json
 from bot.merge import merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
 from bot.store import FileVersions, Store
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".yml", ".yaml"})
+ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
 # Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
@@ -54,8 +55,9 @@ class SyncReport:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Stat:
+class _Stat(NamedTuple):
+    """Size and mtime of a file on disk (a tuple: one is made per file per sync)."""
+
     size: int
     mtime_ns: int
 
@@ -80,16 +82,15 @@ def scan(seeds_dir: Path) -> dict[str, _Stat]:
         except OSError:
             continue  # a folder that vanished or cannot be read holds nothing we can load
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name[0] == ".":
                 continue
-            relative = f"{prefix}{entry.name}"
             try:
-                if entry.is_dir():
-                    pending.append((Path(entry.path), f"{relative}/"))
-                elif (entry.is_file()
-                      and os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES):
+                if name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
                     stat = entry.stat()
-                    found[relative] = _Stat(stat.st_size, stat.st_mtime_ns)
+                    found[prefix + name] = _Stat(stat.st_size, stat.st_mtime_ns)
+                elif entry.is_dir():
+                    pending.append((Path(entry.path), f"{prefix}{name}/"))
             except OSError:
                 continue
     return found

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import aiosqlite
 
@@ -39,9 +40,8 @@ COLLECT_COST = 2.5e-6
 _CHUNK = 900
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """What the store knows about one source file."""
+class FileState(NamedTuple):
+    """What the store knows about one source file (a tuple: read for every file per sync)."""
 
     id: int
     path: str
@@ -189,7 +189,7 @@ class Store:
         """Every known source file by path."""
         sql = "SELECT id, path, size, mtime_ns, hash, error, article_count FROM files"
         async with self._reader.execute(sql) as cursor:
-            return {row[1]: FileState(*row) for row in await cursor.fetchall()}
+            return {state.path: state for state in map(FileState._make, await cursor.fetchall())}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
