@@ -127,7 +127,11 @@ def _file_versions(path: str, parsed: Parsed) -> FileVersions:
     article = parsed.article
     return FileVersions(
         path=path,
-        versions=tuple((a.url, a.is_stub, article_to_json(a)) for a in (article, *article.related)),
+        versions=tuple(
+            (a.url, a.is_stub, a.published_at.isoformat() if a.published_at else "",
+             article_to_json(a))
+            for a in (article, *article.related)
+        ),
         related=tuple((article.url, stub.url) for stub in article.related),
         warnings=parsed.warnings,
     )

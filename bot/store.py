@@ -33,9 +33,6 @@ _SET_META = (
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
-# Seconds per article tested against a search, and per match collected (Store.search).
-PROBE_COST = 80e-6
-COLLECT_COST = 2.5e-6
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
 
@@ -57,7 +54,8 @@ class FileVersions:
     """What one readable file says: each article it describes, and its related links."""
 
     path: str
-    versions: tuple[tuple[str, bool, str], ...]  # (canonical URL, is a stub, article JSON)
+    # (canonical URL, is a stub, published (ISO, UTC, or ""), article JSON)
+    versions: tuple[tuple[str, bool, str, str], ...]
     related: tuple[tuple[str, str], ...]  # (article URL, related URL)
     warnings: tuple[str, ...] = ()
 
@@ -268,53 +266,26 @@ class Store:
     async def search(self, match: str, limit: int, offset: int = 0) -> Page:
         """Full-text search; `match` must be an FTS5 expression built from quoted terms.
 
-        Up to COUNT_CAP matches are ranked by text relevance (bm25) mixed with the ranking
-        score. A broader query matches much of the corpus, where relevance says little
-        and computing it for every match would be slow, so its matches come in ranking-
-        score order, found one of two ways depending on how dense they are (see below).
+        Matches are ranked by text relevance (bm25: a hit in the title counts most, then
+        provider and topics) mixed with the ranking score. A broad query ("ai") matches
+        much of the corpus, and ranking every match would be slow: only its COUNT_CAP
+        newest matches (ids grow with publication) are ranked, in one pass over the index.
         """
-        # Matches come in rowid order: how far the first COUNT_CAP + 1 reach into the id
-        # space tells how dense they are, at the cost of reading only those.
         async with self._reader.execute(
-            "SELECT count(*), max(rowid) FROM (SELECT rowid FROM articles_fts "  # noqa: S608
-            f"WHERE articles_fts MATCH ? ORDER BY rowid LIMIT {COUNT_CAP + 1})",
+            "SELECT r.id, r.relevance - s.score * 0.05 FROM (SELECT rowid AS id, "  # noqa: S608
+            "bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) AS relevance FROM articles_fts "
+            f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}) r "
+            "JOIN articles s ON s.id = r.id",
             [match],
         ) as cursor:
-            found, last_id = await cursor.fetchone() or (0, 0)
-        capped = found > COUNT_CAP
-        if not capped:
-            # bm25 weights: a hit in the title counts most, then provider and topics.
-            sql = (
-                "SELECT a.id, a.data FROM ("
-                " SELECT f.rowid AS id, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) - s.score * 0.05"
-                " AS k FROM articles_fts f JOIN articles s ON s.id = f.rowid"
-                " WHERE articles_fts MATCH ? ORDER BY k, id LIMIT ? OFFSET ?"
-                ") r JOIN articles a ON a.id = r.id ORDER BY r.k, r.id"
-            )
-        elif await self._probing_is_cheaper(found / max(last_id, 1), offset + limit):
-            # Many articles match: walk the score index and test each, stopping at the page.
-            sql = (
-                "SELECT id, data FROM articles a WHERE EXISTS (SELECT 1 FROM articles_fts "
-                "WHERE articles_fts MATCH ? AND rowid = a.id) "
-                "ORDER BY score DESC, id LIMIT ? OFFSET ?"
-            )
-        else:
-            # Many matches, but sparse: collect them all, then order by score.
-            sql = (
-                "SELECT id, data FROM articles WHERE id IN (SELECT rowid FROM articles_fts "
-                "WHERE articles_fts MATCH ?) ORDER BY score DESC, id LIMIT ? OFFSET ?"
-            )
-        items = await self._articles(sql, [match, limit, offset])
-        return Page(items, min(found, COUNT_CAP), offset, limit, capped)
-
-    async def _probing_is_cheaper(self, density: float, wanted: int) -> bool:
-        """Whether testing articles in score order beats collecting every match.
-
-        The walk tests about wanted / density articles (PROBE_COST each); collecting costs
-        COLLECT_COST per match, density * corpus of them.
-        """
-        corpus = await self._count("SELECT max(id) FROM articles")
-        return wanted / max(density, 1e-9) * PROBE_COST < density * corpus * COLLECT_COST
+            matches = await cursor.fetchall()
+        capped = len(matches) > COUNT_CAP
+        if capped:
+            matches = sorted(matches, key=lambda row: -row[0])[:COUNT_CAP]
+        ranked = sorted(matches, key=lambda row: (row[1], row[0]))[offset : offset + limit]
+        found = await self.articles([row[0] for row in ranked])
+        items = [found[row[0]] for row in ranked if row[0] in found]
+        return Page(items, len(matches), offset, limit, capped)
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
@@ -510,12 +481,12 @@ class Transaction:
         the new versions (JSON) by article id, so they need not be read back.
         """
         affected = await self._detach([file_ids[f.path] for f in files])
-        urls = {url for f in files for url, _stub, _data in f.versions}
-        article_ids = await self._article_ids(urls)
+        published = {url: when for f in files for url, _stub, when, _data in f.versions}
+        article_ids = await self._article_ids(published)
         fresh: dict[int, list[str]] = {}
         rows = []
         for f in files:
-            for url, is_stub, data in f.versions:
+            for url, is_stub, _when, data in f.versions:
                 article_id = article_ids[url]
                 fresh.setdefault(article_id, []).append(data)
                 rows.append((article_id, file_ids[f.path], is_stub, data))
@@ -538,14 +509,18 @@ class Transaction:
         affected.update(fresh)
         return affected, fresh
 
-    async def _article_ids(self, urls: set[str]) -> dict[str, int]:
-        """Ids of the articles with these canonical URLs, creating placeholder rows if new."""
+    async def _article_ids(self, published: dict[str, str]) -> dict[str, int]:
+        """Ids of the articles with these canonical URLs, creating placeholder rows if new.
+
+        New articles get their ids in order of publication, so that a higher id means a
+        newer article, which lets a broad search read its newest matches first.
+        """
         await self._db.executemany(
             "INSERT OR IGNORE INTO articles (url, title, score, is_stub, data) "
             "VALUES (?, '', 0, 1, '{}')",
-            ((url,) for url in urls),
+            ((url,) for url in sorted(published, key=lambda url: (published[url], url))),
         )
-        return await self._ids("articles", "url", sorted(urls))
+        return await self._ids("articles", "url", sorted(published))
 
     async def versions_of(
         self, article_ids: Sequence[int], skip_files: Sequence[int] = ()
