@@ -16,7 +16,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.loader import SyncReport
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
-from bot.text import plain
+from bot.text import counted, page_of, plain
 
 ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers")
 
@@ -63,9 +63,9 @@ def print_report(report: SyncReport) -> None:
     for label, paths in (("added", report.added), ("updated", report.updated),
                          ("removed", report.removed)):
         if paths and len(paths) <= 20:
-            print(f"  {label}: {', '.join(paths)}")
+            print(f"  {label}: {plain(', '.join(paths))}")
     for path, reason in report.failed:
-        print(f"  FAILED {Path(report.seeds_dir) / path}: {reason}")
+        print(f"  FAILED {plain(str(Path(report.seeds_dir) / path))}: {plain(reason)}")
     if report.warnings:
         print(f"  {len(report.warnings)} warning(s):")
         for warning in report.warnings[:20]:
@@ -74,13 +74,11 @@ def print_report(report: SyncReport) -> None:
 
 def print_answer(answer: Answer) -> None:
     page = answer.page
-    pages = max(1, -(-page.total // page.limit))
-    number = page.offset // page.limit + 1
-    more = "+" if page.capped else ""
-    count = f"{page.total}{more} article{'s' if page.total != 1 or page.capped else ''}"
-    print(f"{plain(answer.heading)} - {count} (page {number} of {pages}{more})\n")
-    for position, article in enumerate(page.items, page.offset + 1):
-        print_article(article, position)
+    count = counted(page.total, "article", more=page.capped)
+    position = page_of(page.offset, page.limit, page.total, more=page.capped)
+    print(f"{plain(answer.heading)} - {count} (page {position})\n")
+    for number, article in enumerate(page.items, page.offset + 1):
+        print_article(article, number)
 
 
 def print_article(article: Article, position: int | None = None) -> None:

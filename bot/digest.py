@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -72,7 +72,7 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        close = [choice for choice, _score, _i in timezone_matches(name, 3)]
+        close = timezone_matches(name, 3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)"
                          f"{hint}") from None
@@ -82,13 +82,13 @@ def check_timezone(name: str) -> str:
 _ZONES = sorted(available_timezones())
 
 
-def timezone_matches(text: str, limit: int = 25) -> list[tuple[str, float, int]]:
+def timezone_matches(text: str, limit: int = 25) -> list[str]:
     """IANA zone names best matching `text` (for autocomplete and suggestions)."""
     if not text.strip():
-        return [(name, 0.0, i) for i, name in enumerate(["UTC", "Europe/London", "Europe/Berlin",
-                                                         "America/New_York", "Asia/Tokyo"])]
-    return process.extract(text, _ZONES, scorer=fuzz.WRatio, processor=utils.default_process,
+        return ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+    hits = process.extract(text, _ZONES, scorer=fuzz.WRatio, processor=utils.default_process,
                            limit=limit, score_cutoff=50)
+    return [name for name, _score, _index in hits]
 
 
 def occurrence(digest: Digest, day: date) -> datetime:
@@ -100,7 +100,7 @@ def occurrence(digest: Digest, day: date) -> datetime:
     """
     local = datetime.combine(day, digest.post_time, tzinfo=digest.zone)
     # Round-tripping through UTC moves a time inside a DST gap forward to a real time.
-    return local.astimezone(ZoneInfo("UTC"))
+    return local.astimezone(UTC)
 
 
 def latest_occurrence(digest: Digest, now: datetime) -> tuple[date, datetime]:

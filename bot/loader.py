@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from bot.articles import article_to_json
 from bot.merge import merge_json
-from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
+from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import FileVersions, Store
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
@@ -115,8 +115,8 @@ def _read_and_parse(
     if digest == known_hash and stat.st_size <= max_bytes:
         return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, None)
     if stat.st_size > max_bytes:
-        return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, ParseError(
-            path, f"file is {stat.st_size} bytes, over the {max_bytes}-byte limit"))
+        return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest,
+                           oversized(path, stat.st_size, max_bytes))
     parsed = parse_article(data, path, max_bytes=max_bytes, backend=backend)
     result = parsed if isinstance(parsed, ParseError) else _file_versions(path, parsed)
     return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, result)

@@ -44,10 +44,10 @@ def merge_json(versions: Iterable[str]) -> tuple[Article, str]:
     what it left empty. So a full file always wins over a stub of itself, and a stub
     never erases a field that a full file gave. Identical versions count once.
     """
-    distinct = sorted(set(versions))
+    distinct = set(versions)
     if len(distinct) == 1:
-        record = json.loads(distinct[0])
-        return article_from_record(record), distinct[0]
+        (text,) = distinct
+        return article_from_record(json.loads(text)), text
     ordered = sorted(((json.loads(text), text) for text in distinct), key=_fullness,
                      reverse=True)
     best, best_text = ordered[0]

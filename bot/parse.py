@@ -47,6 +47,11 @@ class Parsed:
     warnings: tuple[str, ...] = ()
 
 
+def oversized(path: str, size: int, max_bytes: int) -> ParseError:
+    """The error for a file over the size limit."""
+    return ParseError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+
+
 def parse_article(
     data: bytes | str,
     path: str = "<text>",
@@ -57,7 +62,7 @@ def parse_article(
     """Parse one article file's content; never raises for any input."""
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > max_bytes:
-        return ParseError(path, f"file is {size} bytes, over the {max_bytes}-byte limit")
+        return oversized(path, size, max_bytes)
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")

@@ -100,7 +100,7 @@ class News:
         matches = self.index.match_providers(text, limit=SUGGESTIONS)
         return _resolved("provider", text, matches, [p.name for p in self.index.providers])
 
-    async def resolve_article(self, text: str) -> Article | NotFound:
+    async def article(self, text: str) -> Article | NotFound:
         """An article by id (`42`, `#42`, `id:42`), by URL, or by (fuzzy) title."""
         text = text.strip()
         by_id = _ARTICLE_ID.match(text)
@@ -158,12 +158,9 @@ class News:
         items = [found[i] for i in ids[offset : offset + limit] if i in found]
         return Answer(f"Search: {text} (closest titles)", Page(items, len(ids), offset, limit))
 
-    async def article(self, text: str) -> Article | NotFound:
-        return await self.resolve_article(text)
-
     async def related(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
         """Articles related to one: its list, lists it is on, shared topics, similar titles."""
-        article = await self.resolve_article(text)
+        article = await self.article(text)
         if isinstance(article, NotFound):
             return article
         ranked = await self._related_ids(article)

@@ -17,7 +17,7 @@ from bot.articles import Article, is_http_url
 from bot.digest import Digest, DigestContent
 from bot.loader import SyncReport
 from bot.store import Stats
-from bot.text import plain, shorten
+from bot.text import counted, page_of, plain, shorten
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -82,7 +82,8 @@ def article_card(article: Article) -> discord.Embed:
         author = plain(f"{article.provider.name} · {article.provider.domain}")
         embed.set_author(name=shorten(author, AUTHOR_LIMIT),
                          url=safe_url(f"https://{article.provider.domain}"))
-    topics = _joined([t for t in article.topics if plain(t).strip()], FIELD_VALUE_LIMIT)
+    topics = _fit([escape(shorten(t, 100)) for t in article.topics if plain(t).strip()],
+                  FIELD_VALUE_LIMIT, ", ")
     if topics.strip():
         embed.add_field(name="Topics", value=topics, inline=False)
     image = next((url for url in (safe_url(i.url) for i in article.images) if url), None)
@@ -96,19 +97,16 @@ def article_card(article: Article) -> discord.Embed:
     return embed
 
 
-def _joined(items: Sequence[str], limit: int) -> str:
-    """Comma-joined escaped items that fit `limit`, with "+N more" when some do not."""
-    shown: list[str] = []
+def _fit(pieces: Sequence[str], limit: int, separator: str) -> str:
+    """As many whole pieces as fit `limit`, joined by `separator`, then "+N more"."""
     used = 0
-    for position, item in enumerate(items):
-        piece = escape(shorten(item, 100))
-        rest = len(items) - position - 1
-        reserve = len(f", +{rest} more") if rest else 0
-        if used + len(piece) + 2 + reserve > limit:
-            return ", ".join(shown) + f", +{len(items) - position} more"
-        shown.append(piece)
-        used += len(piece) + 2
-    return ", ".join(shown)
+    for position, piece in enumerate(pieces):
+        after = len(pieces) - position - 1
+        used += (len(separator) if position else 0) + len(piece)
+        reserve = len(f"{separator}+{after} more") if after else 0
+        if used + reserve > limit:
+            return separator.join([*pieces[:position], f"+{after + 1} more"])
+    return separator.join(pieces)
 
 
 def link_buttons(article: Article) -> discord.ui.View:
@@ -148,15 +146,13 @@ def list_embed(heading: str, articles: Sequence[Article], offset: int, total: in
     """
     lines = [list_line(offset + i + 1, article) for i, article in enumerate(articles)]
     description = "\n".join(lines)[:DESCRIPTION_LIMIT]
-    pages = max(1, -(-total // page_size))
     embed = discord.Embed(
         title=shorten(plain(heading), TITLE_LIMIT),
         description=description or "Nothing on this page.",
         colour=NEWS_COLOUR,
     )
-    more = "+" if capped else ""
-    count = f"{total}{more} article{'s' if total != 1 or capped else ''}"
-    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages}{more} · {count}")
+    embed.set_footer(text=f"Page {page_of(offset, page_size, total, more=capped)} · "
+                          f"{counted(total, 'article', more=capped)}")
     return embed
 
 
@@ -184,10 +180,10 @@ def topics_embed(rows: Sequence[tuple[str, int]], offset: int, total: int,
                  page_size: int) -> discord.Embed:
     """A page of topics with their article counts."""
     lines = [f"**{count}** · {escape(shorten(name, 100))}" for name, count in rows]
-    pages = max(1, -(-total // page_size))
     embed = discord.Embed(title="Topics", description="\n".join(lines) or "No topics yet.",
                           colour=NEWS_COLOUR)
-    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages} · {total} topics")
+    embed.set_footer(text=f"Page {page_of(offset, page_size, total)} · "
+                          f"{counted(total, 'topic')}")
     return embed
 
 
@@ -196,25 +192,18 @@ def sync_report_embed(report: SyncReport) -> discord.Embed:
     embed = discord.Embed(title="Corpus reloaded", colour=NEWS_COLOUR,
                           description=escape(report.summary()))
     if report.failed:
-        lines = [f"`{escape(shorten(path, 80))}`: {escape(shorten(reason, 150))}"
-                 for path, reason in report.failed]
-        embed.add_field(name=f"Failing files ({len(report.failed)})",
-                        value=_lines_within(lines, FIELD_VALUE_LIMIT), inline=False)
+        _add_failing_files(embed, f"Failing files ({len(report.failed)})", report.failed)
         embed.colour = ERROR_COLOUR
     if report.warnings:
         embed.set_footer(text=f"{len(report.warnings)} warning(s); see the log")
     return embed
 
 
-def _lines_within(lines: Sequence[str], limit: int) -> str:
-    """As many whole lines as fit `limit`, then "+N more"."""
-    shown: list[str] = []
-    for position, line in enumerate(lines):
-        more = f"\n+{len(lines) - position} more"
-        if len("\n".join([*shown, line])) + len(more) > limit:
-            return "\n".join([*shown, more.strip()])
-        shown.append(line)
-    return "\n".join(shown)
+def _add_failing_files(embed: discord.Embed, name: str,
+                       failing: Sequence[tuple[str, str]]) -> None:
+    lines = [f"`{escape(shorten(path, 80))}`: {escape(shorten(reason, 150))}"
+             for path, reason in failing]
+    embed.add_field(name=name, value=_fit(lines, FIELD_VALUE_LIMIT, "\n"), inline=False)
 
 
 def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
@@ -234,10 +223,7 @@ def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
     ):
         embed.add_field(name=name, value=value)
     if failing:
-        lines = [f"`{escape(shorten(path, 80))}`: {escape(shorten(reason, 150))}"
-                 for path, reason in failing]
-        embed.add_field(name="Failing files", value=_lines_within(lines, FIELD_VALUE_LIMIT),
-                        inline=False)
+        _add_failing_files(embed, "Failing files", failing)
     return embed
 
 
@@ -301,5 +287,5 @@ def digest_settings_embed(digests: Sequence[Digest]) -> discord.Embed:
         if digest.failure:
             lines.append(f"⚠️ Failing: {escape(shorten(digest.failure, 200))}")
         embed.add_field(name="Failing" if digest.failure else "Active",
-                        value=_lines_within(lines, FIELD_VALUE_LIMIT), inline=False)
+                        value=_fit(lines, FIELD_VALUE_LIMIT, "\n"), inline=False)
     return embed

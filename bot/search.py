@@ -41,7 +41,7 @@ class Scored(Generic[T]):
     closeness: float = 0.0  # fuzz.ratio of the whole strings: breaks WRatio ties
 
 
-def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -> str | None:
+def fts_query(text: str) -> str | None:
     """An FTS5 expression matching the words of `text`, safe for any input.
 
     Every word is wrapped in double quotes, so operators (`NEAR(`, `-`, `:`, `*`, `"`)
@@ -54,10 +54,8 @@ def fts_query(text: str, *, prefix_last: bool = False, any_word: bool = False) -
     words = meaningful or words
     if not words:
         return None
-    quoted = [f'"{word}"' for word in words]  # \w+ holds no quote, so none needs escaping
-    if prefix_last:
-        quoted[-1] += "*"
-    return (" OR " if any_word else " ").join(quoted)
+    # \w+ holds no quote, so none needs escaping; FTS5 ANDs space-separated terms.
+    return " ".join(f'"{word}"' for word in words)
 
 
 def _best_per_item(query: str, names: list[str], owners: list[T]) -> list[Scored[T]]:

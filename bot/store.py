@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -33,6 +33,7 @@ _SET_META = (
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
+K = TypeVar("K", int, str)
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
 
@@ -46,7 +47,6 @@ class FileState(NamedTuple):
     mtime_ns: int
     hash: str
     error: str | None
-    article_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class Stats:
     last_sync: datetime | None
 
 
-def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+def _chunks(items: Sequence[K], size: int = _CHUNK) -> Iterable[Sequence[K]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -185,7 +185,7 @@ class Store:
 
     async def file_states(self) -> dict[str, FileState]:
         """Every known source file by path."""
-        sql = "SELECT id, path, size, mtime_ns, hash, error, article_count FROM files"
+        sql = "SELECT id, path, size, mtime_ns, hash, error FROM files"
         async with self._reader.execute(sql) as cursor:
             return {state.path: state for state in map(FileState._make, await cursor.fetchall())}
 
@@ -463,8 +463,7 @@ class Transaction:
     async def _ids(self, table: str, key: str, values: Sequence[str]) -> dict[str, int]:
         """Row ids of `table` by its unique text column `key` (our own names, not input)."""
         ids: dict[str, int] = {}
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
+        for chunk in _chunks(values):
             async with self._db.execute(
                 f"SELECT {key}, id FROM {table} WHERE {key} IN ({_marks(len(chunk))})",  # noqa: S608
                 chunk,
@@ -501,10 +500,6 @@ class Transaction:
                 for f in files
                 for source, target in f.related
             ),
-        )
-        await self._db.executemany(
-            "UPDATE files SET article_count = ? WHERE id = ?",
-            [(len(f.versions), file_ids[f.path]) for f in files],
         )
         affected.update(fresh)
         return affected, fresh
@@ -591,7 +586,7 @@ class Transaction:
         )
 
     async def _provider_ids(self, articles: Iterable[Article]) -> dict[str, int]:
-        """Ids of the articles' providers by domain, creating new ones (named in `rename_all`)."""
+        """Ids of the articles' providers by domain, creating new ones (named by refresh_names)."""
         domains = {article.provider.domain for article in articles if article.provider}
         await self._db.executemany(
             "INSERT OR IGNORE INTO providers (domain, name) VALUES (?, ?)",
@@ -674,7 +669,6 @@ async def _migrate(db: aiosqlite.Connection) -> None:
         version = int(match.group(1))
         script = entry.read_text(encoding="utf-8")
         await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
-
 
 
 _DIGEST_COLUMNS = (

@@ -26,3 +26,15 @@ def shorten(text: str, limit: int) -> str:
     if space > limit // 2:  # a word boundary not too far back; else cut mid-word
         cut = cut[:space]
     return cut.rstrip() + ELLIPSIS
+
+
+def counted(total: int, noun: str, *, more: bool = False) -> str:
+    """`3 articles`, `1 article`, or `1000+ articles` when only counted up to `total`."""
+    plus = "+" if more else ""
+    return f"{total}{plus} {noun}{'' if total == 1 and not more else 's'}"
+
+
+def page_of(offset: int, page_size: int, total: int, *, more: bool = False) -> str:
+    """`2 of 5` (or `2 of 200+`): which page `offset` is on."""
+    pages = max(1, -(-total // page_size))
+    return f"{offset // page_size + 1} of {pages}{'+' if more else ''}"

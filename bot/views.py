@@ -83,7 +83,6 @@ class PagedView(OwnedView):
         self._show(first)
 
     def _show(self, page: ListPage) -> None:
-        self.total = page.total
         self.previous_page.disabled = self.offset <= 0
         self.next_page.disabled = self.offset + self.page_size >= page.total
         self.open_article.options = [
@@ -91,12 +90,11 @@ class PagedView(OwnedView):
                                  value=str(article.article_id))
             for i, article in enumerate(page.articles)
             if article.article_id is not None
-        ] or [discord.SelectOption(label="Nothing to open", value="none")]
-        self.open_article.disabled = not page.articles
-        if self.total <= self.page_size:
+        ]
+        if page.total <= self.page_size:
             self.remove_item(self.previous_page)
             self.remove_item(self.next_page)
-        if not page.articles:
+        if not self.open_article.options:
             self.remove_item(self.open_article)
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
@@ -120,8 +118,7 @@ class PagedView(OwnedView):
     @discord.ui.select(placeholder="Open an article…", custom_id="news:open")
     async def open_article(self, interaction: discord.Interaction,
                            select: discord.ui.Select[PagedView]) -> None:
-        value = select.values[0]
-        article = await self.lookup(int(value)) if value.isdigit() else None
+        article = await self.lookup(int(select.values[0]))
         if article is None:
             await interaction.response.send_message(
                 "That article is no longer in the corpus; it may have been removed by a reload.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 
 import discord
@@ -75,7 +76,8 @@ class AdminCog(commands.Cog):
         embed = render.stats_embed(
             await news.stats(),
             uptime=datetime.now(UTC) - self.bot.started_at,
-            latency_ms=self.bot.latency * 1000 if self.bot.latency == self.bot.latency else 0,
+            # latency is NaN until the first heartbeat is acknowledged
+            latency_ms=0.0 if math.isnan(self.bot.latency) else self.bot.latency * 1000,
             failing=await news.store.failing_files(),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import discord
@@ -50,8 +49,7 @@ async def manage_server_only(interaction: discord.Interaction) -> bool:
 
 async def timezone_choices(interaction: discord.Interaction, current: str
                            ) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=name, value=name)
-            for name, _score, _index in timezone_matches(current)]
+    return [app_commands.Choice(name=name, value=name) for name in timezone_matches(current)]
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -134,8 +132,9 @@ class DigestCog(commands.Cog):
             await self.bot.news.store.digests.record(digest.id or 0, decision.day, None,
                                                      digest.failure)
 
-    async def content(self, digest: Digest, now: datetime) -> DigestContent:
-        """What the digest would post at `now`."""
+    async def content(self, digest: Digest, now: datetime, day: date | None = None
+                      ) -> DigestContent:
+        """What the digest would post at `now`, dated `day` (default: today where it posts)."""
         news = self.bot.news
         topic_ids: list[int] | None = None
         if digest.topics:
@@ -144,13 +143,11 @@ class DigestCog(commands.Cog):
         candidates = await news.store.published_between(
             window_start(digest, now), now, topic_ids, CANDIDATES
         )
-        day = now.astimezone(digest.zone).date()
-        return select_articles(digest, candidates, day)
+        return select_articles(digest, candidates, day or now.astimezone(digest.zone).date())
 
     async def post(self, digest: Digest, day: date, now: datetime) -> None:
         """Post one digest and record the day as handled, with the failure if there was one."""
-        content = await self.content(digest, now)
-        content = replace(content, day=day)  # the scheduled day, even when posted late
+        content = await self.content(digest, now, day)  # the scheduled day, even if late
         failure: str | None = None
         if content.articles or digest.quiet_day:
             failure = await self._send(digest, content)

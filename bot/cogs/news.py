@@ -125,7 +125,6 @@ class NewsCog(commands.Cog):
                     since: str | None = None) -> None:
         news = _news(interaction)
         after = parse_since(since, datetime.now(UTC)) if since else None
-        _found(news.resolve_topic(topic))  # an unknown topic is refused before any reply
         await _send_list(interaction, partial(news.topic, topic, since=after), PAGE_SIZE)
 
     @news.command(name="provider", description="News from one publisher")

@@ -6,8 +6,7 @@ CREATE TABLE files (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     hash TEXT NOT NULL,
-    error TEXT,                      -- why the last read failed; NULL when it loaded
-    article_count INTEGER NOT NULL DEFAULT 0
+    error TEXT                       -- why the last read failed; NULL when it loaded
 );
 
 CREATE TABLE providers (
