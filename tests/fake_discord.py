@@ -1251,19 +1251,19 @@ class FakeDiscord:
             raise ValueError(f"component {custom_id!r} is not a button (type {component['type']})")
         if component.get("disabled"):
             raise ValueError(f"button {custom_id!r} is disabled")
-        user, guild, channel, dm_id = self._component_context(msg, user)
         data = {"custom_id": custom_id, "component_type": 2}
         if "id" in component:
             data["id"] = component["id"]
+        return await self._send_component(msg, data, user, permissions)
+
+    async def _send_component(
+        self, msg: Json, data: Json, user: FakeUser | None, permissions: int | None
+    ) -> InteractionHandle:
+        """Sends a component interaction (type 3) on `msg` with `data`, as `user`."""
+        user, guild, channel, dm_id = self._component_context(msg, user)
         payload = self._interaction_payload(
-            MESSAGE_COMPONENT,
-            data,
-            user=user,
-            guild=guild,
-            channel=channel,
-            dm_channel_id=dm_id,
-            permissions=permissions,
-            message=msg,
+            MESSAGE_COMPONENT, data, user=user, guild=guild, channel=channel,
+            dm_channel_id=dm_id, permissions=permissions, message=msg,
         )
         return await self._send_interaction(payload, user)
 
@@ -1287,7 +1287,6 @@ class FakeDiscord:
             raise ValueError(f"select {custom_id!r} is disabled")
         if not component.get("min_values", 1) <= len(values) <= component.get("max_values", 1):
             raise ValueError(f"select {custom_id!r} needs between min_values and max_values values")
-        user, guild, channel, dm_id = self._component_context(msg, user)
         data: Json = {"custom_id": custom_id, "component_type": ctype}
         if ctype == 3:
             allowed = [o["value"] for o in component.get("options", [])]
@@ -1297,19 +1296,10 @@ class FakeDiscord:
         else:
             resolved: Json = {}
             opt_type = {5: 6, 6: 8, 7: 9, 8: 7}[ctype]
+            _user, guild, _channel, _dm = self._component_context(msg, user)
             data["values"] = [self._resolve_value(opt_type, v, guild, resolved) for v in values]
             data["resolved"] = resolved
-        payload = self._interaction_payload(
-            MESSAGE_COMPONENT,
-            data,
-            user=user,
-            guild=guild,
-            channel=channel,
-            dm_channel_id=dm_id,
-            permissions=permissions,
-            message=msg,
-        )
-        return await self._send_interaction(payload, user)
+        return await self._send_component(msg, data, user, permissions)
 
     async def submit_modal(
         self,
