@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from bot.articles import article_to_json
+from bot.articles import Article, article_to_json
 from bot.merge import merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
-from bot.store import FileVersions, Store
+from bot.store import FileState, FileVersions, Store, Transaction, pack_versions
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves.
@@ -125,16 +125,8 @@ def _read_and_parse(
 def _file_versions(path: str, parsed: Parsed) -> FileVersions:
     """A parsed file as the store takes it, encoded here in the worker to spare the parent."""
     article = parsed.article
-    return FileVersions(
-        path=path,
-        versions=tuple(
-            (a.url, a.is_stub, a.published_at.isoformat() if a.published_at else "",
-             article_to_json(a))
-            for a in (article, *article.related)
-        ),
-        related=tuple((article.url, stub.url) for stub in article.related),
-        warnings=parsed.warnings,
-    )
+    versions = tuple((a.url, a.is_stub, article_to_json(a)) for a in (article, *article.related))
+    return FileVersions(path, versions, pack_versions(versions), parsed.warnings)
 
 
 def _parse_batch(
@@ -231,24 +223,7 @@ async def sync(
 
     if file_rows or removed:
         async with store.transaction() as tx:
-            affected = await tx.remove_files([known[path].id for path in removed])
-            file_ids = await tx.record_files(file_rows)
-            fresh: dict[int, list[str]] = {}
-            if loaded:
-                changed, fresh = await tx.replace_versions(file_ids, loaded)
-                affected |= changed
-            # Only versions from other files are read back; this sync's are in memory.
-            versions = await tx.versions_of(sorted(affected),
-                                            skip_files=[file_ids[f.path] for f in loaded])
-            for article_id, new_versions in fresh.items():
-                versions.setdefault(article_id, []).extend(new_versions)
-            # Merging is CPU work; in a thread it leaves the event loop free to answer users.
-            merged = await asyncio.to_thread(
-                lambda: {aid: merge_json(texts) for aid, texts in versions.items()}
-            )
-            await tx.write_articles(merged)
-            await tx.delete_articles(sorted(affected - versions.keys()))
-            await tx.refresh_names()
+            await _write(tx, known, file_rows, loaded, removed)
             await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())
@@ -256,3 +231,53 @@ async def sync(
     report.failed.sort()
     report.duration = time.perf_counter() - started
     return report
+
+
+async def _write(
+    tx: Transaction,
+    known: dict[str, FileState],
+    file_rows: list[tuple[str, int, int, str, str | None]],
+    loaded: list[FileVersions],
+    removed: list[str],
+) -> None:
+    """Store one sync's file rows and versions, and merge again every article they changed."""
+    reloaded = [known[f.path].id for f in loaded if f.path in known]
+    gone = [known[path].id for path in removed]
+    before = await tx.stored_versions(reloaded + gone)
+    await tx.remove_files(gone)
+    file_ids = await tx.record_files(file_rows)
+    # An article is merged again only when some file's version of it changed: a file
+    # edited in its own article leaves its related stubs, and the articles they are, alone.
+    fresh: dict[str, list[str]] = {}
+    affected: set[str] = set()
+    for f in loaded:
+        old = {url: data for url, _is_stub, data in before.get(file_ids[f.path], ())}
+        new = {url: data for url, _is_stub, data in f.versions}
+        for url, data in new.items():
+            fresh.setdefault(url, []).append(data)
+        affected.update(url for url in old.keys() | new.keys() if old.get(url) != new.get(url))
+    for file_id in gone:
+        affected.update(url for url, _is_stub, _data in before.get(file_id, ()))
+    ids = await tx.article_ids(sorted(affected | fresh.keys()))
+    versions = await tx.versions_elsewhere(
+        {url: ids[url] for url in affected if url in ids}, skip_files=set(reloaded)
+    )
+    for url in affected & fresh.keys():
+        versions.setdefault(url, []).extend(fresh[url])
+    # Merging is CPU work; in a thread it leaves the event loop free to answer users.
+    merged = await asyncio.to_thread(
+        lambda: {url: merge_json(texts) for url, texts in versions.items()}
+    )
+    next_id = await tx.next_article_id()
+    new_urls = sorted((url for url in merged if url not in ids),
+                      key=lambda url: (_published_order(merged[url][0]), url))
+    ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
+    await tx.save_versions(file_ids, loaded, ids)
+    await tx.write_articles({ids[url]: result for url, result in merged.items()})
+    await tx.delete_articles(sorted(ids[url] for url in affected - merged.keys() if url in ids))
+    await tx.refresh_names()
+
+
+def _published_order(article: Article) -> float:
+    """Sort key for new article ids: undated articles first, then by publication."""
+    return article.published_at.timestamp() if article.published_at else 0.0

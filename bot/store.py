@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,15 +50,37 @@ class FileState(NamedTuple):
     error: str | None
 
 
+# One article as one file gives it: (canonical URL, is a stub, the article's JSON).
+Version = tuple[str, bool, str]
+
+
 @dataclass(frozen=True, slots=True)
 class FileVersions:
-    """What one readable file says: each article it describes, and its related links."""
+    """What one readable file says: its own article first, then its related stubs."""
 
     path: str
-    # (canonical URL, is a stub, published (ISO, UTC, or ""), article JSON)
-    versions: tuple[tuple[str, bool, str, str], ...]
-    related: tuple[tuple[str, str], ...]  # (article URL, related URL)
+    versions: tuple[Version, ...]
+    packed: bytes  # `pack_versions(versions)`, made in the worker that parsed the file
     warnings: tuple[str, ...] = ()
+
+
+def pack_versions(versions: Iterable[Version]) -> bytes:
+    """A file's versions as stored: one line each, compressed.
+
+    Neither a canonical URL nor compact JSON holds a tab or a newline, so lines and tabs
+    separate them without any escaping; unpacking is a split, not a JSON parse.
+    """
+    text = "\n".join(f"{url}\t{int(is_stub)}\t{data}" for url, is_stub, data in versions)
+    return zlib.compress(text.encode(), 1)
+
+
+def unpack_versions(packed: bytes) -> list[Version]:
+    """The versions `pack_versions` stored."""
+    versions: list[Version] = []
+    for line in zlib.decompress(packed).decode().split("\n"):
+        url, is_stub, data = line.split("\t", 2)
+        versions.append((url, is_stub == "1", data))
+    return versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +345,19 @@ class Store:
 
     async def linked(self, article_id: int) -> tuple[list[int], list[int]]:
         """(ids the article lists as related, ids of articles that list it)."""
+        # A file lists as related every stub it mentions besides its own article.
         async with self._reader.execute(
-            "SELECT DISTINCT related_id FROM related WHERE article_id = ?", [article_id]
+            "SELECT DISTINCT stub.article_id FROM mentions own JOIN mentions stub "
+            "ON stub.file_id = own.file_id AND stub.is_stub = 1 "
+            "WHERE own.article_id = ? AND own.is_stub = 0",
+            [article_id],
         ) as cursor:
             listed = [row[0] for row in await cursor.fetchall()]
         async with self._reader.execute(
-            "SELECT DISTINCT article_id FROM related WHERE related_id = ?", [article_id]
+            "SELECT DISTINCT own.article_id FROM mentions stub JOIN mentions own "
+            "ON own.file_id = stub.file_id AND own.is_stub = 0 "
+            "WHERE stub.article_id = ? AND stub.is_stub = 1",
+            [article_id],
         ) as cursor:
             listing = [row[0] for row in await cursor.fetchall()]
         return listed, listing
@@ -427,26 +457,47 @@ class Transaction:
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
 
-    async def remove_files(self, file_ids: Sequence[int]) -> set[int]:
-        """Forget files and everything they said; returns the articles that lost a version."""
-        affected = await self._detach(file_ids)
+    async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
+        """The versions stored for each of these files (files that never loaded have none)."""
+        found: dict[int, list[Version]] = {}
         for chunk in _chunks(list(file_ids)):
-            await self._db.execute(
-                f"DELETE FROM files WHERE id IN ({_marks(len(chunk))})", chunk  # noqa: S608
-            )
-        return affected
+            async with self._db.execute(
+                "SELECT file_id, data FROM file_versions "  # noqa: S608 - placeholders only
+                f"WHERE file_id IN ({_marks(len(chunk))})",
+                chunk,
+            ) as cursor:
+                found.update((row[0], unpack_versions(row[1])) for row in await cursor.fetchall())
+        return found
 
-    async def _detach(self, file_ids: Sequence[int]) -> set[int]:
-        affected: set[int] = set()
+    async def versions_elsewhere(
+        self, article_ids: dict[str, int], skip_files: set[int]
+    ) -> dict[str, list[str]]:
+        """The stored versions (JSON) of these articles (URL → id) in files not skipped."""
+        file_ids: set[int] = set()
+        for chunk in _chunks(list(article_ids.values())):
+            async with self._db.execute(
+                "SELECT DISTINCT file_id FROM mentions "  # noqa: S608 - placeholders only
+                f"WHERE article_id IN ({_marks(len(chunk))})",
+                chunk,
+            ) as cursor:
+                file_ids.update(row[0] for row in await cursor.fetchall())
+        found: dict[str, list[str]] = {}
+        stored = await self.stored_versions(sorted(file_ids - skip_files))
+        for versions in stored.values():
+            for url, _is_stub, data in versions:
+                if url in article_ids:
+                    found.setdefault(url, []).append(data)
+        return found
+
+    async def remove_files(self, file_ids: Sequence[int]) -> None:
+        """Forget files and everything they said."""
         for chunk in _chunks(list(file_ids)):
             marks = _marks(len(chunk))
-            async with self._db.execute(
-                f"SELECT article_id FROM versions WHERE file_id IN ({marks})", chunk  # noqa: S608
-            ) as cursor:
-                affected.update(row[0] for row in await cursor.fetchall())
-            await self._db.execute(f"DELETE FROM versions WHERE file_id IN ({marks})", chunk)  # noqa: S608
-            await self._db.execute(f"DELETE FROM related WHERE file_id IN ({marks})", chunk)  # noqa: S608
-        return affected
+            for table, column in (("mentions", "file_id"), ("file_versions", "file_id"),
+                                  ("files", "id")):
+                await self._db.execute(
+                    f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
+                )
 
     async def record_files(
         self, states: Sequence[tuple[str, int, int, str, str | None]]
@@ -471,76 +522,47 @@ class Transaction:
                 ids.update({row[0]: row[1] for row in await cursor.fetchall()})
         return ids
 
-    async def replace_versions(
-        self, file_ids: dict[str, int], files: Sequence[FileVersions]
-    ) -> tuple[set[int], dict[int, list[str]]]:
-        """Make each file's versions and related links exactly what it now says.
+    async def article_ids(self, urls: Sequence[str]) -> dict[str, int]:
+        """Ids of the stored articles among these canonical URLs."""
+        return await self._ids("articles", "url", urls)
 
-        Returns the ids of every article whose versions changed, to be merged again, and
-        the new versions (JSON) by article id, so they need not be read back.
+    async def next_article_id(self) -> int:
+        """The first free article id; new articles take ids from here on, in this transaction.
+
+        Ids are handed out here rather than by inserts so that files and mentions can be
+        written before the merged articles, and new articles get them in publication order:
+        a higher id means a newer article, which lets a broad search read its newest matches
+        first.
         """
-        affected = await self._detach([file_ids[f.path] for f in files])
-        published = {url: when for f in files for url, _stub, when, _data in f.versions}
-        article_ids = await self._article_ids(published)
-        fresh: dict[int, list[str]] = {}
-        rows = []
-        for f in files:
-            for url, is_stub, _when, data in f.versions:
-                article_id = article_ids[url]
-                fresh.setdefault(article_id, []).append(data)
-                rows.append((article_id, file_ids[f.path], is_stub, data))
-        rows.sort(key=lambda row: (row[0], row[1]))  # in key order: appends, not page splits
+        async with self._db.execute("SELECT coalesce(max(id), 0) + 1 FROM articles") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 1
+
+    async def save_versions(
+        self, file_ids: dict[str, int], files: Sequence[FileVersions], article_ids: dict[str, int]
+    ) -> None:
+        """Make each file's stored versions and mentions exactly what it now says."""
+        ids = [file_ids[f.path] for f in files]
+        for chunk in _chunks(ids):
+            await self._db.execute(
+                f"DELETE FROM mentions WHERE file_id IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            )
         await self._db.executemany(
-            "INSERT INTO versions (article_id, file_id, is_stub, data) VALUES (?, ?, ?, ?)", rows
+            "INSERT OR REPLACE INTO file_versions (file_id, data) VALUES (?, ?)",
+            sorted((file_ids[f.path], f.packed) for f in files),
         )
         await self._db.executemany(
-            "INSERT OR IGNORE INTO related (article_id, related_id, file_id) VALUES (?, ?, ?)",
-            sorted(
-                (article_ids[source], article_ids[target], file_ids[f.path])
+            "INSERT OR IGNORE INTO mentions (article_id, file_id, is_stub) VALUES (?, ?, ?)",
+            sorted(  # in key order: appends, not page splits
+                (article_ids[url], file_ids[f.path], is_stub)
                 for f in files
-                for source, target in f.related
+                for url, is_stub, _data in f.versions
             ),
         )
-        affected.update(fresh)
-        return affected, fresh
-
-    async def _article_ids(self, published: dict[str, str]) -> dict[str, int]:
-        """Ids of the articles with these canonical URLs, creating placeholder rows if new.
-
-        New articles get their ids in order of publication, so that a higher id means a
-        newer article, which lets a broad search read its newest matches first.
-        """
-        await self._db.executemany(
-            "INSERT OR IGNORE INTO articles (url, title, score, is_stub, data) "
-            "VALUES (?, '', 0, 1, '{}')",
-            ((url,) for url in sorted(published, key=lambda url: (published[url], url))),
-        )
-        return await self._ids("articles", "url", sorted(published))
-
-    async def versions_of(
-        self, article_ids: Sequence[int], skip_files: Sequence[int] = ()
-    ) -> dict[int, list[str]]:
-        """Every stored version (JSON) of each article, except those from `skip_files`."""
-        await self._db.execute("CREATE TEMP TABLE IF NOT EXISTS skipped_files "
-                               "(id INTEGER PRIMARY KEY)")
-        await self._db.execute("DELETE FROM skipped_files")
-        await self._db.executemany("INSERT INTO skipped_files (id) VALUES (?)",
-                                   [(file_id,) for file_id in skip_files])
-        found: dict[int, list[str]] = {}
-        for chunk in _chunks(list(article_ids)):
-            async with self._db.execute(
-                "SELECT article_id, data FROM versions "  # noqa: S608 - placeholders only
-                f"WHERE article_id IN ({_marks(len(chunk))}) "
-                "AND file_id NOT IN (SELECT id FROM skipped_files)",
-                chunk,
-            ) as cursor:
-                for article_id, data in await cursor.fetchall():
-                    found.setdefault(article_id, []).append(data)
-        return found
 
     async def write_articles(self, merged: dict[int, tuple[Article, str]]) -> None:
         """Store merged articles and their JSON (rows, topics, providers, full-text) by id."""
-        ids = list(merged)
+        ids = sorted(merged)
         articles = [article for article, _data in merged.values()]
         provider_ids = await self._provider_ids(articles)
         topic_ids = await self._topic_ids(articles)
@@ -553,13 +575,14 @@ class Transaction:
         rows = []
         topic_rows = []
         fts_rows = []
-        for article_id, (article, data) in merged.items():
+        for article_id in ids:
+            article, data = merged[article_id]
             score = rank_score(article)
             published = _published_seconds(article)
             provider_id = provider_ids.get(article.provider.domain) if article.provider else None
             provider_name = article.provider.name if article.provider else None
-            rows.append((article.title, published, score, provider_id, provider_name,
-                         article.is_stub, data, article_id))
+            rows.append((article_id, article.url, article.title, published, score, provider_id,
+                         provider_name, article.is_stub, data))
             topic_rows.extend(
                 (topic_ids[topic.casefold()], article_id, score, published, topic)
                 for topic in article.topics
@@ -570,14 +593,18 @@ class Transaction:
             fts_rows.append((article_id, article.title, article.excerpt, provider_text,
                              " ".join(article.topics)))
         await self._db.executemany(
-            "UPDATE articles SET title = ?, published_at = ?, score = ?, provider_id = ?, "
-            "provider_name = ?, is_stub = ?, data = ? WHERE id = ?",
+            "INSERT INTO articles (id, url, title, published_at, score, provider_id, "
+            "provider_name, is_stub, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
+            "published_at = excluded.published_at, score = excluded.score, "
+            "provider_id = excluded.provider_id, provider_name = excluded.provider_name, "
+            "is_stub = excluded.is_stub, data = excluded.data",
             rows,
         )
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
-            topic_rows,
+            sorted(topic_rows),
         )
         await self._db.executemany(
             "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "

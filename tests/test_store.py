@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from bot.loader import sync
 from bot.store import Store
 
 MIGRATIONS = sorted((Path(__file__).resolve().parents[1] / "bot" / "migrations").glob("*.sql"))
@@ -19,5 +20,32 @@ async def test_a_new_database_gets_every_migration_once(tmp_path: Path) -> None:
         assert await store.schema_version() == len(MIGRATIONS)
     tables = {row[0] for row in sqlite3.connect(path).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"articles", "versions", "related", "files", "digests", "meta"} <= tables
+    assert {"articles", "file_versions", "mentions", "files", "digests", "meta"} <= tables
+    assert not {"versions", "related"} & tables  # replaced by migration 0003
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_the_file_versions_migration_keeps_digests_and_the_next_sync_reloads(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    path = tmp_path / "news.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:2]:  # a database from before migration 0003, with a corpus
+        db.executescript(f"BEGIN;\n{migration.read_text()}\nCOMMIT;")
+    db.executescript(
+        "INSERT INTO files (path, size, mtime_ns, hash) VALUES ('old.md', 1, 1, 'h');"
+        "INSERT INTO articles (url, title, score, is_stub, data) "
+        "VALUES ('https://example.com/a', 'Old', 0, 0, '{}');"
+        "INSERT INTO versions VALUES (1, 1, 0, '{}');"
+        "INSERT INTO digests (guild_id, channel_id, post_time, timezone, topics, keywords, size, "
+        "quiet_day) VALUES (1, 2, '09:00', 'UTC', '[]', '[]', 5, 0);"
+        "PRAGMA user_version = 2;"
+    )
+    db.close()
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+        assert await store.article_count() == 0  # the cache was emptied…
+        assert [d.channel_id for d in await store.digests.all()] == [2]  # …the digests kept
+        report = await sync(store, seeds_dir)
+        assert sorted(report.added) == sorted(p.name for p in seeds_dir.iterdir())
+        assert await store.article_count() == report.articles > 0
