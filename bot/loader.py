@@ -9,21 +9,32 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from bot.articles import Article, article_to_json
+from bot.articles import article_to_json
 from bot.merge import merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
-from bot.store import FileState, FileVersions, Store, Transaction, pack_versions
+from bot.store import (
+    ArticleRow,
+    FileState,
+    FileVersions,
+    Store,
+    Transaction,
+    article_row,
+    pack_versions,
+)
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
 # Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
 WORKER_BATCH = 64
+# Articles per merge task sent to a worker.
+MERGE_BATCH = 1000
 
 Progress = Callable[[int, int], None]
 
@@ -136,17 +147,26 @@ def _parse_batch(
             for path in paths]
 
 
+def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
+    """Worker processes for a sync that parses many files; none for a small one."""
+    workers = os.cpu_count() or 1
+    if files < PARALLEL_THRESHOLD or workers < 2:
+        return nullcontext(None)
+    # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
 async def _parse_all(
     seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, progress: Progress | None,
-    known: dict[str, str],
+    known: dict[str, str], pool: ProcessPoolExecutor | None,
 ) -> list[_FileResult]:
     """Parse files off the event loop: in worker processes when there are many."""
     root = str(seeds_dir)
     batches = [paths[i : i + WORKER_BATCH] for i in range(0, len(paths), WORKER_BATCH)]
     loop = asyncio.get_running_loop()
     results: list[_FileResult] = []
-    workers = os.cpu_count() or 1
-    if len(paths) < PARALLEL_THRESHOLD or workers < 2:
+    if pool is None:
         for batch in batches:
             results.extend(
                 await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend, known)
@@ -154,19 +174,42 @@ async def _parse_all(
             if progress:
                 progress(len(results), len(paths))
         return results
-    # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [
-            loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend,
-                                 {path: known[path] for path in batch if path in known})
-            for batch in batches
-        ]
-        for future in asyncio.as_completed(futures):
-            results.extend(await future)
-            if progress:
-                progress(len(results), len(paths))
+    futures = [
+        loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend,
+                             {path: known[path] for path in batch if path in known})
+        for batch in batches
+    ]
+    for future in asyncio.as_completed(futures):
+        results.extend(await future)
+        if progress:
+            progress(len(results), len(paths))
     return results
+
+
+def _merge_batch(groups: list[tuple[str, list[str]]]) -> list[ArticleRow]:
+    """Merge each article's versions into its row; runs in worker processes too."""
+    return [article_row(*merge_json(texts)) for _url, texts in groups]
+
+
+async def _merge_all(
+    versions: dict[str, list[str]], pool: ProcessPoolExecutor | None
+) -> dict[str, ArticleRow]:
+    """Every article's versions merged, by URL: in the sync's worker processes if it has them.
+
+    Merging is CPU work (decoding and comparing JSON); off the event loop it leaves the bot
+    free to answer users, and in the workers it uses every core.
+    """
+    groups = list(versions.items())
+    if pool is None:
+        rows = await asyncio.to_thread(_merge_batch, groups)
+    else:
+        loop = asyncio.get_running_loop()
+        batches = [groups[i : i + MERGE_BATCH] for i in range(0, len(groups), MERGE_BATCH)]
+        done = await asyncio.gather(
+            *(loop.run_in_executor(pool, _merge_batch, batch) for batch in batches)
+        )
+        rows = [row for batch_rows in done for row in batch_rows]
+    return {url: row for (url, _texts), row in zip(groups, rows, strict=True)}
 
 
 async def sync(
@@ -198,35 +241,32 @@ async def sync(
     # Hashes of files that loaded: a touched file with the same content needs no parse.
     good_hashes = {path: known[path].hash for path in candidates
                    if path in known and not known[path].error}
-    parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress,
-                              good_hashes)
-
-    file_rows: list[tuple[str, int, int, str, str | None]] = []
-    loaded: list[FileVersions] = []
-    for item in sorted(parsed, key=lambda r: r.path):
-        state = known.get(item.path)
-        if item.result is None:
-            report.unchanged += 1  # touched, same content: only the stat is new
-            file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
-            continue
-        if isinstance(item.result, ParseError):
-            report.failed.append((item.path, item.result.reason))
-            if item.hash:  # an unreadable file keeps its old row until it can be read
-                file_rows.append((item.path, item.size, item.mtime_ns, item.hash,
-                                  item.result.reason))
-            continue
-        report.warnings.extend(f"{item.path}: {warning}" for warning in item.result.warnings)
-        (report.updated if state else report.added).append(item.path)
-        file_rows.append((item.path, item.size, item.mtime_ns, item.hash, None))
-        loaded.append(item.result)
-    report.removed = removed
-
-    if file_rows or removed:
-        async with store.transaction() as tx:
-            await _write(tx, known, file_rows, loaded, removed)
-            await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
-    else:
-        await store.set_meta("last_sync", datetime.now(UTC).isoformat())
+    with _workers(len(candidates)) as pool:
+        parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress,
+                                  good_hashes, pool)
+        file_rows: list[tuple[str, int, int, str, str | None]] = []
+        loaded: list[FileVersions] = []
+        for item in sorted(parsed, key=lambda r: r.path):
+            file_row = (item.path, item.size, item.mtime_ns, item.hash, None)
+            if item.result is None:
+                report.unchanged += 1  # touched, same content: only the stat is new
+                file_rows.append(file_row)
+            elif isinstance(item.result, ParseError):
+                report.failed.append((item.path, item.result.reason))
+                if item.hash:  # an unreadable file keeps its old row until it can be read
+                    file_rows.append((*file_row[:4], item.result.reason))
+            else:
+                report.warnings.extend(f"{item.path}: {text}" for text in item.result.warnings)
+                (report.updated if item.path in known else report.added).append(item.path)
+                file_rows.append(file_row)
+                loaded.append(item.result)
+        report.removed = removed
+        if file_rows or removed:
+            async with store.transaction() as tx:
+                await _write(tx, known, file_rows, loaded, removed, pool)
+                await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
+        else:
+            await store.set_meta("last_sync", datetime.now(UTC).isoformat())
     report.articles = await store.article_count()
     report.failed.sort()
     report.duration = time.perf_counter() - started
@@ -239,6 +279,7 @@ async def _write(
     file_rows: list[tuple[str, int, int, str, str | None]],
     loaded: list[FileVersions],
     removed: list[str],
+    pool: ProcessPoolExecutor | None,
 ) -> None:
     """Store one sync's file rows and versions, and merge again every article they changed."""
     reloaded = [known[f.path].id for f in loaded if f.path in known]
@@ -264,20 +305,14 @@ async def _write(
     )
     for url in affected & fresh.keys():
         versions.setdefault(url, []).extend(fresh[url])
-    # Merging is CPU work; in a thread it leaves the event loop free to answer users.
-    merged = await asyncio.to_thread(
-        lambda: {url: merge_json(texts) for url, texts in versions.items()}
-    )
+    merged = await _merge_all(versions, pool)
     next_id = await tx.next_article_id()
+    # Undated articles first, then by publication time.
     new_urls = sorted((url for url in merged if url not in ids),
-                      key=lambda url: (_published_order(merged[url][0]), url))
+                      key=lambda url: (merged[url].published_at or 0, url))
     ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
     await tx.save_versions(file_ids, loaded, ids)
     await tx.write_articles({ids[url]: result for url, result in merged.items()})
     await tx.delete_articles(sorted(ids[url] for url in affected - merged.keys() if url in ids))
     await tx.refresh_names()
 
-
-def _published_order(article: Article) -> float:
-    """Sort key for new article ids: undated articles first, then by publication."""
-    return article.published_at.timestamp() if article.published_at else 0.0

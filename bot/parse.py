@@ -22,8 +22,10 @@ MAX_IMAGES = 20
 MAX_TEXT = 10_000  # excerpts longer than this are cut: no summary needs more
 _MAX_NUMBER = 1e12  # a larger quality or heat is absurd, and would overflow the ranking
 
-# The closing line of the front matter: `---` (Jekyll) or `...` (YAML's end of document).
-_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+# The closing line of the front matter: `---` (Jekyll) or `...` (YAML's end of document),
+# found from the newline before it: a pattern that starts with a literal is searched many
+# times faster than one anchored with a MULTILINE `^`.
+_FRONT_MATTER_END = re.compile(r"\n(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
@@ -99,13 +101,13 @@ def _front_matter(text: str) -> str:
     """The YAML between the opening and closing `---` lines."""
     text = text.removeprefix("\ufeff")
     stripped = text.lstrip("\r\n\t ")
-    first_line, _, rest = stripped.partition("\n")
-    if first_line.rstrip() != "---":
+    first_line_end = stripped.find("\n")
+    if stripped[: first_line_end if first_line_end >= 0 else None].rstrip() != "---":
         raise _Unusable("no front matter (the file must start with a `---` line)")
-    end = _FRONT_MATTER_END.search(rest)
+    end = _FRONT_MATTER_END.search(stripped, first_line_end) if first_line_end >= 0 else None
     if end is None:
         raise _Unusable("front matter is not closed (no second `---` line)")
-    return rest[: end.start()]
+    return stripped[first_line_end + 1 : end.start()]
 
 
 def _kind(value: object) -> str:

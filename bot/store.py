@@ -83,6 +83,38 @@ def unpack_versions(packed: bytes) -> list[Version]:
     return versions
 
 
+class ArticleRow(NamedTuple):
+    """A merged article as it is written: its JSON and the columns indexed beside it."""
+
+    url: str
+    title: str
+    published_at: int | None  # Unix seconds, UTC
+    score: float
+    provider_name: str | None
+    provider_domain: str | None
+    is_stub: bool
+    topics: tuple[str, ...]
+    excerpt: str
+    data: str  # the article as JSON
+
+
+def article_row(article: Article, data: str) -> ArticleRow:
+    """The row of a merged article and its JSON (pure: runs in merge worker processes)."""
+    provider = article.provider
+    return ArticleRow(
+        url=article.url,
+        title=article.title,
+        published_at=int(article.published_at.timestamp()) if article.published_at else None,
+        score=rank_score(article),
+        provider_name=provider.name if provider else None,
+        provider_domain=provider.domain if provider else None,
+        is_stub=article.is_stub,
+        topics=article.topics,
+        excerpt=article.excerpt,
+        data=data,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of results and how many there are in all."""
@@ -142,10 +174,6 @@ def _marks(count: int) -> str:
 def _provider_name_quality(name: str) -> tuple[bool, bool, int, str]:
     """Prefer "The Register" over "theregister": spaces, capitals, then length."""
     return (" " in name, name != name.lower(), len(name), name)
-
-
-def _published_seconds(article: Article) -> int | None:
-    return int(article.published_at.timestamp()) if article.published_at else None
 
 
 def _article_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
@@ -560,38 +588,35 @@ class Transaction:
             ),
         )
 
-    async def write_articles(self, merged: dict[int, tuple[Article, str]]) -> None:
-        """Store merged articles and their JSON (rows, topics, providers, full-text) by id."""
-        ids = sorted(merged)
-        articles = [article for article, _data in merged.values()]
-        provider_ids = await self._provider_ids(articles)
-        topic_ids = await self._topic_ids(articles)
+    async def write_articles(self, rows: dict[int, ArticleRow]) -> None:
+        """Store merged articles by id: their rows, topics, providers and full-text entries."""
+        ids = sorted(rows)
+        provider_ids = await self._provider_ids(rows.values())
+        topic_ids = await self._topic_ids(rows.values())
         for chunk in _chunks(ids):
             marks = _marks(len(chunk))
             for table, column in (("article_topics", "article_id"), ("articles_fts", "rowid")):
                 await self._db.execute(
                     f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
                 )
-        rows = []
+        article_rows = []
         topic_rows = []
         fts_rows = []
         for article_id in ids:
-            article, data = merged[article_id]
-            score = rank_score(article)
-            published = _published_seconds(article)
-            provider_id = provider_ids.get(article.provider.domain) if article.provider else None
-            provider_name = article.provider.name if article.provider else None
-            rows.append((article_id, article.url, article.title, published, score, provider_id,
-                         provider_name, article.is_stub, data))
+            row = rows[article_id]
+            article_rows.append((
+                article_id, row.url, row.title, row.published_at, row.score,
+                provider_ids[row.provider_domain] if row.provider_domain is not None else None,
+                row.provider_name, row.is_stub, row.data,
+            ))
             topic_rows.extend(
-                (topic_ids[topic.casefold()], article_id, score, published, topic)
-                for topic in article.topics
+                (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
+                for topic in row.topics
             )
-            provider_text = (
-                f"{article.provider.name} {article.provider.domain}" if article.provider else ""
-            )
-            fts_rows.append((article_id, article.title, article.excerpt, provider_text,
-                             " ".join(article.topics)))
+            provider_text = (f"{row.provider_name} {row.provider_domain}"
+                             if row.provider_domain is not None else "")
+            fts_rows.append((article_id, row.title, row.excerpt, provider_text,
+                             " ".join(row.topics)))
         await self._db.executemany(
             "INSERT INTO articles (id, url, title, published_at, score, provider_id, "
             "provider_name, is_stub, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -599,7 +624,7 @@ class Transaction:
             "published_at = excluded.published_at, score = excluded.score, "
             "provider_id = excluded.provider_id, provider_name = excluded.provider_name, "
             "is_stub = excluded.is_stub, data = excluded.data",
-            rows,
+            article_rows,
         )
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
@@ -612,9 +637,9 @@ class Transaction:
             fts_rows,
         )
 
-    async def _provider_ids(self, articles: Iterable[Article]) -> dict[str, int]:
+    async def _provider_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
         """Ids of the articles' providers by domain, creating new ones (named by refresh_names)."""
-        domains = {article.provider.domain for article in articles if article.provider}
+        domains = {row.provider_domain for row in rows if row.provider_domain is not None}
         await self._db.executemany(
             "INSERT OR IGNORE INTO providers (domain, name) VALUES (?, ?)",
             ((domain, domain) for domain in domains),
@@ -622,10 +647,10 @@ class Transaction:
         async with self._db.execute("SELECT domain, id FROM providers") as cursor:
             return {row[0]: row[1] for row in await cursor.fetchall()}
 
-    async def _topic_ids(self, articles: Iterable[Article]) -> dict[str, int]:
+    async def _topic_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
         names: dict[str, str] = {}
-        for article in articles:
-            for topic in article.topics:
+        for row in rows:
+            for topic in row.topics:
                 names.setdefault(topic.casefold(), topic)
         await self._db.executemany(
             "INSERT OR IGNORE INTO topics (key, name) VALUES (?, ?)", names.items()

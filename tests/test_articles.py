@@ -18,6 +18,7 @@ from bot.articles import (
     article_to_json,
     canonical_url,
     is_http_url,
+    parsed_canonical_url,
 )
 from bot.merge import merge_versions
 
@@ -128,6 +129,23 @@ def test_canonical_url_ignores_presentation_and_is_stable(
     assert canonical_url(dressed) == canonical_url(plain)
     assert canonical_url(canonical_url(plain)) == canonical_url(plain)
     assert is_http_url(canonical_url(plain))
+
+
+_url_text = st.text(
+    alphabet=st.sampled_from("aAzZ09.-_~/?#:@[]%&=+ \t\u00e9"), max_size=30
+)
+
+
+@given(scheme=st.sampled_from(["http", "https", "HTTP", "hTTps"]), rest=_url_text)
+def test_the_fast_path_for_plain_urls_agrees_with_full_parsing(scheme: str, rest: str) -> None:
+    url = f"{scheme}://{rest}"
+    try:
+        expected = parsed_canonical_url(url)
+    except ValueError:  # not a URL urlsplit accepts: the fast path must not accept it either
+        with pytest.raises(ValueError):
+            canonical_url(url)
+        return
+    assert canonical_url(url) == expected
 
 
 def _full(**changes: object) -> Article:
