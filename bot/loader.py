@@ -7,7 +7,7 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 200
 # Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
-WORKER_BATCH = 64
+WORKER_BATCH = 128
 # Articles per merge task sent to a worker.
 MERGE_BATCH = 1000
 
@@ -136,7 +136,10 @@ def _read_and_parse(
 def _file_versions(path: str, parsed: Parsed) -> FileVersions:
     """A parsed file as the store takes it, encoded here in the worker to spare the parent."""
     article = parsed.article
-    versions = tuple((a.url, a.is_stub, article_to_json(a)) for a in (article, *article.related))
+    versions = tuple(
+        (a.url, a.is_stub, a.published_at.isoformat() if a.published_at else "", article_to_json(a))
+        for a in (article, *article.related)
+    )
     return FileVersions(path, versions, pack_versions(versions), parsed.warnings)
 
 
@@ -157,59 +160,48 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
                                mp_context=multiprocessing.get_context("spawn"))
 
 
-async def _parse_all(
-    seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, progress: Progress | None,
-    known: dict[str, str], pool: ProcessPoolExecutor | None,
-) -> list[_FileResult]:
-    """Parse files off the event loop: in worker processes when there are many."""
+async def _parse_batches(
+    seeds_dir: Path, paths: list[str], max_bytes: int, backend: str, known: dict[str, str],
+    pool: ProcessPoolExecutor | None,
+) -> AsyncIterator[list[_FileResult]]:
+    """Parse files off the event loop, in worker processes when there are many; yields each
+    batch as soon as it is parsed, so that storing it overlaps with parsing the rest."""
     root = str(seeds_dir)
     batches = [paths[i : i + WORKER_BATCH] for i in range(0, len(paths), WORKER_BATCH)]
-    loop = asyncio.get_running_loop()
-    results: list[_FileResult] = []
     if pool is None:
         for batch in batches:
-            results.extend(
-                await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend, known)
-            )
-            if progress:
-                progress(len(results), len(paths))
-        return results
+            yield await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend, known)
+        return
+    loop = asyncio.get_running_loop()
     futures = [
         loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend,
                              {path: known[path] for path in batch if path in known})
         for batch in batches
     ]
     for future in asyncio.as_completed(futures):
-        results.extend(await future)
-        if progress:
-            progress(len(results), len(paths))
-    return results
+        yield await future
 
 
-def _merge_batch(groups: list[tuple[str, list[str]]]) -> list[ArticleRow]:
+def _merge_batch(groups: list[list[str]]) -> list[ArticleRow]:
     """Merge each article's versions into its row; runs in worker processes too."""
-    return [article_row(*merge_json(texts)) for _url, texts in groups]
+    return [article_row(*merge_json(texts)) for texts in groups]
 
 
-async def _merge_all(
-    versions: dict[str, list[str]], pool: ProcessPoolExecutor | None
+async def _merged(
+    versions: dict[str, list[str]], urls: list[str], pool: ProcessPoolExecutor | None
 ) -> dict[str, ArticleRow]:
-    """Every article's versions merged, by URL: in the sync's worker processes if it has them.
+    """These articles' versions merged into their rows, by URL.
 
-    Merging is CPU work (decoding and comparing JSON); off the event loop it leaves the bot
-    free to answer users, and in the workers it uses every core.
+    Merging is CPU work (decoding and comparing JSON): off the event loop it leaves the bot
+    free to answer users, and in the sync's workers it uses every core while the batches
+    already merged are written.
     """
-    groups = list(versions.items())
+    groups = [versions[url] for url in urls]
     if pool is None:
         rows = await asyncio.to_thread(_merge_batch, groups)
     else:
-        loop = asyncio.get_running_loop()
-        batches = [groups[i : i + MERGE_BATCH] for i in range(0, len(groups), MERGE_BATCH)]
-        done = await asyncio.gather(
-            *(loop.run_in_executor(pool, _merge_batch, batch) for batch in batches)
-        )
-        rows = [row for batch_rows in done for row in batch_rows]
-    return {url: row for (url, _texts), row in zip(groups, rows, strict=True)}
+        rows = await asyncio.get_running_loop().run_in_executor(pool, _merge_batch, groups)
+    return dict(zip(urls, rows, strict=True))
 
 
 async def sync(
@@ -237,82 +229,142 @@ async def sync(
                 report.failed.append((path, state.error))
         else:
             candidates.append(path)
-    removed = sorted(set(known) - set(on_disk))
-    # Hashes of files that loaded: a touched file with the same content needs no parse.
-    good_hashes = {path: known[path].hash for path in candidates
-                   if path in known and not known[path].error}
-    with _workers(len(candidates)) as pool:
-        parsed = await _parse_all(seeds_dir, sorted(candidates), max_bytes, backend, progress,
-                                  good_hashes, pool)
-        file_rows: list[tuple[str, int, int, str, str | None]] = []
-        loaded: list[FileVersions] = []
-        for item in sorted(parsed, key=lambda r: r.path):
-            file_row = (item.path, item.size, item.mtime_ns, item.hash, None)
-            if item.result is None:
-                report.unchanged += 1  # touched, same content: only the stat is new
-                file_rows.append(file_row)
-            elif isinstance(item.result, ParseError):
-                report.failed.append((item.path, item.result.reason))
-                if item.hash:  # an unreadable file keeps its old row until it can be read
-                    file_rows.append((*file_row[:4], item.result.reason))
-            else:
-                report.warnings.extend(f"{item.path}: {text}" for text in item.result.warnings)
-                (report.updated if item.path in known else report.added).append(item.path)
-                file_rows.append(file_row)
-                loaded.append(item.result)
-        report.removed = removed
-        if file_rows or removed:
+    report.removed = sorted(set(known) - set(on_disk))
+    if candidates or report.removed:
+        # Hashes of files that loaded: a touched file with the same content needs no parse.
+        good_hashes = {path: known[path].hash for path in candidates
+                       if path in known and not known[path].error}
+        with _workers(len(candidates)) as pool:
             async with store.transaction() as tx:
-                await _write(tx, known, file_rows, loaded, removed, pool)
+                writer = _SyncWriter(tx, known, report)
+                await writer.start()
+                batches = _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
+                                         good_hashes, pool)
+                async for batch in batches:
+                    await writer.add(batch)
+                    if progress:
+                        progress(writer.parsed, len(candidates))
+                await writer.finish(pool)
                 await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
-        else:
-            await store.set_meta("last_sync", datetime.now(UTC).isoformat())
+    else:
+        await store.set_meta("last_sync", datetime.now(UTC).isoformat())
     report.articles = await store.article_count()
     report.failed.sort()
     report.duration = time.perf_counter() - started
     return report
 
 
-async def _write(
-    tx: Transaction,
-    known: dict[str, FileState],
-    file_rows: list[tuple[str, int, int, str, str | None]],
-    loaded: list[FileVersions],
-    removed: list[str],
-    pool: ProcessPoolExecutor | None,
-) -> None:
-    """Store one sync's file rows and versions, and merge again every article they changed."""
-    reloaded = [known[f.path].id for f in loaded if f.path in known]
-    gone = [known[path].id for path in removed]
-    before = await tx.stored_versions(reloaded + gone)
-    await tx.remove_files(gone)
-    file_ids = await tx.record_files(file_rows)
-    # An article is merged again only when some file's version of it changed: a file
-    # edited in its own article leaves its related stubs, and the articles they are, alone.
-    fresh: dict[str, list[str]] = {}
-    affected: set[str] = set()
-    for f in loaded:
-        old = {url: data for url, _is_stub, data in before.get(file_ids[f.path], ())}
-        new = {url: data for url, _is_stub, data in f.versions}
-        for url, data in new.items():
-            fresh.setdefault(url, []).append(data)
-        affected.update(url for url in old.keys() | new.keys() if old.get(url) != new.get(url))
-    for file_id in gone:
-        affected.update(url for url, _is_stub, _data in before.get(file_id, ()))
-    ids = await tx.article_ids(sorted(affected | fresh.keys()))
-    versions = await tx.versions_elsewhere(
-        {url: ids[url] for url in affected if url in ids}, skip_files=set(reloaded)
-    )
-    for url in affected & fresh.keys():
-        versions.setdefault(url, []).extend(fresh[url])
-    merged = await _merge_all(versions, pool)
-    next_id = await tx.next_article_id()
-    # Undated articles first, then by publication time.
-    new_urls = sorted((url for url in merged if url not in ids),
-                      key=lambda url: (merged[url].published_at or 0, url))
-    ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
-    await tx.save_versions(file_ids, loaded, ids)
-    await tx.write_articles({ids[url]: result for url, result in merged.items()})
-    await tx.delete_articles(sorted(ids[url] for url in affected - merged.keys() if url in ids))
-    await tx.refresh_names()
+class _SyncWriter:
+    """One sync's writes, in its transaction: each parsed batch as it arrives, then the merge.
 
+    An article is merged again only when some file's version of it changed: a file edited
+    in its own article leaves its related stubs, and the articles they are, alone.
+    """
+
+    def __init__(self, tx: Transaction, known: dict[str, FileState], report: SyncReport):
+        self.tx = tx
+        self.known = known
+        self.report = report
+        self.parsed = 0
+        self.next_file_id = 0  # set by `start`
+        self.loaded: list[FileVersions] = []
+        self.file_ids: dict[str, int] = {}
+        self.reloaded: set[int] = set()  # ids of known files with new versions
+        self.fresh: dict[str, list[str]] = {}  # this sync's versions (JSON) by URL
+        self.published: dict[str, str] = {}  # the latest date any new version gives, by URL
+        self.affected: set[str] = set()  # URLs whose versions changed
+        self.warnings: dict[str, tuple[str, ...]] = {}
+
+    async def start(self) -> None:
+        self.next_file_id = await self.tx.next_id("files")
+
+    def _file_id(self, path: str) -> int:
+        state = self.known.get(path)
+        if state:
+            return state.id
+        self.next_file_id += 1
+        return self.next_file_id - 1
+
+    async def add(self, batch: list[_FileResult]) -> None:
+        """Record one parsed batch: file rows, and for readable files their versions."""
+        self.parsed += len(batch)
+        rows: list[tuple[int, str, int, int, str, str | None]] = []
+        loaded: list[FileVersions] = []
+        for item in batch:
+            error = None
+            if item.result is None:
+                self.report.unchanged += 1  # touched, same content: only the stat is new
+            elif isinstance(item.result, ParseError):
+                self.report.failed.append((item.path, item.result.reason))
+                if not item.hash:  # unreadable: it keeps its old row until it can be read
+                    continue
+                error = item.result.reason
+            else:
+                self.warnings[item.path] = item.result.warnings
+                (self.report.updated if item.path in self.known
+                 else self.report.added).append(item.path)
+                loaded.append(item.result)
+            file_id = self.file_ids[item.path] = self._file_id(item.path)
+            rows.append((file_id, item.path, item.size, item.mtime_ns, item.hash, error))
+        reloaded = [self.known[f.path].id for f in loaded if f.path in self.known]
+        before = await self.tx.stored_versions(reloaded)  # read before they are replaced
+        self.reloaded.update(reloaded)
+        await self.tx.record_files(rows)
+        await self.tx.save_packed(self.file_ids, loaded)
+        self.loaded.extend(loaded)
+        for f in loaded:
+            old = {url: data for url, _stub, _when, data in before.get(self.file_ids[f.path], ())}
+            new = {}
+            for url, _stub, when, data in f.versions:
+                new[url] = data
+                self.fresh.setdefault(url, []).append(data)
+                self.published[url] = max(when, self.published.get(url, ""))
+            self.affected.update(url for url in old.keys() | new.keys()
+                                 if old.get(url) != new.get(url))
+
+    async def finish(self, pool: ProcessPoolExecutor | None) -> None:
+        """Remove deleted files, then merge and write every affected article."""
+        tx = self.tx
+        report = self.report
+        gone = [self.known[path].id for path in report.removed]
+        for versions in (await tx.stored_versions(gone)).values():
+            self.affected.update(url for url, _stub, _when, _data in versions)
+        await tx.remove_files(gone)
+        ids = await tx.article_ids(sorted(self.affected | self.fresh.keys()))
+        versions = await tx.versions_elsewhere(
+            {url: ids[url] for url in self.affected if url in ids}, skip_files=self.reloaded
+        )
+        for url in self.affected & self.fresh.keys():
+            versions.setdefault(url, []).extend(self.fresh[url])
+        urls = list(versions)
+        merging = [asyncio.create_task(_merged(versions, urls[i : i + MERGE_BATCH], pool))
+                   for i in range(0, len(urls), MERGE_BATCH)]
+        try:
+            await self._write_merged(versions, ids, merging)
+        finally:
+            for task in merging:
+                task.cancel()
+        await tx.delete_articles(sorted(ids[url] for url in self.affected - versions.keys()
+                                        if url in ids))
+        if self.loaded or gone:
+            await tx.refresh_names()
+        for names in (report.added, report.updated):
+            names.sort()
+        report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
+                           for warning in self.warnings[path]]
+
+    async def _write_merged(
+        self, versions: dict[str, list[str]], ids: dict[str, int],
+        merging: list[asyncio.Task[dict[str, ArticleRow]]],
+    ) -> None:
+        """While the articles are being merged, give ids and store mentions; then write each
+        batch of merged articles as it is done."""
+        # New articles get ids in order of publication (see Transaction.next_id).
+        new_urls = sorted((url for url in versions if url not in ids),
+                          key=lambda url: (self.published.get(url, ""), url))
+        next_id = await self.tx.next_id("articles")
+        ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
+        await self.tx.save_mentions(self.file_ids, self.loaded, ids)
+        for done in asyncio.as_completed(merging):
+            rows = await done
+            await self.tx.write_articles({ids[url]: row for url, row in rows.items()})

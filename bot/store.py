@@ -50,8 +50,9 @@ class FileState(NamedTuple):
     error: str | None
 
 
-# One article as one file gives it: (canonical URL, is a stub, the article's JSON).
-Version = tuple[str, bool, str]
+# One article as one file gives it: (canonical URL, is a stub, published (ISO 8601 in UTC,
+# or ""), the article's JSON).
+Version = tuple[str, bool, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,11 @@ class FileVersions:
 def pack_versions(versions: Iterable[Version]) -> bytes:
     """A file's versions as stored: one line each, compressed.
 
-    Neither a canonical URL nor compact JSON holds a tab or a newline, so lines and tabs
-    separate them without any escaping; unpacking is a split, not a JSON parse.
+    Neither a canonical URL, a date nor compact JSON holds a tab or a newline, so lines and
+    tabs separate them without any escaping; unpacking is a split, not a JSON parse.
     """
-    text = "\n".join(f"{url}\t{int(is_stub)}\t{data}" for url, is_stub, data in versions)
+    text = "\n".join(f"{url}\t{int(is_stub)}\t{published}\t{data}"
+                     for url, is_stub, published, data in versions)
     return zlib.compress(text.encode(), 1)
 
 
@@ -78,8 +80,8 @@ def unpack_versions(packed: bytes) -> list[Version]:
     """The versions `pack_versions` stored."""
     versions: list[Version] = []
     for line in zlib.decompress(packed).decode().split("\n"):
-        url, is_stub, data = line.split("\t", 2)
-        versions.append((url, is_stub == "1", data))
+        url, is_stub, published, data = line.split("\t", 3)
+        versions.append((url, is_stub == "1", published, data))
     return versions
 
 
@@ -203,7 +205,9 @@ class Store:
             await writer.execute("PRAGMA synchronous=NORMAL")
             # A sync touches many index pages at once; 64 MiB of cache keeps them in memory.
             await writer.execute("PRAGMA cache_size=-65536")
-            await writer.execute("PRAGMA foreign_keys=ON")
+            # Foreign keys are declared but not enforced: checking them made writing 100,000
+            # articles take twice as long, and this module is their only writer (the loader
+            # tests check that nothing dangles after every kind of sync).
             await _migrate(writer)
             reader = await aiosqlite.connect(path, isolation_level=None)
         except BaseException:
@@ -512,7 +516,7 @@ class Transaction:
         found: dict[str, list[str]] = {}
         stored = await self.stored_versions(sorted(file_ids - skip_files))
         for versions in stored.values():
-            for url, _is_stub, data in versions:
+            for url, _is_stub, _published, data in versions:
                 if url in article_ids:
                     found.setdefault(url, []).append(data)
         return found
@@ -528,16 +532,15 @@ class Transaction:
                 )
 
     async def record_files(
-        self, states: Sequence[tuple[str, int, int, str, str | None]]
-    ) -> dict[str, int]:
-        """Insert or update file rows (path, size, mtime_ns, hash, error); returns their ids."""
+        self, states: Sequence[tuple[int, str, int, int, str, str | None]]
+    ) -> None:
+        """Insert or update file rows (id, path, size, mtime_ns, hash, error)."""
         await self._db.executemany(
-            "INSERT INTO files (path, size, mtime_ns, hash, error) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+            "INSERT INTO files (id, path, size, mtime_ns, hash, error) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error",
             states,
         )
-        return await self._ids("files", "path", [state[0] for state in states])
 
     async def _ids(self, table: str, key: str, values: Sequence[str]) -> dict[str, int]:
         """Row ids of `table` by its unique text column `key` (our own names, not input)."""
@@ -554,37 +557,39 @@ class Transaction:
         """Ids of the stored articles among these canonical URLs."""
         return await self._ids("articles", "url", urls)
 
-    async def next_article_id(self) -> int:
-        """The first free article id; new articles take ids from here on, in this transaction.
+    async def next_id(self, table: str) -> int:
+        """The first free id of `table` ("articles" or "files"), handed out by the caller.
 
-        Ids are handed out here rather than by inserts so that files and mentions can be
-        written before the merged articles, and new articles get them in publication order:
-        a higher id means a newer article, which lets a broad search read its newest matches
-        first.
+        Ids are handed out by the loader rather than by inserts so that it needs no read
+        back, can write files and mentions before the merged articles, and can give new
+        articles ids in publication order: a higher id means a newer article, which lets a
+        broad search read its newest matches first.
         """
-        async with self._db.execute("SELECT coalesce(max(id), 0) + 1 FROM articles") as cursor:
+        async with self._db.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}") as cursor:  # noqa: S608
             row = await cursor.fetchone()
         return int(row[0]) if row else 1
 
-    async def save_versions(
-        self, file_ids: dict[str, int], files: Sequence[FileVersions], article_ids: dict[str, int]
-    ) -> None:
-        """Make each file's stored versions and mentions exactly what it now says."""
-        ids = [file_ids[f.path] for f in files]
-        for chunk in _chunks(ids):
-            await self._db.execute(
-                f"DELETE FROM mentions WHERE file_id IN ({_marks(len(chunk))})", chunk  # noqa: S608
-            )
+    async def save_packed(self, file_ids: dict[str, int], files: Sequence[FileVersions]) -> None:
+        """Store what each file now says (its packed versions)."""
         await self._db.executemany(
             "INSERT OR REPLACE INTO file_versions (file_id, data) VALUES (?, ?)",
             sorted((file_ids[f.path], f.packed) for f in files),
         )
+
+    async def save_mentions(
+        self, file_ids: dict[str, int], files: Sequence[FileVersions], article_ids: dict[str, int]
+    ) -> None:
+        """Make each file's mentions exactly the articles it now gives versions of."""
+        for chunk in _chunks([file_ids[f.path] for f in files]):
+            await self._db.execute(
+                f"DELETE FROM mentions WHERE file_id IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            )
         await self._db.executemany(
             "INSERT OR IGNORE INTO mentions (article_id, file_id, is_stub) VALUES (?, ?, ?)",
             sorted(  # in key order: appends, not page splits
                 (article_ids[url], file_ids[f.path], is_stub)
                 for f in files
-                for url, is_stub, _data in f.versions
+                for url, is_stub, _published, _data in f.versions
             ),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,6 +152,21 @@ async def test_a_missing_seeds_folder_is_an_error(store: Store, tmp_path: Path) 
 # ---- incremental sync ----------------------------------------------------------------------
 
 
+async def assert_as_if_loaded_afresh(store: Store, folder: Path) -> None:
+    """An incremental sync leaves what a first load of the same files gives, and no dangling
+    references (foreign keys are declared but not enforced, so this checks the writer)."""
+    fresh_path = store.path.with_name(f"fresh-{datetime.now(UTC).timestamp()}.db")
+    async with await Store.open(fresh_path) as fresh:
+        await sync(fresh, folder)
+        assert await snapshot(store) == await snapshot(fresh)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute(
+            "SELECT count(*) FROM mentions WHERE article_id NOT IN (SELECT id FROM articles) "
+            "OR file_id NOT IN (SELECT id FROM files)"
+        ).fetchone() == (0,)
+
+
 async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Path) -> None:
     assert_report(await sync(store, seeds_dir), added=[META_FILE, AMD_FILE])
     first = await snapshot(store)
@@ -166,6 +182,7 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert_report(report, added=["sub/new.txt"], unchanged=2)
     assert report.articles == 17  # the new article and its new stub; Nasdaq was known
     assert {NEW_URL, NEW_STUB_URL} <= await urls(store)
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
     # change
     write_new(seeds_dir, title="Google details TPU v5 for AI training")
@@ -173,6 +190,7 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert_report(report, updated=["sub/new.txt"], unchanged=2)
     article = await store.article_by_url(NEW_URL)
     assert article is not None and article.title == "Google details TPU v5 for AI training"
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
     # break: the last good version stays, and the file is reported every time until fixed
     new.write_text("---\ntitle: [Google details\nwebUrl: nope\n---\n", encoding="utf-8")
@@ -192,6 +210,7 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert report.failed == []
     article = await store.article_by_url(NEW_URL)
     assert article is not None and article.title == "Google ships TPU v5"
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
     # delete: what only 000_ said goes; a stub another file also lists stays
     (seeds_dir / META_FILE).unlink()
@@ -204,6 +223,7 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert amd is not None and not amd.is_stub
     _listed, listing = await store.linked(amd.article_id or 0)
     assert listing == []  # the Meta article that listed it is gone
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
     (seeds_dir / AMD_FILE).unlink()
     report = await sync(store, seeds_dir)
@@ -213,6 +233,7 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert topics == {"AI Hardware": 1, "Google AI": 1}  # unused topics are dropped
     providers = {provider.domain for provider in await store.provider_counts()}
     assert "theregister.com" not in providers
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
 
 async def test_deleting_a_broken_file_removes_its_last_good_articles(
