@@ -13,7 +13,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 from bot.articles import article_to_json
 from bot.merge import merge_json
@@ -66,13 +65,6 @@ class SyncReport:
         )
 
 
-class _Stat(NamedTuple):
-    """Size and mtime of a file on disk (a tuple: one is made per file per sync)."""
-
-    size: int
-    mtime_ns: int
-
-
 @dataclass(frozen=True, slots=True)
 class _FileResult:
     path: str
@@ -82,9 +74,10 @@ class _FileResult:
     result: FileVersions | ParseError | None  # None: same content as the store has, not parsed
 
 
-def scan(seeds_dir: Path) -> dict[str, _Stat]:
-    """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its stat."""
-    found: dict[str, _Stat] = {}
+def scan(seeds_dir: Path) -> dict[str, tuple[int, int]]:
+    """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its
+    size and mtime_ns."""
+    found: dict[str, tuple[int, int]] = {}
     pending = [(seeds_dir, "")]
     while pending:
         folder, prefix = pending.pop()
@@ -99,7 +92,7 @@ def scan(seeds_dir: Path) -> dict[str, _Stat]:
             try:
                 if name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
                     stat = entry.stat()
-                    found[prefix + name] = _Stat(stat.st_size, stat.st_mtime_ns)
+                    found[prefix + name] = (stat.st_size, stat.st_mtime_ns)
                 elif entry.is_dir():
                     pending.append((Path(entry.path), f"{prefix}{name}/"))
             except OSError:
@@ -219,17 +212,15 @@ async def sync(
     if not seeds_dir.is_dir():
         raise FileNotFoundError(f"seeds directory {seeds_dir} does not exist")
     on_disk = await asyncio.to_thread(scan, seeds_dir)
-    known = await store.file_states()
-    candidates = []
-    for path, stat in on_disk.items():
-        state = known.get(path)
-        if state and state.size == stat.size and state.mtime_ns == stat.mtime_ns:
-            report.unchanged += 1
-            if state.error:
-                report.failed.append((path, state.error))
-        else:
-            candidates.append(path)
-    report.removed = sorted(set(known) - set(on_disk))
+    stats = await store.file_stats()
+    # Set operations on (path, (size, mtime)) pairs: at 100,000 files, a loop costs more.
+    candidates = [path for path, _stat in on_disk.items() - stats.items()]
+    removed = stats.keys() - on_disk.keys()
+    known = await store.file_states([*candidates, *removed])
+    report.unchanged = len(on_disk) - len(candidates)
+    report.failed = [(path, error) for path, error in await store.failing_files()
+                     if path in on_disk and path not in known]
+    report.removed = sorted(removed)
     if candidates or report.removed:
         # Hashes of files that loaded: a touched file with the same content needs no parse.
         good_hashes = {path: known[path].hash for path in candidates

@@ -238,11 +238,22 @@ class Store:
 
     # ---- files -------------------------------------------------------------------------
 
-    async def file_states(self) -> dict[str, FileState]:
-        """Every known source file by path."""
-        sql = "SELECT id, path, size, mtime_ns, hash, error FROM files"
-        async with self._reader.execute(sql) as cursor:
-            return {state.path: state for state in map(FileState._make, await cursor.fetchall())}
+    async def file_stats(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every known source file by path: all a sync reads of most."""
+        async with self._reader.execute("SELECT path, size, mtime_ns FROM files") as cursor:
+            return {path: (size, mtime_ns) for path, size, mtime_ns in await cursor.fetchall()}
+
+    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """What the store knows of these source files, by path (unknown ones left out)."""
+        states: dict[str, FileState] = {}
+        for chunk in _chunks(paths):
+            async with self._reader.execute(
+                "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
+                f"WHERE path IN ({_marks(len(chunk))})",
+                chunk,
+            ) as cursor:
+                states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
+        return states
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
