@@ -29,3 +29,6 @@ CREATE TABLE mentions (
     PRIMARY KEY (article_id, file_id)
 ) WITHOUT ROWID;
 CREATE INDEX mentions_file ON mentions (file_id, is_stub, article_id);
+
+-- Naming providers reads every (provider, spelling) pair: from this index, not the table.
+CREATE INDEX articles_provider_names ON articles (provider_id, provider_name);
