@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.articles import Article, article_to_json, canonical_url
 from bot.loader import sync
-from bot.store import Store
+from bot.store import Store, pack_versions, unpack_versions
 
 MIGRATIONS = sorted((Path(__file__).resolve().parents[1] / "bot" / "migrations").glob("*.sql"))
 
@@ -49,3 +55,22 @@ async def test_the_file_versions_migration_keeps_digests_and_the_next_sync_reloa
         report = await sync(store, seeds_dir)
         assert sorted(report.added) == sorted(p.name for p in seeds_dir.iterdir())
         assert await store.article_count() == report.articles > 0
+
+
+@given(
+    title=st.text(min_size=1, max_size=40),
+    excerpt=st.text(max_size=80),
+    path=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=20),
+    is_stub=st.booleans(),
+)
+def test_packed_versions_come_back_exactly_whatever_the_text_holds(
+    title: str, excerpt: str, path: str, is_stub: bool
+) -> None:
+    # Titles and excerpts may hold tabs, newlines and any other character: the packed
+    # form separates fields by tabs and lines, which must never split inside one.
+    url = canonical_url("https://example.com/" + quote(path))
+    article = Article(url=url, title=title, excerpt=excerpt, is_stub=is_stub,
+                      published_at=datetime(2022, 5, 26, 12, tzinfo=UTC))
+    versions = [(url, is_stub, "2022-05-26T12:00:00+00:00", article_to_json(article)),
+                (url + "/other", True, "", article_to_json(article))]
+    assert unpack_versions(pack_versions(versions)) == versions
