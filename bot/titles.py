@@ -102,7 +102,7 @@ class TitleIndex:
     def __init__(self, titles: Sequence[str]):
         # WRatio is scored on processed text, exactly as `processor=default_process` would.
         # A tuple, not a list: a tuple of strings drops out of the cyclic garbage collector's
-        # sight, while each full collection would walk a list's 100,000+ items (~10 ms).
+        # sight, while each full collection would walk a list's 100,000+ items.
         self.texts = tuple(utils.default_process(title) for title in titles)
         encoded = [text.encode("utf-8") for text in self.texts]
         self._lengths = np.fromiter((len(e) for e in encoded), dtype=np.int32,
