@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
 
 from bot.articles import Article, canonical_url, is_http_url
 from bot.loader import Progress, SyncReport, sync
@@ -175,30 +175,40 @@ class News:
         own_id = article.article_id
         if own_id is None:
             return []
+        # The two reads are queued for the database thread at once, and the similar titles
+        # (in-memory, CPU only) are found while it runs them, instead of after.
+        linked = asyncio.create_task(self.store.linked(own_id))
+        neighbours = asyncio.create_task(self.store.topic_neighbours(own_id, RELATED_CANDIDATES))
+        await asyncio.sleep(0)  # let both tasks send their first query
+        try:
+            similar = {hit.item.id: hit.score / 100
+                       for hit in self.index.similar_titles(article.title, RELATED_CANDIDATES)}
+            listed, listing = await linked
+            shared = await neighbours
+        finally:  # on an error or cancellation, leave no read running on its own
+            for task in (linked, neighbours):
+                task.cancel()
         scores: dict[int, float] = {}
-        listed, listing = await self.store.linked(own_id)
         for related_id in listed:
             scores[related_id] = scores.get(related_id, 0.0) + LISTED_WEIGHT
         for related_id in listing:
             scores[related_id] = scores.get(related_id, 0.0) + LISTING_WEIGHT
-        shared = await self.store.topic_neighbours(own_id, RELATED_CANDIDATES)
         for related_id, count in shared.items():
             scores[related_id] = scores.get(related_id, 0.0) + TOPIC_WEIGHT * count
-        # Similar titles come from the in-memory index: no database round trip.
-        similar = {hit.item.id: hit.score / 100
-                   for hit in self.index.similar_titles(article.title, RELATED_CANDIDATES)}
-        own_title = utils.default_process(article.title)
-        ranked: list[tuple[float, int]] = []
-        for related_id in set(scores) | set(similar):
-            entry = self.index.title_entry(related_id)
-            if related_id == own_id or entry is None:
-                continue
-            similarity = similar.get(related_id)
-            if similarity is None:
-                similarity = fuzz.token_set_ratio(own_title, entry.title,
-                                                  processor=utils.default_process) / 100
-            ranked.append((scores.get(related_id, 0.0) + TITLE_WEIGHT * similarity, related_id))
-        ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+        candidates = {related_id: entry.title for related_id in set(scores) | set(similar)
+                      if related_id != own_id
+                      and (entry := self.index.title_entry(related_id)) is not None}
+        # Title similarity of the candidates the index did not score, in one rapidfuzz call.
+        unscored = {related_id: title for related_id, title in candidates.items()
+                    if related_id not in similar}
+        for _title, score, related_id in process.extract(
+            article.title, unscored, scorer=fuzz.token_set_ratio,
+            processor=utils.default_process, limit=None,
+        ):
+            similar[related_id] = score / 100
+        ranked = sorted(((scores.get(related_id, 0.0) + TITLE_WEIGHT * similar[related_id],
+                          related_id) for related_id in candidates),
+                        key=lambda pair: (-pair[0], pair[1]))
         return [related_id for _score, related_id in ranked[:MAX_RELATED]]
 
     # ---- lists -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -260,3 +261,13 @@ async def test_background_resync_survives_a_missing_folder(
     await cog.resync.coro(cog)  # logs the error instead of raising
     handle = await fake.slash("news latest", {"count": 1})
     assert _embed((await handle.response()).json)["footer"]["text"].endswith("15 articles")
+
+
+async def test_what_start_up_made_is_frozen_until_the_bot_closes(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    async with running_bot(make_bot(store, seeds_dir), fake):
+        # Out of the cyclic garbage collector's walks while the bot runs...
+        assert gc.get_freeze_count() > 0
+    # ...and back in them once it is closed, so whatever of it is garbage can be collected.
+    assert gc.get_freeze_count() == 0

@@ -11,9 +11,10 @@ import pytest
 from conftest import AMD_TITLE, AMD_URL, META_TITLE, META_URL, SEEDS, write_article
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz, utils
 
 from bot.articles import Article
-from bot.queries import Answer, News, NotFound
+from bot.queries import RELATED_CANDIDATES, Answer, News, NotFound
 from bot.store import Store
 
 NASDAQ_TITLE = "Microsoft (MSFT) Azure Selected by Meta to Boost AI Innovation"
@@ -248,6 +249,25 @@ async def test_related_ranks_listed_and_listing_articles_first(news: News) -> No
     assert "AMD Instinct(TM) MI200 Adopted for Large-Scale AI Training in Microsoft Azure" in [
         article.title for article in result.page.items
     ]
+
+
+async def test_related_order_follows_the_documented_weights(news: News) -> None:
+    """Listed 3, listing 2, 1 per shared topic, plus twice the title similarity; ties by id."""
+    amd = await news.article(AMD_URL)
+    assert isinstance(amd, Article) and amd.article_id is not None
+    listed, listing = await news.store.linked(amd.article_id)
+    shared = await news.store.topic_neighbours(amd.article_id, RELATED_CANDIDATES)
+    similar = {hit.item.id for hit in news.index.similar_titles(amd.title, RELATED_CANDIDATES)}
+    expected = []
+    for other in (set(listed) | set(listing) | set(shared) | similar) - {amd.article_id}:
+        entry = news.index.title_entry(other)
+        assert entry is not None
+        weight = (3.0 * (other in listed) + 2.0 * (other in listing) + shared.get(other, 0)
+                  + 2.0 * fuzz.token_set_ratio(amd.title, entry.title,
+                                               processor=utils.default_process) / 100)
+        expected.append((-weight, other))
+    result = answer(await news.related(f"#{amd.article_id}", limit=50))
+    assert [a.article_id for a in result.page.items] == [other for _w, other in sorted(expected)]
 
 
 async def test_related_to_a_stub_starts_with_the_article_that_lists_it(news: News) -> None:
