@@ -25,6 +25,9 @@ TITLE_WEIGHT = 2.0  # times title similarity (0..1)
 RELATED_CANDIDATES = 30  # per topic and for similar titles
 MAX_RELATED = 50
 SUGGESTIONS = 5
+# The ranking score's weight against text relevance (bm25) in search; the score grows by
+# ln 2 / 2 for each day newer.
+SEARCH_SCORE_WEIGHT = 0.05
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
 _ARTICLE_ID = re.compile(r"^(?:#|id:)?(\d{1,18})$")
 
@@ -146,8 +149,16 @@ class News:
         """Full-text search; falls back to fuzzy titles when FTS finds nothing (typos)."""
         match = fts_query(text)
         if match is not None:
-            page = await self.store.search(match, limit, offset)
-            if page.total:
+            matches, capped = await self.store.search(match)
+            if matches:
+                # Text relevance (bm25, lower is better) mixed with the ranking score, which
+                # the in-memory index holds: no read of the articles table for it.
+                ranked = sorted(matches, key=lambda hit: (
+                    hit[1] - self.index.score_of(hit[0]) * SEARCH_SCORE_WEIGHT, hit[0]))
+                window = [article_id for article_id, _relevance in ranked[offset : offset + limit]]
+                found = await self.store.articles(window)
+                items = [found[i] for i in window if i in found]
+                page = Page(items, len(matches), offset, limit, capped)
                 return Answer(f"Search: {text}", page)
         fuzzy = self.index.match_titles(text, limit=MAX_RELATED)
         if not fuzzy:

@@ -108,7 +108,16 @@ class SearchIndex:
         self._position = {entry.id: position for position, entry in enumerate(titles)}
         self._titles = TitleIndex(self._names)
         best = heapq.nlargest(AUTOCOMPLETE_LIMIT, range(len(titles)), key=self._scores.item)
+        self._best_score = self._scores.item(best[0]) if best else 0.0
         self._best_titles = [self._entry(position) for position in best]
+
+    def score_of(self, article_id: int) -> float:
+        """An article's ranking score. One the index has not seen yet came with the sync
+        that is being indexed now: it counts as the best-scored (the newest) article."""
+        position = self._position.get(article_id)
+        if position is None:
+            return self._best_score
+        return self._scores.item(position)
 
     @classmethod
     async def build(cls, store: Store) -> SearchIndex:

@@ -329,29 +329,22 @@ class Store:
         )
         return Page(items, total, offset, limit, capped)
 
-    async def search(self, match: str, limit: int, offset: int = 0) -> Page:
-        """Full-text search; `match` must be an FTS5 expression built from quoted terms.
+    async def search(self, match: str) -> tuple[list[tuple[int, float]], bool]:
+        """Full-text matches as (article id, bm25 relevance: lower is better), and whether
+        more than COUNT_CAP matched; `match` must be an FTS5 expression of quoted terms.
 
-        Matches are ranked by text relevance (bm25: a hit in the title counts most, then
-        provider and topics) mixed with the ranking score. A broad query ("ai") matches
-        much of the corpus, and ranking every match would be slow: only its COUNT_CAP
-        newest matches (ids grow with publication) are ranked, in one pass over the index.
+        A hit in the title counts most, then provider and topics. A broad query ("ai")
+        matches much of the corpus, and ranking every match would be slow: only its
+        COUNT_CAP newest matches (ids grow with publication) are read, in one pass over the
+        index, newest first.
         """
         async with self._reader.execute(
-            "SELECT r.id, r.relevance - s.score * 0.05 FROM (SELECT rowid AS id, "  # noqa: S608
-            "bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) AS relevance FROM articles_fts "
-            f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}) r "
-            "JOIN articles s ON s.id = r.id",
+            "SELECT rowid, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) FROM articles_fts "  # noqa: S608
+            f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}",
             [match],
         ) as cursor:
             matches = await cursor.fetchall()
-        capped = len(matches) > COUNT_CAP
-        if capped:
-            matches = sorted(matches, key=lambda row: -row[0])[:COUNT_CAP]
-        ranked = sorted(matches, key=lambda row: (row[1], row[0]))[offset : offset + limit]
-        found = await self.articles([row[0] for row in ranked])
-        items = [found[row[0]] for row in ranked if row[0] in found]
-        return Page(items, len(matches), offset, limit, capped)
+        return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
