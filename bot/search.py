@@ -46,12 +46,14 @@ def fts_query(text: str) -> str | None:
     """An FTS5 expression matching the words of `text`, safe for any input.
 
     Every word is wrapped in double quotes, so operators (`NEAR(`, `-`, `:`, `*`, `"`)
-    typed by a person are plain text to FTS5. Common words ("the", "for") are left out
-    when other words remain: nearly every article holds them, so they narrow nothing and
-    make FTS walk its longest lists. None when there is no word at all.
+    typed by a person are plain text to FTS5. Common words ("the", "for") and single
+    characters (the "s" of "Meta's") are left out when other words remain: nearly every
+    article holds them, so they narrow nothing and make FTS walk its longest lists. None
+    when there is no word at all.
     """
     words = _WORD.findall(text)
-    meaningful = [word for word in words if word.casefold() not in STOPWORDS]
+    meaningful = [word for word in words
+                  if len(word) > 1 and word.casefold() not in STOPWORDS]
     words = meaningful or words
     if not words:
         return None

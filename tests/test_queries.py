@@ -387,6 +387,14 @@ async def test_common_words_do_not_narrow_a_search(news: News) -> None:
     assert isinstance(only_stopwords, Answer)  # a query of common words alone still runs
 
 
+async def test_a_possessive_s_does_not_narrow_a_search(news: News) -> None:
+    # FTS splits "Meta's" into "meta" and "s"; requiring an "s" somewhere would drop
+    # articles that never use a possessive.
+    possessive = answer(await news.search("Meta's Azure", limit=20)).page
+    plain = answer(await news.search("Meta Azure", limit=20)).page
+    assert possessive.items and [a.url for a in possessive.items] == [a.url for a in plain.items]
+
+
 # ---- stats and the index after a sync ------------------------------------------------------
 
 
