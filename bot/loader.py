@@ -258,7 +258,9 @@ class _SyncWriter:
         self.report = report
         self.parsed = 0
         self.next_file_id = 0  # set by `start`
-        self.loaded: list[FileVersions] = []
+        # What each loaded file mentions, by file id: (URL, is a stub). The versions
+        # themselves are kept by URL in `fresh`, and their packed form is stored at once.
+        self.mentioned: dict[int, list[tuple[str, bool]]] = {}
         self.file_ids: dict[str, int] = {}
         self.reloaded: set[int] = set()  # ids of known files with new versions
         self.fresh: dict[str, list[str]] = {}  # this sync's versions (JSON) by URL
@@ -302,10 +304,11 @@ class _SyncWriter:
         self.reloaded.update(reloaded)
         await self.tx.record_files(rows)
         await self.tx.save_packed(self.file_ids, loaded)
-        self.loaded.extend(loaded)
         for f in loaded:
-            old = {url: data for url, _stub, _when, data in before.get(self.file_ids[f.path], ())}
-            new = {}
+            file_id = self.file_ids[f.path]
+            self.mentioned[file_id] = [(url, is_stub) for url, is_stub, _when, _data in f.versions]
+            old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
+            new: dict[str, str] = {}
             for url, _stub, when, data in f.versions:
                 new[url] = data
                 self.fresh.setdefault(url, []).append(data)
@@ -337,7 +340,7 @@ class _SyncWriter:
                 task.cancel()
         await tx.delete_articles(sorted(ids[url] for url in self.affected - versions.keys()
                                         if url in ids))
-        if self.loaded or gone:
+        if self.mentioned or gone:
             await tx.refresh_names()
         for names in (report.added, report.updated):
             names.sort()
@@ -355,7 +358,7 @@ class _SyncWriter:
                           key=lambda url: (self.published.get(url, ""), url))
         next_id = await self.tx.next_id("articles")
         ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
-        await self.tx.save_mentions(self.file_ids, self.loaded, ids)
+        await self.tx.save_mentions(self.mentioned, ids)
         for done in asyncio.as_completed(merging):
             rows = await done
             await self.tx.write_articles({ids[url]: row for url, row in rows.items()})

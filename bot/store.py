@@ -581,19 +581,19 @@ class Transaction:
         )
 
     async def save_mentions(
-        self, file_ids: dict[str, int], files: Sequence[FileVersions], article_ids: dict[str, int]
+        self, mentioned: dict[int, list[tuple[str, bool]]], article_ids: dict[str, int]
     ) -> None:
-        """Make each file's mentions exactly the articles it now gives versions of."""
-        for chunk in _chunks([file_ids[f.path] for f in files]):
+        """Make each file's mentions (by file id: URL, is a stub) exactly these."""
+        for chunk in _chunks(list(mentioned)):
             await self._db.execute(
                 f"DELETE FROM mentions WHERE file_id IN ({_marks(len(chunk))})", chunk  # noqa: S608
             )
         await self._db.executemany(
             "INSERT OR IGNORE INTO mentions (article_id, file_id, is_stub) VALUES (?, ?, ?)",
             sorted(  # in key order: appends, not page splits
-                (article_ids[url], file_ids[f.path], is_stub)
-                for f in files
-                for url, is_stub, _published, _data in f.versions
+                (article_ids[url], file_id, is_stub)
+                for file_id, urls in mentioned.items()
+                for url, is_stub in urls
             ),
         )
 
