@@ -194,6 +194,11 @@ class Store:
         self._write_lock = asyncio.Lock()
         self.digests = DigestStore(writer, self._write_lock)
 
+    @property
+    def writing(self) -> bool:
+        """Whether a write (usually a sync's transaction) holds the database now."""
+        return self._write_lock.locked()
+
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         """Open (creating and migrating if needed) the database at `path`."""

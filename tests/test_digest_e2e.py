@@ -10,7 +10,7 @@ from bot.cogs.digest import DigestCog
 from bot.digest import Digest
 from bot.store import Store
 from tests.conftest import make_bot
-from tests.fake_discord import EPHEMERAL, FakeDiscord, running_bot
+from tests.fake_discord import CB_DEFER, EPHEMERAL, FakeDiscord, running_bot
 
 BERLIN_8AM = datetime(2022, 5, 27, 6, 0, tzinfo=UTC)  # 08:00 CEST, the day after the seeds
 AMD_URL = "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm"
@@ -195,3 +195,22 @@ async def test_removed_bot_and_digest_off_leave_no_rows(
         await fake.dispatch("GUILD_DELETE", {"id": str(fake.guild.id)})
         await fake.sync_gateway()
     assert await store.digests.all() == []
+
+
+async def test_a_digest_set_during_a_long_sync_is_deferred_then_confirmed(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    async with running_bot(make_bot(store, seeds_dir), fake):
+        async with store.transaction():  # a sync holding the database, as a big reload does
+            handle = await fake.slash("digest set", {
+                "channel": fake.text_channel, "time": "08:00", "timezone": "UTC",
+            }, user=fake.admin)
+            deferred = (await handle.response()).json
+            # Answered within Discord's 3 seconds, though the write has to wait.
+            assert deferred["type"] == CB_DEFER
+            assert deferred["data"]["flags"] & EPHEMERAL
+            assert await store.digests.all() == []
+        followup = (await handle.followup()).json
+        assert followup["embeds"][0]["title"] == "Digest saved"
+        assert followup["flags"] & EPHEMERAL
+        assert [d.channel_id for d in await store.digests.all()] == [fake.text_channel.id]

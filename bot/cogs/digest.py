@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -50,6 +51,21 @@ async def manage_server_only(interaction: discord.Interaction) -> bool:
 async def timezone_choices(interaction: discord.Interaction, current: str
                            ) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=name, value=name) for name in timezone_matches(current)]
+
+
+async def _defer_if_database_busy(interaction: discord.Interaction, bot: NewsBot) -> None:
+    """Defer the reply when a sync holds the database: a big reload can take a minute, and
+    Discord drops an interaction that gets no answer within 3 seconds."""
+    if bot.news.store.writing:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def _reply(interaction: discord.Interaction, **message: Any) -> None:
+    """Answer privately, as a follow-up if the reply was deferred."""
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=True, **message)
+    else:
+        await interaction.response.send_message(ephemeral=True, **message)
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -235,6 +251,7 @@ class DigestCog(commands.Cog):
             topic_names.append(topic.name)
         if role is not None and role.is_default():
             raise UserFacingError("A digest cannot mention @everyone; pick a role.")
+        await _defer_if_database_busy(interaction, self.bot)
         digest = await self.bot.news.store.digests.save(Digest(
             guild_id=interaction.guild_id or 0, channel_id=channel.id, post_time=post_time,
             timezone=zone, topics=tuple(topic_names), keywords=_split(keywords), size=size,
@@ -253,7 +270,7 @@ class DigestCog(commands.Cog):
         embed = render.digest_settings_embed([digest])
         embed.title = "Digest saved"
         embed.description = "\n".join(lines)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await _reply(interaction, embed=embed)
 
     @digest.command(name="show", description="This server's digests and their status")
     @app_commands.check(manage_server_only)
@@ -267,15 +284,16 @@ class DigestCog(commands.Cog):
     @app_commands.check(manage_server_only)
     async def off(self, interaction: discord.Interaction,
                   channel: DigestChannel | None = None) -> None:
+        await _defer_if_database_busy(interaction, self.bot)
         removed = await self.bot.news.store.digests.delete(
             interaction.guild_id or 0, channel.id if channel else None
         )
         self.wake()
         if not removed:
             raise UserFacingError("There was no digest to stop.")
-        await interaction.response.send_message(
+        await _reply(interaction, content=(
             f"Stopped {removed} digest{'s' if removed != 1 else ''}; nothing is kept about "
-            f"{'it' if removed == 1 else 'them'}.", ephemeral=True)
+            f"{'it' if removed == 1 else 'them'}."))
 
     @digest.command(name="preview", description="See what a channel's next digest would be")
     @app_commands.describe(channel="The digest's channel (default: this server's first digest)")
