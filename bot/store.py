@@ -178,7 +178,7 @@ def _provider_name_quality(name: str) -> tuple[bool, bool, int, str]:
     return (" " in name, name != name.lower(), len(name), name)
 
 
-def _article_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
+def _article_from_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
     return article_from_json(row[1], article_id=row[0])
 
 
@@ -276,7 +276,7 @@ class Store:
 
     async def _articles(self, sql: str, params: Sequence[object]) -> list[Article]:
         async with self._reader.execute(sql, params) as cursor:
-            return [_article_row(row) for row in await cursor.fetchall()]
+            return [_article_from_row(row) for row in await cursor.fetchall()]
 
     async def _count(self, sql: str, params: Sequence[object] = ()) -> int:
         async with self._reader.execute(sql, params) as cursor:

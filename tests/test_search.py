@@ -35,3 +35,12 @@ def test_an_index_adds_no_tracked_object_per_title() -> None:
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert len(index.titles) == 20_000
+
+
+def test_an_article_newer_than_the_index_scores_as_the_best_one() -> None:
+    # Between a sync's commit and the rebuilt index, search may meet an article the index
+    # has not seen: it came with that sync, so it ranks as the newest, not the oldest.
+    given = entries(50)
+    index = SearchIndex([], [], given)
+    assert index.score_of(given[3].id) == given[3].score
+    assert index.score_of(10_000) == max(entry.score for entry in given)
