@@ -90,7 +90,7 @@ def is_http_url(value: object) -> bool:
     port = match.group("port")
     if port is not None and not 0 < int(port) <= 65535:
         return False
-    if "[" in value.split("/", 3)[2]:  # a bracketed IPv6 host: let urlsplit judge it
+    if "[" in value and "[" in value.split("/", 3)[2]:  # a bracketed IPv6 host: urlsplit judges
         try:
             urlsplit(value)
         except ValueError:
@@ -98,9 +98,10 @@ def is_http_url(value: object) -> bool:
     return True
 
 
-# Most URLs are plain `scheme://host/path`: no query, port, user or odd character. Their
-# canonical form needs no parsing, and a corpus load canonicalises about five per file.
-_PLAIN_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(/[^?#\s]*)?")
+# Most URLs are plain `scheme://host/path`, perhaps with a query of plain words: no port,
+# user, fragment or odd character. Their canonical form needs no parsing, and a corpus load
+# canonicalises about five per file.
+_PLAIN_URL = re.compile(r"(?i:https?)://([A-Za-z0-9.-]+)(/[^?#\s]*)?(?:\?([\w.~=&-]*))?", re.ASCII)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # the same stubs recur across many files of a corpus
@@ -112,9 +113,26 @@ def canonical_url(url: str) -> str:
     """
     plain = _PLAIN_URL.fullmatch(url)
     if plain is not None:
-        host, path = plain.groups()
-        return f"https://{host.lower().removeprefix('www.')}{(path or '').rstrip('/')}"
+        host, path, query = plain.groups()
+        kept = _kept_query(query) if query else ""
+        if kept is not None:
+            base = f"https://{host.lower().removeprefix('www.')}{(path or '').rstrip('/')}"
+            return f"{base}?{kept}" if kept else base
     return parsed_canonical_url(url)
+
+
+def _kept_query(query: str) -> str | None:
+    """A query of plain words as `parsed_canonical_url` leaves it; None if one is not plain."""
+    pairs = []
+    for item in query.split("&"):
+        key, _, value = item.partition("=")
+        if "=" in value:
+            return None  # quoted when encoded again: leave it to the general case
+        if item and key.lower() not in TRACKING_PARAMS and not key.lower().startswith(
+            TRACKING_PREFIXES
+        ):
+            pairs.append((key, value))
+    return "&".join(f"{key}={value}" for key, value in sorted(pairs))
 
 
 def parsed_canonical_url(url: str) -> str:
@@ -134,7 +152,12 @@ def parsed_canonical_url(url: str) -> str:
 
 def article_to_json(article: Article) -> str:
     """A compact JSON form of everything but `related` and `article_id` (stored per version)."""
-    record = {
+    return record_to_json(article_record(article))
+
+
+def article_record(article: Article) -> dict[str, Any]:
+    """The plain record that `article_to_json` encodes."""
+    return {
         "url": article.url,
         "title": article.title,
         "excerpt": article.excerpt,
@@ -153,7 +176,6 @@ def article_to_json(article: Article) -> str:
         "images": [[image.url, image.width, image.height] for image in article.images],
         "is_stub": article.is_stub,
     }
-    return record_to_json(record)
 
 
 # One encoder for every record: `json.dumps` with options would build a new one per call.

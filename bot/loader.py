@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bot.articles import article_to_json
-from bot.merge import merge_json
+from bot.articles import article_record, record_to_json
+from bot.merge import Candidate, Fullest, candidate, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import (
     ArticleRow,
     FileState,
-    FileVersions,
     Store,
     Transaction,
+    Version,
     article_row,
     pack_versions,
 )
@@ -36,6 +38,12 @@ WORKER_BATCH = 128
 MERGE_BATCH = 1000
 
 Progress = Callable[[int, int], None]
+
+# An ArticleRow as workers hand it over: a plain tuple in the same order (see Candidate).
+_PlainRow = tuple[Any, ...]
+_URL, _PUBLISHED_AT, _IS_STUB, _DATA = (
+    ArticleRow._fields.index(name) for name in ("url", "published_at", "is_stub", "data")
+)
 
 
 @dataclass(slots=True)
@@ -66,12 +74,23 @@ class SyncReport:
 
 
 @dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What one readable file says, as a worker hands it over."""
+
+    packed: bytes  # its versions as the store keeps them (`pack_versions`)
+    # The same versions (its own article first, then its related stubs), each ranked for
+    # merging and with its row as if it were the only version of its article.
+    versions: tuple[Candidate[_PlainRow], ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _FileResult:
     path: str
     size: int
     mtime_ns: int
     hash: str
-    result: FileVersions | ParseError | None  # None: same content as the store has, not parsed
+    result: _Loaded | ParseError | None  # None: same content as the store has, not parsed
 
 
 def scan(seeds_dir: Path) -> dict[str, tuple[int, int]]:
@@ -111,8 +130,9 @@ def _read_and_parse(
     try:
         with open(full_path, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            # Read one byte past the limit: enough to know the file is too big.
-            data = handle.read(max_bytes + 1)
+            # Read one byte past the limit: enough to know the file is too big. Asking for no
+            # more than the file holds spares allocating the limit for every file.
+            data = handle.read(min(stat.st_size, max_bytes) + 1)
     except OSError as exc:
         return _FileResult(path, 0, 0, "", ParseError(path, f"cannot read: {exc.strerror}"))
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -122,18 +142,21 @@ def _read_and_parse(
         return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest,
                            oversized(path, stat.st_size, max_bytes))
     parsed = parse_article(data, path, max_bytes=max_bytes, backend=backend)
-    result = parsed if isinstance(parsed, ParseError) else _file_versions(path, parsed)
+    result = parsed if isinstance(parsed, ParseError) else _loaded(parsed)
     return _FileResult(path, stat.st_size, stat.st_mtime_ns, digest, result)
 
 
-def _file_versions(path: str, parsed: Parsed) -> FileVersions:
-    """A parsed file as the store takes it, encoded here in the worker to spare the parent."""
-    article = parsed.article
-    versions = tuple(
-        (a.url, a.is_stub, a.published_at.isoformat() if a.published_at else "", article_to_json(a))
-        for a in (article, *article.related)
-    )
-    return FileVersions(path, versions, pack_versions(versions), parsed.warnings)
+def _loaded(parsed: Parsed) -> _Loaded:
+    """A parsed file's versions, encoded and ranked here in the worker: the parent then
+    merges most articles without decoding any version again."""
+    versions: list[Version] = []
+    candidates: list[Candidate[_PlainRow]] = []
+    for article in (parsed.article, *parsed.article.related):
+        record = article_record(article)
+        text = record_to_json(record)
+        versions.append((article.url, article.is_stub, record["published_at"] or "", text))
+        candidates.append(candidate(record, text, tuple(article_row(article, text))))
+    return _Loaded(pack_versions(versions), tuple(candidates), parsed.warnings)
 
 
 def _parse_batch(
@@ -151,6 +174,25 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
     # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a sync's transaction.
+
+    A sync keeps hundreds of thousands of objects until it ends, none in reference cycles,
+    and each full collection walks all of them: at 100,000 files that cost 8 s of CPU.
+    Memory is still freed as usual by reference counting. Transactions never overlap, so
+    neither do pauses.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def _parse_batches(
@@ -181,20 +223,23 @@ def _merge_batch(groups: list[list[str]]) -> list[ArticleRow]:
 
 
 async def _merged(
-    versions: dict[str, list[str]], urls: list[str], pool: ProcessPoolExecutor | None
+    versions: dict[str, list[str]], pool: ProcessPoolExecutor | None
 ) -> dict[str, ArticleRow]:
-    """These articles' versions merged into their rows, by URL.
+    """These articles' versions (JSON, by URL) merged into their rows, by URL.
 
     Merging is CPU work (decoding and comparing JSON): off the event loop it leaves the bot
-    free to answer users, and in the sync's workers it uses every core while the batches
-    already merged are written.
+    free to answer users, and in the sync's workers it uses every core.
     """
-    groups = [versions[url] for url in urls]
+    urls = list(versions)
+    batches = [[versions[url] for url in urls[i : i + MERGE_BATCH]]
+               for i in range(0, len(urls), MERGE_BATCH)]
     if pool is None:
-        rows = await asyncio.to_thread(_merge_batch, groups)
+        done = [await asyncio.to_thread(_merge_batch, batch) for batch in batches]
     else:
-        rows = await asyncio.get_running_loop().run_in_executor(pool, _merge_batch, groups)
-    return dict(zip(urls, rows, strict=True))
+        loop = asyncio.get_running_loop()
+        done = await asyncio.gather(*(loop.run_in_executor(pool, _merge_batch, batch)
+                                      for batch in batches))
+    return dict(zip(urls, (row for rows in done for row in rows), strict=True))
 
 
 async def sync(
@@ -227,15 +272,16 @@ async def sync(
                        if path in known and not known[path].error}
         with _workers(len(candidates)) as pool:
             async with store.transaction() as tx:
-                writer = _SyncWriter(tx, known, report)
-                await writer.start()
-                batches = _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
-                                         good_hashes, pool)
-                async for batch in batches:
-                    await writer.add(batch)
-                    if progress:
-                        progress(writer.parsed, len(candidates))
-                await writer.finish(pool)
+                with _collector_paused():
+                    writer = _SyncWriter(tx, known, report)
+                    await writer.start()
+                    batches = _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
+                                             good_hashes, pool)
+                    async for batch in batches:
+                        await writer.add(batch)
+                        if progress:
+                            progress(writer.parsed, len(candidates))
+                    await writer.finish(pool)
                 await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())
@@ -258,13 +304,12 @@ class _SyncWriter:
         self.report = report
         self.parsed = 0
         self.next_file_id = 0  # set by `start`
-        # What each loaded file mentions, by file id: (URL, is a stub). The versions
-        # themselves are kept by URL in `fresh`, and their packed form is stored at once.
-        self.mentioned: dict[int, list[tuple[str, bool]]] = {}
         self.file_ids: dict[str, int] = {}
-        self.reloaded: set[int] = set()  # ids of known files with new versions
-        self.fresh: dict[str, list[str]] = {}  # this sync's versions (JSON) by URL
-        self.published: dict[str, str] = {}  # the latest date any new version gives, by URL
+        # What each loaded file mentions, by file id: (URL, is a stub). Its versions are
+        # stored at once; only the fullest version of each article is kept here.
+        self.mentioned: dict[int, list[tuple[str, bool]]] = {}
+        self.fullest: Fullest[_PlainRow] = Fullest()
+        self.published: dict[str, int] = {}  # the latest date any new version gives, by URL
         self.affected: set[str] = set()  # URLs whose versions changed
         self.warnings: dict[str, tuple[str, ...]] = {}
 
@@ -282,9 +327,11 @@ class _SyncWriter:
         """Record one parsed batch: file rows, and for readable files their versions."""
         self.parsed += len(batch)
         rows: list[tuple[int, str, int, int, str, str | None]] = []
-        loaded: list[FileVersions] = []
+        loaded: list[tuple[int, _Loaded]] = []
+        reloaded: list[int] = []  # ids of known files among them
         for item in batch:
             error = None
+            file_id = self._file_id(item.path)
             if item.result is None:
                 self.report.unchanged += 1  # touched, same content: only the stat is new
             elif isinstance(item.result, ParseError):
@@ -296,23 +343,27 @@ class _SyncWriter:
                 self.warnings[item.path] = item.result.warnings
                 (self.report.updated if item.path in self.known
                  else self.report.added).append(item.path)
-                loaded.append(item.result)
-            file_id = self.file_ids[item.path] = self._file_id(item.path)
+                loaded.append((file_id, item.result))
+                if item.path in self.known:
+                    reloaded.append(file_id)
+            self.file_ids[item.path] = file_id
             rows.append((file_id, item.path, item.size, item.mtime_ns, item.hash, error))
-        reloaded = [self.known[f.path].id for f in loaded if f.path in self.known]
         before = await self.tx.stored_versions(reloaded)  # read before they are replaced
-        self.reloaded.update(reloaded)
         await self.tx.record_files(rows)
-        await self.tx.save_packed(self.file_ids, loaded)
-        for f in loaded:
-            file_id = self.file_ids[f.path]
-            self.mentioned[file_id] = [(url, is_stub) for url, is_stub, _when, _data in f.versions]
+        await self.tx.save_packed([(file_id, result.packed) for file_id, result in loaded])
+        for file_id, result in loaded:
+            mentions: list[tuple[str, bool]] = []
             old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
             new: dict[str, str] = {}
-            for url, _stub, when, data in f.versions:
-                new[url] = data
-                self.fresh.setdefault(url, []).append(data)
-                self.published[url] = max(when, self.published.get(url, ""))
+            for version in result.versions:
+                row = version[2]
+                url, published_at = row[_URL], row[_PUBLISHED_AT]
+                mentions.append((url, row[_IS_STUB]))
+                new[url] = row[_DATA]
+                self.fullest.add(url, version)
+                if published_at is not None:
+                    self.published[url] = max(published_at, self.published.get(url, published_at))
+            self.mentioned[file_id] = mentions
             self.affected.update(url for url in old.keys() | new.keys()
                                  if old.get(url) != new.get(url))
 
@@ -324,22 +375,33 @@ class _SyncWriter:
         for versions in (await tx.stored_versions(gone)).values():
             self.affected.update(url for url, _stub, _when, _data in versions)
         await tx.remove_files(gone)
-        ids = await tx.article_ids(sorted(self.affected | self.fresh.keys()))
-        versions = await tx.versions_elsewhere(
-            {url: ids[url] for url in self.affected if url in ids}, skip_files=self.reloaded
-        )
-        for url in self.affected & self.fresh.keys():
-            versions.setdefault(url, []).extend(self.fresh[url])
-        urls = list(versions)
-        merging = [asyncio.create_task(_merged(versions, urls[i : i + MERGE_BATCH], pool))
-                   for i in range(0, len(urls), MERGE_BATCH)]
-        try:
-            await self._write_merged(versions, ids, merging)
-        finally:
-            for task in merging:
-                task.cancel()
-        await tx.delete_articles(sorted(ids[url] for url in self.affected - versions.keys()
-                                        if url in ids))
+        ids = await tx.article_ids(sorted(self.affected | self.fullest.urls()))
+        stored = ids.keys() & self.affected  # affected articles that existed before
+        self._give_ids(self.affected - stored, ids, await tx.next_id("articles"))
+        await tx.save_mentions(self.mentioned, ids)
+        rows: dict[int, ArticleRow] = {}
+        # An article new in this sync is mentioned by files loaded in it alone: its fullest
+        # version usually settles it. Others are checked against every file now mentioning it.
+        to_check: list[str] = []
+        for url in self.affected:
+            row = None if url in stored else self._merged_fresh(url)
+            if row is None:
+                to_check.append(url)
+            else:
+                rows[ids[url]] = row
+        files_of = await tx.mentioned_by({url: ids[url] for url in to_check})
+        unsettled: dict[str, set[int]] = {}
+        for url, files in files_of.items():
+            row = self._merged_fresh(url) if files <= self.mentioned.keys() else None
+            if row is None:
+                unsettled[url] = files
+            else:
+                rows[ids[url]] = row
+        merged = await _merged(await tx.versions_in(unsettled), pool)
+        rows.update((ids[url], row) for url, row in merged.items())
+        await tx.write_articles(rows)
+        # Articles that no file mentions any more.
+        await tx.delete_articles(sorted(ids[url] for url in to_check if url not in files_of))
         if self.mentioned or gone:
             await tx.refresh_names()
         for names in (report.added, report.updated):
@@ -347,18 +409,13 @@ class _SyncWriter:
         report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
                            for warning in self.warnings[path]]
 
-    async def _write_merged(
-        self, versions: dict[str, list[str]], ids: dict[str, int],
-        merging: list[asyncio.Task[dict[str, ArticleRow]]],
-    ) -> None:
-        """While the articles are being merged, give ids and store mentions; then write each
-        batch of merged articles as it is done."""
-        # New articles get ids in order of publication (see Transaction.next_id).
-        new_urls = sorted((url for url in versions if url not in ids),
-                          key=lambda url: (self.published.get(url, ""), url))
-        next_id = await self.tx.next_id("articles")
-        ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
-        await self.tx.save_mentions(self.mentioned, ids)
-        for done in asyncio.as_completed(merging):
-            rows = await done
-            await self.tx.write_articles({ids[url]: row for url, row in rows.items()})
+    def _merged_fresh(self, url: str) -> ArticleRow | None:
+        """The row of an article all of whose versions were loaded in this sync, when its
+        fullest version settles it."""
+        row = self.fullest.merged(url)
+        return None if row is None else ArticleRow._make(row)
+
+    def _give_ids(self, new_urls: Iterable[str], ids: dict[str, int], next_id: int) -> None:
+        """Give new articles ids in order of publication (see Transaction.next_id)."""
+        ordered = sorted(new_urls, key=lambda url: (self.published.get(url, -1), url))
+        ids.update((url, next_id + offset) for offset, url in enumerate(ordered))

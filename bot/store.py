@@ -55,16 +55,6 @@ class FileState(NamedTuple):
 Version = tuple[str, bool, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class FileVersions:
-    """What one readable file says: its own article first, then its related stubs."""
-
-    path: str
-    versions: tuple[Version, ...]
-    packed: bytes  # `pack_versions(versions)`, made in the worker that parsed the file
-    warnings: tuple[str, ...] = ()
-
-
 def pack_versions(versions: Iterable[Version]) -> bytes:
     """A file's versions as stored: one line each, compressed.
 
@@ -510,24 +500,29 @@ class Transaction:
                 found.update((row[0], unpack_versions(row[1])) for row in await cursor.fetchall())
         return found
 
-    async def versions_elsewhere(
-        self, article_ids: dict[str, int], skip_files: set[int]
-    ) -> dict[str, list[str]]:
-        """The stored versions (JSON) of these articles (URL → id) in files not skipped."""
-        file_ids: set[int] = set()
-        for chunk in _chunks(list(article_ids.values())):
+    async def mentioned_by(self, article_ids: dict[str, int]) -> dict[str, set[int]]:
+        """The ids of the files that mention each of these articles (URL → id), by URL;
+        an article no file mentions is left out."""
+        urls = {article_id: url for url, article_id in article_ids.items()}
+        found: dict[str, set[int]] = {}
+        for chunk in _chunks(sorted(urls)):
             async with self._db.execute(
-                "SELECT DISTINCT file_id FROM mentions "  # noqa: S608 - placeholders only
+                "SELECT article_id, file_id FROM mentions "  # noqa: S608 - placeholders only
                 f"WHERE article_id IN ({_marks(len(chunk))})",
                 chunk,
             ) as cursor:
-                file_ids.update(row[0] for row in await cursor.fetchall())
+                for article_id, file_id in await cursor.fetchall():
+                    found.setdefault(urls[article_id], set()).add(file_id)
+        return found
+
+    async def versions_in(self, files_of: dict[str, set[int]]) -> dict[str, list[str]]:
+        """The stored versions (JSON) of these articles in these files (URL → file ids)."""
+        stored = await self.stored_versions(sorted(set().union(*files_of.values())))
         found: dict[str, list[str]] = {}
-        stored = await self.stored_versions(sorted(file_ids - skip_files))
-        for versions in stored.values():
-            for url, _is_stub, _published, data in versions:
-                if url in article_ids:
-                    found.setdefault(url, []).append(data)
+        for url, file_ids in files_of.items():
+            found[url] = [data for file_id in file_ids
+                          for version_url, _stub, _when, data in stored.get(file_id, ())
+                          if version_url == url]
         return found
 
     async def remove_files(self, file_ids: Sequence[int]) -> None:
@@ -578,11 +573,10 @@ class Transaction:
             row = await cursor.fetchone()
         return int(row[0]) if row else 1
 
-    async def save_packed(self, file_ids: dict[str, int], files: Sequence[FileVersions]) -> None:
-        """Store what each file now says (its packed versions)."""
+    async def save_packed(self, packed: Sequence[tuple[int, bytes]]) -> None:
+        """Store what each file now says: (file id, its versions as `pack_versions` made them)."""
         await self._db.executemany(
-            "INSERT OR REPLACE INTO file_versions (file_id, data) VALUES (?, ?)",
-            sorted((file_ids[f.path], f.packed) for f in files),
+            "INSERT OR REPLACE INTO file_versions (file_id, data) VALUES (?, ?)", sorted(packed)
         )
 
     async def save_mentions(

@@ -7,7 +7,7 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.articles import (
@@ -15,12 +15,13 @@ from bot.articles import (
     Image,
     Provider,
     article_from_json,
+    article_record,
     article_to_json,
     canonical_url,
     is_http_url,
     parsed_canonical_url,
 )
-from bot.merge import merge_versions
+from bot.merge import Fullest, candidate, merge_json, merge_versions
 
 AMD = "https://theregister.com/2022/05/26/amd_azure_microsoft"
 
@@ -148,6 +149,21 @@ def test_the_fast_path_for_plain_urls_agrees_with_full_parsing(scheme: str, rest
     assert canonical_url(url) == expected
 
 
+@given(
+    rest=st.text(alphabet="aZ09.-_~/", max_size=10),
+    query=st.lists(st.tuples(
+        st.sampled_from(["a", "a-b", "A", "amp", "td", "REF", "utm_source", "Utm_x", "x=y", ""]),
+        st.sampled_from(["", "1", "rss", "a.b~c", "=", "x=y"]),
+    ), max_size=4),
+)
+@example(rest="", query=[("a-b", "1"), ("a", "2")])  # sorted as pairs, not as text
+def test_the_fast_path_agrees_with_full_parsing_on_queries(
+    rest: str, query: list[tuple[str, str]]
+) -> None:
+    url = f"https://www.Example.com/{rest}?" + "&".join(f"{k}={v}" if v else k for k, v in query)
+    assert canonical_url(url) == parsed_canonical_url(url)
+
+
 def _full(**changes: object) -> Article:
     article = Article(
         url=AMD,
@@ -225,6 +241,32 @@ def test_merging_does_not_depend_on_order_even_for_ties() -> None:
     ]
     results = {merge_versions(order) for order in itertools.permutations(versions)}
     assert len(results) == 1
+
+
+_BLANKABLE = {"excerpt": "", "published_at": None, "amp_url": None, "amp_cache_url": None,
+              "category": None, "heat": None, "provider": None, "topics": (), "images": ()}
+
+
+@given(st.lists(st.tuples(st.booleans(), st.sets(st.sampled_from(sorted(_BLANKABLE))),
+                          st.sampled_from(["", " again", " (updated)"])),
+                min_size=1, max_size=5))
+def test_the_fullest_version_settles_exactly_the_articles_that_need_no_filling(
+    drawn: list[tuple[bool, set[str], str]],
+) -> None:
+    versions = [
+        dataclasses.replace(_stub() if is_stub else _full(), title=f"Title{suffix}",
+                            **{name: _BLANKABLE[name] for name in blanked})
+        for is_stub, blanked, suffix in drawn
+    ]
+    fullest: Fullest[Article] = Fullest()
+    for version in versions:
+        text = article_to_json(version)
+        fullest.add(version.url, candidate(article_record(version), text, version))
+    merged, merged_text = merge_json(article_to_json(version) for version in versions)
+    settled = fullest.merged(AMD)
+    assert (settled is None) == (merged_text not in {article_to_json(v) for v in versions})
+    if settled is not None:
+        assert settled == merged
 
 
 def test_an_article_survives_the_round_trip_through_its_stored_form() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -548,3 +549,21 @@ async def test_worker_processes_give_the_same_corpus_as_the_thread(
     assert parallel == in_thread
     hub_links = {pair for pair in parallel["related"] if pair[1] == "https://hub.example.com/story"}
     assert len(hub_links) == count
+
+
+async def test_a_sync_pauses_the_garbage_collector_only_while_it_writes(
+    store: Store, seeds_dir: Path
+) -> None:
+    states: list[bool] = []
+    await sync(store, seeds_dir, progress=lambda done, total: states.append(gc.isenabled()))
+    assert states and not any(states)  # paused while files were being stored
+    assert gc.isenabled()  # and on again after
+
+    gc.disable()  # a host that runs without it keeps it off
+    try:
+        touch(seeds_dir / AMD_FILE)
+        write_new(seeds_dir)
+        await sync(store, seeds_dir)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
