@@ -587,13 +587,12 @@ class Transaction:
             await self._db.execute(
                 f"DELETE FROM mentions WHERE file_id IN ({_marks(len(chunk))})", chunk  # noqa: S608
             )
+        # In file order, unsorted: the table fits in the cache, where sorting 600,000 rows
+        # in Python took longer than inserting them in any order.
         await self._db.executemany(
             "INSERT OR IGNORE INTO mentions (article_id, file_id, is_stub) VALUES (?, ?, ?)",
-            sorted(  # in key order: appends, not page splits
-                (article_ids[url], file_id, is_stub)
-                for file_id, urls in mentioned.items()
-                for url, is_stub in urls
-            ),
+            [(article_ids[url], file_id, is_stub)
+             for file_id, urls in mentioned.items() for url, is_stub in urls],
         )
 
     async def write_articles(self, rows: dict[int, ArticleRow]) -> None:
