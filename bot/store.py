@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import NamedTuple, TypeVar
 
 import aiosqlite
+import lz4.block
 
 from bot.articles import Article, article_from_json
 from bot.digest import Digest
@@ -63,13 +63,13 @@ def pack_versions(versions: Iterable[Version]) -> bytes:
     """
     text = "\n".join(f"{url}\t{int(is_stub)}\t{published}\t{data}"
                      for url, is_stub, published, data in versions)
-    return zlib.compress(text.encode(), 1)
+    return lz4.block.compress(text.encode())
 
 
 def unpack_versions(packed: bytes) -> list[Version]:
     """The versions `pack_versions` stored."""
     versions: list[Version] = []
-    for line in zlib.decompress(packed).decode().split("\n"):
+    for line in lz4.block.decompress(packed).decode().split("\n"):
         url, is_stub, published, data = line.split("\t", 3)
         versions.append((url, is_stub == "1", published, data))
     return versions

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,22 +33,34 @@ async def test_a_new_database_gets_every_migration_once(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_the_file_versions_migration_keeps_digests_and_the_next_sync_reloads(
-    tmp_path: Path, seeds_dir: Path
+_OLD_FILE_AND_ARTICLE = [
+    ("INSERT INTO files (path, size, mtime_ns, hash) VALUES ('old.md', 1, 1, 'h')", ()),
+    ("INSERT INTO articles (url, title, score, is_stub, data) "
+     "VALUES ('https://example.com/a', 'Old', 0, 0, '{}')", ()),
+]
+_CORPUS_BEFORE_0003 = [*_OLD_FILE_AND_ARTICLE, ("INSERT INTO versions VALUES (1, 1, 0, '{}')", ())]
+# A blob packed with zlib, as before 0004: LZ4 cannot read it.
+_CORPUS_BEFORE_0004 = [
+    *_OLD_FILE_AND_ARTICLE,
+    ("INSERT INTO mentions VALUES (1, 1, 0)", ()),
+    ("INSERT INTO file_versions VALUES (1, ?)", (zlib.compress(b"https://example.com/a"),)),
+]
+
+
+@pytest.mark.parametrize(("version", "corpus"), [(2, _CORPUS_BEFORE_0003),
+                                                 (3, _CORPUS_BEFORE_0004)])
+async def test_migrations_that_change_the_cache_keep_digests_and_the_next_sync_reloads(
+    tmp_path: Path, seeds_dir: Path, version: int, corpus: list[tuple[str, tuple[object, ...]]]
 ) -> None:
     path = tmp_path / "news.db"
     db = sqlite3.connect(path, isolation_level=None)
-    for migration in MIGRATIONS[:2]:  # a database from before migration 0003, with a corpus
+    for migration in MIGRATIONS[:version]:  # a database from before, with a corpus
         db.executescript(f"BEGIN;\n{migration.read_text()}\nCOMMIT;")
-    db.executescript(
-        "INSERT INTO files (path, size, mtime_ns, hash) VALUES ('old.md', 1, 1, 'h');"
-        "INSERT INTO articles (url, title, score, is_stub, data) "
-        "VALUES ('https://example.com/a', 'Old', 0, 0, '{}');"
-        "INSERT INTO versions VALUES (1, 1, 0, '{}');"
-        "INSERT INTO digests (guild_id, channel_id, post_time, timezone, topics, keywords, size, "
-        "quiet_day) VALUES (1, 2, '09:00', 'UTC', '[]', '[]', 5, 0);"
-        "PRAGMA user_version = 2;"
-    )
+    for statement, parameters in corpus:
+        db.execute(statement, parameters)
+    db.execute("INSERT INTO digests (guild_id, channel_id, post_time, timezone, topics, "
+               "keywords, size, quiet_day) VALUES (1, 2, '09:00', 'UTC', '[]', '[]', 5, 0)")
+    db.execute(f"PRAGMA user_version = {version}")
     db.close()
     async with await Store.open(path) as store:
         assert await store.schema_version() == len(MIGRATIONS)
