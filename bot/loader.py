@@ -273,15 +273,13 @@ async def sync(
         with _workers(len(candidates)) as pool:
             async with store.transaction() as tx:
                 with _collector_paused():
-                    writer = _SyncWriter(tx, known, report)
-                    await writer.start()
-                    batches = _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
-                                             good_hashes, pool)
-                    async for batch in batches:
-                        await writer.add(batch)
-                        if progress:
-                            progress(writer.parsed, len(candidates))
-                    await writer.finish(pool)
+                    # No reference to the writer outlives `run`: what it held is freed before
+                    # the collector resumes, rather than walked by its next pass.
+                    await _SyncWriter(tx, known, report).run(
+                        _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
+                                       good_hashes, pool),
+                        len(candidates), progress, pool,
+                    )
                 await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())
@@ -303,7 +301,7 @@ class _SyncWriter:
         self.known = known
         self.report = report
         self.parsed = 0
-        self.next_file_id = 0  # set by `start`
+        self.next_file_id = 0  # set by `run`
         self.file_ids: dict[str, int] = {}
         # What each loaded file mentions, by file id: (URL, is a stub). Its versions are
         # stored at once; only the fullest version of each article is kept here.
@@ -313,8 +311,17 @@ class _SyncWriter:
         self.affected: set[str] = set()  # URLs whose versions changed
         self.warnings: dict[str, tuple[str, ...]] = {}
 
-    async def start(self) -> None:
+    async def run(
+        self, batches: AsyncIterator[list[_FileResult]], total: int, progress: Progress | None,
+        pool: ProcessPoolExecutor | None,
+    ) -> None:
+        """Store each parsed batch as it arrives, then merge and write the articles."""
         self.next_file_id = await self.tx.next_id("files")
+        async for batch in batches:
+            await self.add(batch)
+            if progress:
+                progress(self.parsed, total)
+        await self.finish(pool)
 
     def _file_id(self, path: str) -> int:
         state = self.known.get(path)
@@ -417,5 +424,8 @@ class _SyncWriter:
 
     def _give_ids(self, new_urls: Iterable[str], ids: dict[str, int], next_id: int) -> None:
         """Give new articles ids in order of publication (see Transaction.next_id)."""
-        ordered = sorted(new_urls, key=lambda url: (self.published.get(url, -1), url))
+        # By URL, then (a stable sort) by date: two sorts on plain keys, much faster in
+        # Python than one on (date, URL) pairs.
+        ordered = sorted(new_urls)
+        ordered.sort(key=lambda url: self.published.get(url, -1))
         ids.update((url, next_id + offset) for offset, url in enumerate(ordered))

@@ -103,21 +103,26 @@ class Fullest(Generic[R]):
     """
 
     def __init__(self) -> None:
-        self._best: dict[str, Candidate[R]] = {}
-        self._fields: dict[str, int] = {}
+        # By URL: [the fullest version so far, the fields of all its versions]. One lookup
+        # per version: this runs for every version of a corpus.
+        self._entries: dict[str, list[Any]] = {}
 
     def add(self, url: str, version: Candidate[R]) -> None:
-        best = self._best.get(url)
-        if best is None or version[0] > best[0]:
-            self._best[url] = version
-        self._fields[url] = self._fields.get(url, 0) | version[1]
+        entry = self._entries.get(url)
+        if entry is None:
+            self._entries[url] = [version, version[1]]
+            return
+        if version[0] > entry[0][0]:
+            entry[0] = version
+        entry[1] |= version[1]
 
     def urls(self) -> KeysView[str]:
-        return self._best.keys()
+        return self._entries.keys()
 
     def merged(self, url: str) -> R | None:
         """The merge of every version added for `url`; None when it needs filling (or none)."""
-        best = self._best.get(url)
-        if best is None or self._fields[url] & ~best[1]:
+        entry = self._entries.get(url)
+        if entry is None:
             return None
-        return best[2]
+        best, fields = entry
+        return None if fields & ~best[1] else best[2]
