@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import itertools
 import multiprocessing
 import os
 import time
@@ -36,6 +37,9 @@ PARALLEL_THRESHOLD = 200
 WORKER_BATCH = 128
 # Articles per merge task sent to a worker.
 MERGE_BATCH = 1000
+# Batches handed to the workers at a time: enough that they never wait for work, few
+# enough that parsed batches cannot pile up in memory when storing them falls behind.
+BATCHES_IN_FLIGHT = 8
 
 Progress = Callable[[int, int], None]
 
@@ -208,13 +212,19 @@ async def _parse_batches(
             yield await asyncio.to_thread(_parse_batch, root, batch, max_bytes, backend, known)
         return
     loop = asyncio.get_running_loop()
-    futures = [
-        loop.run_in_executor(pool, _parse_batch, root, batch, max_bytes, backend,
-                             {path: known[path] for path in batch if path in known})
-        for batch in batches
-    ]
-    for future in asyncio.as_completed(futures):
-        yield await future
+    waiting = iter(batches)
+    running: set[asyncio.Future[list[_FileResult]]] = set()
+    while True:
+        for batch in itertools.islice(waiting, BATCHES_IN_FLIGHT - len(running)):
+            running.add(loop.run_in_executor(
+                pool, _parse_batch, root, batch, max_bytes, backend,
+                {path: known[path] for path in batch if path in known},
+            ))
+        if not running:
+            return
+        done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for future in done:
+            yield future.result()
 
 
 def _merge_batch(groups: list[list[str]]) -> list[ArticleRow]:
