@@ -91,7 +91,7 @@ class ArticleRow(NamedTuple):
 
 
 def article_row(article: Article, data: str) -> ArticleRow:
-    """The row of a merged article and its JSON (pure: runs in merge worker processes)."""
+    """The row of an article and its JSON (pure: runs in the sync's worker processes)."""
     provider = article.provider
     return ArticleRow(
         url=article.url,

@@ -522,6 +522,9 @@ async def test_worker_processes_give_the_same_corpus_as_the_thread(
     assert count + 1 >= bot.loader.PARALLEL_THRESHOLD
     if (os.cpu_count() or 1) < 2:  # the loader only starts workers with 2 CPUs or more
         monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # Small batches: many more than are handed to the workers at a time.
+    monkeypatch.setattr(bot.loader, "WORKER_BATCH", 10)
+    assert count / 10 > 2 * bot.loader.BATCHES_IN_FLIGHT
 
     children_seen: list[int] = []
 
