@@ -487,6 +487,10 @@ class Transaction:
 
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
+        # The topics and providers whose articles this transaction wrote or deleted: only
+        # their names can change, so `refresh_names` looks at them alone.
+        self._touched_topics: set[int] = set()
+        self._touched_providers: set[int] = set()
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""
@@ -601,11 +605,11 @@ class Transaction:
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
         for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
-            for table, column in (("article_topics", "article_id"), ("articles_fts", "rowid")):
-                await self._db.execute(
-                    f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
-                )
+            await self._forget_topics(chunk)
+            await self._touch_providers(chunk)
+            await self._db.execute(
+                f"DELETE FROM articles_fts WHERE rowid IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            )
         article_rows = []
         topic_rows = []
         fts_rows = []
@@ -620,6 +624,8 @@ class Transaction:
                 (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
                 for topic in row.topics
             )
+            if row.provider_domain is not None:
+                self._touched_providers.add(provider_ids[row.provider_domain])
             provider_text = (f"{row.provider_name} {row.provider_domain}"
                              if row.provider_domain is not None else "")
             fts_rows.append((article_id, row.title, row.excerpt, provider_text,
@@ -633,6 +639,7 @@ class Transaction:
             "is_stub = excluded.is_stub, data = excluded.data",
             article_rows,
         )
+        self._touched_topics.update(topic_row[0] for topic_row in topic_rows)
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
@@ -668,48 +675,77 @@ class Transaction:
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
         for chunk in _chunks(list(article_ids)):
+            await self._forget_topics(chunk)
+            await self._touch_providers(chunk)
             marks = _marks(len(chunk))
-            for table, column in (
-                ("article_topics", "article_id"),
-                ("articles_fts", "rowid"),
-                ("articles", "id"),
-            ):
+            for table, column in (("articles_fts", "rowid"), ("articles", "id")):
                 await self._db.execute(
                     f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
                 )
+
+    async def _forget_topics(self, article_ids: Sequence[int]) -> None:
+        """Remove these articles' topic rows, noting the topics they were in."""
+        async with self._db.execute(
+            f"DELETE FROM article_topics WHERE article_id IN ({_marks(len(article_ids))}) "  # noqa: S608
+            "RETURNING topic_id",
+            article_ids,
+        ) as cursor:
+            self._touched_topics.update(row[0] for row in await cursor.fetchall())
+
+    async def _touch_providers(self, article_ids: Sequence[int]) -> None:
+        """Note the providers these articles have before they are rewritten or deleted."""
+        async with self._db.execute(
+            "SELECT DISTINCT provider_id FROM articles "  # noqa: S608 - placeholders only
+            f"WHERE id IN ({_marks(len(article_ids))}) AND provider_id IS NOT NULL",
+            article_ids,
+        ) as cursor:
+            self._touched_providers.update(row[0] for row in await cursor.fetchall())
 
     async def refresh_names(self) -> None:
         """Drop unused topics and providers; name the rest from their current articles.
 
         Names derive from what the corpus says now, never from the order files arrived in:
         a topic takes the spelling most of its articles use, a provider its nicest spelling.
+        Only the topics and providers whose articles this transaction changed are looked at.
         """
-        await self._db.execute(
-            "DELETE FROM topics WHERE id NOT IN (SELECT topic_id FROM article_topics)"
-        )
-        await self._db.execute(
-            "DELETE FROM providers WHERE id NOT IN "
-            "(SELECT provider_id FROM articles WHERE provider_id IS NOT NULL)"
-        )
-        await self._db.execute(
-            "UPDATE topics SET name = (SELECT name FROM article_topics WHERE topic_id = topics.id "
-            "GROUP BY name ORDER BY count(*) DESC, name LIMIT 1)"
-        )
+        for chunk in _chunks(sorted(self._touched_topics)):
+            marks = _marks(len(chunk))
+            await self._db.execute(
+                f"DELETE FROM topics WHERE id IN ({marks}) AND NOT EXISTS "  # noqa: S608
+                "(SELECT 1 FROM article_topics WHERE topic_id = topics.id)",
+                chunk,
+            )
+            await self._db.execute(
+                "UPDATE topics SET name = (SELECT name FROM article_topics "  # noqa: S608
+                "WHERE topic_id = topics.id GROUP BY name ORDER BY count(*) DESC, name LIMIT 1) "
+                f"WHERE id IN ({marks})",
+                chunk,
+            )
         best: dict[int, str] = {}
-        async with self._db.execute(
-            "SELECT DISTINCT provider_id, provider_name FROM articles "
-            "WHERE provider_id IS NOT NULL AND provider_name IS NOT NULL"
-        ) as cursor:
-            for provider_id, name in await cursor.fetchall():
-                current = best.get(provider_id)
-                if current is None or (
-                    _provider_name_quality(name) > _provider_name_quality(current)
-                ):
-                    best[provider_id] = name
+        for chunk in _chunks(sorted(self._touched_providers)):
+            marks = _marks(len(chunk))
+            await self._db.execute(
+                f"DELETE FROM providers WHERE id IN ({marks}) AND NOT EXISTS "  # noqa: S608
+                "(SELECT 1 FROM articles WHERE provider_id = providers.id)",
+                chunk,
+            )
+            async with self._db.execute(
+                "SELECT DISTINCT provider_id, provider_name FROM articles "  # noqa: S608
+                f"WHERE provider_id IN ({marks}) AND provider_name IS NOT NULL",
+                chunk,
+            ) as cursor:
+                for provider_id, name in await cursor.fetchall():
+                    current = best.get(provider_id)
+                    if current is None or (
+                        _provider_name_quality(name) > _provider_name_quality(current)
+                    ):
+                        best[provider_id] = name
         await self._db.executemany(
             "UPDATE providers SET name = ? WHERE id = ?",
             ((name, provider_id) for provider_id, name in best.items()),
         )
+        self._touched_topics.clear()
+        self._touched_providers.clear()
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._db.execute(_SET_META, [key, value])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -28,7 +29,7 @@ from conftest import (
 
 import bot.loader
 from bot.loader import SyncReport, sync
-from bot.store import Store
+from bot.store import Stats, Store
 
 NASDAQ_URL = "https://nasdaq.com/articles/microsoft-msft-azure-selected-by-meta-to-boost-ai-innovation"
 META_ONLY_STUB = "https://theregister.com/2022/05/25/meta_azure_ai"  # listed by 000_ only
@@ -153,6 +154,10 @@ async def test_a_missing_seeds_folder_is_an_error(store: Store, tmp_path: Path) 
 # ---- incremental sync ----------------------------------------------------------------------
 
 
+def _counts(stats: Stats) -> Stats:
+    return dataclasses.replace(stats, database_bytes=0, last_sync=None)
+
+
 async def assert_as_if_loaded_afresh(store: Store, folder: Path) -> None:
     """An incremental sync leaves what a first load of the same files gives, and no dangling
     references (foreign keys are declared but not enforced, so this checks the writer)."""
@@ -160,6 +165,8 @@ async def assert_as_if_loaded_afresh(store: Store, folder: Path) -> None:
     async with await Store.open(fresh_path) as fresh:
         await sync(fresh, folder)
         assert await snapshot(store) == await snapshot(fresh)
+        # Counts too: a topic or provider no article uses any more is gone, not just unlisted.
+        assert _counts(await store.stats()) == _counts(await fresh.stats())
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute(
