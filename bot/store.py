@@ -709,29 +709,19 @@ class Transaction:
         Only the topics and providers whose articles this transaction changed are looked at.
         """
         for chunk in _chunks(sorted(self._touched_topics)):
-            marks = _marks(len(chunk))
-            await self._db.execute(
-                f"DELETE FROM topics WHERE id IN ({marks}) AND NOT EXISTS "  # noqa: S608
-                "(SELECT 1 FROM article_topics WHERE topic_id = topics.id)",
-                chunk,
-            )
+            await self._drop_unused("topics", "article_topics", "topic_id", chunk)
             await self._db.execute(
                 "UPDATE topics SET name = (SELECT name FROM article_topics "  # noqa: S608
                 "WHERE topic_id = topics.id GROUP BY name ORDER BY count(*) DESC, name LIMIT 1) "
-                f"WHERE id IN ({marks})",
+                f"WHERE id IN ({_marks(len(chunk))})",
                 chunk,
             )
         best: dict[int, str] = {}
         for chunk in _chunks(sorted(self._touched_providers)):
-            marks = _marks(len(chunk))
-            await self._db.execute(
-                f"DELETE FROM providers WHERE id IN ({marks}) AND NOT EXISTS "  # noqa: S608
-                "(SELECT 1 FROM articles WHERE provider_id = providers.id)",
-                chunk,
-            )
+            await self._drop_unused("providers", "articles", "provider_id", chunk)
             async with self._db.execute(
                 "SELECT DISTINCT provider_id, provider_name FROM articles "  # noqa: S608
-                f"WHERE provider_id IN ({marks}) AND provider_name IS NOT NULL",
+                f"WHERE provider_id IN ({_marks(len(chunk))}) AND provider_name IS NOT NULL",
                 chunk,
             ) as cursor:
                 for provider_id, name in await cursor.fetchall():
@@ -746,6 +736,15 @@ class Transaction:
         )
         self._touched_topics.clear()
         self._touched_providers.clear()
+
+    async def _drop_unused(self, table: str, user: str, column: str, ids: Sequence[int]) -> None:
+        """Delete the rows of `table` among `ids` that no row of `user` refers to by `column`
+        (our own names, not input)."""
+        await self._db.execute(
+            f"DELETE FROM {table} WHERE id IN ({_marks(len(ids))}) AND NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {user} WHERE {column} = {table}.id)",
+            ids,
+        )
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._db.execute(_SET_META, [key, value])
