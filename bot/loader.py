@@ -419,8 +419,7 @@ class _SyncWriter:
         await tx.write_articles(rows)
         # Articles that no file mentions any more.
         await tx.delete_articles(sorted(ids[url] for url in to_check if url not in files_of))
-        if self.mentioned or gone:
-            await tx.refresh_names()
+        await tx.refresh_names()  # of the topics and providers just written or deleted
         for names in (report.added, report.updated):
             names.sort()
         report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
