@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.articles import article_record, record_to_json
 from bot.merge import Candidate, Fullest, candidate, merge_json
@@ -77,8 +77,9 @@ class SyncReport:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Loaded:
+# Workers hand these over as named tuples: they unpickle a third faster than slotted
+# dataclasses, whose state is restored field by field.
+class _Loaded(NamedTuple):
     """What one readable file says, as a worker hands it over."""
 
     packed: bytes  # its versions as the store keeps them (`pack_versions`)
@@ -88,8 +89,7 @@ class _Loaded:
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _FileResult:
+class _FileResult(NamedTuple):
     path: str
     size: int
     mtime_ns: int
@@ -368,21 +368,24 @@ class _SyncWriter:
         before = await self.tx.stored_versions(reloaded)  # read before they are replaced
         await self.tx.record_files(rows)
         await self.tx.save_packed([(file_id, result.packed) for file_id, result in loaded])
+        fullest, published, affected = self.fullest, self.published, self.affected
         for file_id, result in loaded:
-            mentions: list[tuple[str, bool]] = []
+            # What the file said before, if anything: an article whose version in it is the
+            # same JSON as before needs no merging again.
             old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
-            new: dict[str, str] = {}
-            for version in result.versions:
+            mentions: list[tuple[str, bool]] = []
+            for version in result.versions:  # one URL each
                 row = version[2]
-                url, published_at = row[_URL], row[_PUBLISHED_AT]
+                url = row[_URL]
                 mentions.append((url, row[_IS_STUB]))
-                new[url] = row[_DATA]
-                self.fullest.add(url, version)
-                if published_at is not None:
-                    self.published[url] = max(published_at, self.published.get(url, published_at))
+                fullest.add(url, version)
+                if old.pop(url, None) != row[_DATA]:
+                    affected.add(url)
+                when = row[_PUBLISHED_AT]
+                if when is not None and (url not in published or when > published[url]):
+                    published[url] = when
+            affected.update(old)  # articles the file no longer mentions
             self.mentioned[file_id] = mentions
-            self.affected.update(url for url in old.keys() | new.keys()
-                                 if old.get(url) != new.get(url))
 
     async def finish(self, pool: ProcessPoolExecutor | None) -> None:
         """Remove deleted files, then merge and write every affected article."""
@@ -394,7 +397,8 @@ class _SyncWriter:
         await tx.remove_files(gone)
         ids = await tx.article_ids(sorted(self.affected | self.fullest.urls()))
         stored = ids.keys() & self.affected  # affected articles that existed before
-        self._give_ids(self.affected - stored, ids, await tx.next_id("articles"))
+        first_new_id = await tx.next_id("articles")
+        self._give_ids(self.affected - stored, ids, first_new_id)
         await tx.save_mentions(self.mentioned, ids)
         rows: dict[int, ArticleRow] = {}
         # An article new in this sync is mentioned by files loaded in it alone: its fullest
@@ -416,7 +420,7 @@ class _SyncWriter:
                 rows[ids[url]] = row
         merged = await _merged(await tx.versions_in(unsettled), pool)
         rows.update((ids[url], row) for url, row in merged.items())
-        await tx.write_articles(rows)
+        await tx.write_articles(rows, first_new_id)
         # Articles that no file mentions any more.
         await tx.delete_articles(sorted(ids[url] for url in to_check if url not in files_of))
         await tx.refresh_names()  # of the topics and providers just written or deleted

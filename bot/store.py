@@ -196,6 +196,10 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(path, isolation_level=None)
         try:
+            # Only a new database takes it (WAL fixes the page size). Pages of 16 KiB make a
+            # corpus ~10 % smaller than 4 KiB ones and its load's commit twice as fast: it
+            # copies every page the load wrote from the log into the database.
+            await writer.execute("PRAGMA page_size=16384")
             await writer.execute("PRAGMA journal_mode=WAL")
             await writer.execute("PRAGMA synchronous=NORMAL")
             # A sync touches many index pages at once; 64 MiB of cache keeps them in memory.
@@ -599,12 +603,15 @@ class Transaction:
              for file_id, urls in mentioned.items() for url, is_stub in urls],
         )
 
-    async def write_articles(self, rows: dict[int, ArticleRow]) -> None:
-        """Store merged articles by id: their rows, topics, providers and full-text entries."""
+    async def write_articles(self, rows: dict[int, ArticleRow], new_from: int) -> None:
+        """Store merged articles by id: their rows, topics, providers and full-text entries.
+
+        Ids from `new_from` on (see `next_id`) are new articles, with nothing stored to replace.
+        """
         ids = sorted(rows)
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
-        for chunk in _chunks(ids):
+        for chunk in _chunks([article_id for article_id in ids if article_id < new_from]):
             await self._forget_topics(chunk)
             await self._touch_providers(chunk)
             await self._db.execute(
