@@ -6,6 +6,7 @@ import asyncio
 import gc
 import hashlib
 import itertools
+import json
 import multiprocessing
 import os
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot.articles import article_record, record_to_json
-from bot.merge import Candidate, Fullest, candidate, merge_json
+from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import (
     ArticleRow,
@@ -411,13 +412,16 @@ class _SyncWriter:
             else:
                 rows[ids[url]] = row
         files_of = await tx.mentioned_by({url: ids[url] for url in to_check})
-        unsettled: dict[str, set[int]] = {}
+        unsettled: dict[str, dict[int, bool]] = {}
         for url, files in files_of.items():
-            row = self._merged_fresh(url) if files <= self.mentioned.keys() else None
+            row = self._merged_fresh(url) if files.keys() <= self.mentioned.keys() else None
             if row is None:
                 unsettled[url] = files
             else:
                 rows[ids[url]] = row
+        for url, row in (await self._settled_over_stubs(unsettled, ids)).items():
+            rows[ids[url]] = row
+            del unsettled[url]
         merged = await _merged(await tx.versions_in(unsettled), pool)
         rows.update((ids[url], row) for url, row in merged.items())
         await tx.write_articles(rows, first_new_id)
@@ -434,6 +438,31 @@ class _SyncWriter:
         fullest version settles it."""
         row = self.fullest.merged(url)
         return None if row is None else ArticleRow._make(row)
+
+    async def _settled_over_stubs(
+        self, unsettled: dict[str, dict[int, bool]], ids: dict[str, int]
+    ) -> dict[str, ArticleRow]:
+        """Stored articles that this sync read in full while every file it did not read gives
+        them as a stub (the usual edit: a file's own article), settled by their fullest new
+        version without reading any other.
+
+        Those stubs rank below a full version, and give at most the fields the article had
+        before (a merge keeps every field any version gives): when the fullest new version
+        lacks none of these, the merge is that version.
+        """
+        read = self.mentioned.keys()
+        over_stubs = [url for url, files in unsettled.items()
+                      if all(is_stub for file_id, is_stub in files.items() if file_id not in read)]
+        before = await self.tx.article_data([ids[url] for url in over_stubs])
+        settled: dict[str, ArticleRow] = {}
+        for url in over_stubs:
+            data = before.get(ids[url])  # None: new in this sync
+            if data is None:
+                continue
+            row = self.fullest.merged(url, filled_fields(json.loads(data)))
+            if row is not None and not row[_IS_STUB]:
+                settled[url] = ArticleRow._make(row)
+        return settled
 
     def _give_ids(self, new_urls: Iterable[str], ids: dict[str, int], next_id: int) -> None:
         """Give new articles ids in order of publication (see Transaction.next_id)."""

@@ -121,10 +121,11 @@ class Fullest(Generic[R]):
     def urls(self) -> KeysView[str]:
         return self._entries.keys()
 
-    def merged(self, url: str) -> R | None:
-        """The merge of every version added for `url`; None when it needs filling (or none)."""
+    def merged(self, url: str, others: int = 0) -> R | None:
+        """The merge of every version added for `url`, and of versions not added that give
+        at most the fields `others` and rank below them all; None when it needs filling."""
         entry = self._entries.get(url)
         if entry is None:
             return None
         best, fields = entry
-        return None if fields & ~best[1] else best[2]
+        return None if (fields | others) & ~best[1] else best[2]

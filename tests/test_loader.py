@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import (
@@ -340,6 +341,52 @@ async def test_a_stub_never_erases_what_the_full_file_gave(store: Store, seeds_d
     await sync(store, seeds_dir)
     amd = await store.article_by_url(AMD_URL)
     assert amd is not None and not amd.is_stub and amd.heat == 142
+
+
+async def test_an_edited_article_keeps_what_stubs_in_files_not_read_again_give(
+    store: Store, seeds_dir: Path
+) -> None:
+    edited_url, plain_url = "https://example.org/news/edited", "https://example.org/news/plain"
+
+    def write_full(name: str, url: str, excerpt: str, **fields: Any) -> None:
+        path = write_article(seeds_dir / name, title=f"The article at {url}", excerpt=excerpt,
+                             publishedDateTime="2022-05-28T10:00:00Z", originalUrl=url, **fields)
+        touch(path)
+
+    write_full("edited.txt", edited_url, "First words.", ampWebUrl=f"{edited_url}/amp")
+    write_full("plain.txt", plain_url, "First words.")
+    write_article(seeds_dir / "roundup.txt", title="A roundup", webUrl="https://example.org/roundup",
+                  related=[
+                      {"title": "A stub of the edited article", "webUrl": edited_url,
+                       "ampWebUrl": "https://example.org/amp-from-the-stub",
+                       "images": [{"url": "https://example.org/from-the-stub.jpg"}]},
+                      {"title": "A stub of the plain article", "webUrl": plain_url},
+                  ])
+    await sync(store, seeds_dir)
+    edited = await store.article_by_url(edited_url)
+    assert edited is not None
+    assert edited.amp_url == f"{edited_url}/amp"  # the full file's own
+    assert [image.url for image in edited.images] == ["https://example.org/from-the-stub.jpg"]
+
+    # Only the excerpts change; the roundup is not read again. The stub still gives the
+    # image the file never had, and the plain article's stub gives nothing.
+    write_full("edited.txt", edited_url, "Second words.", ampWebUrl=f"{edited_url}/amp")
+    write_full("plain.txt", plain_url, "Second words.")
+    report = await sync(store, seeds_dir)
+    assert report.updated == ["edited.txt", "plain.txt"]
+    edited, plain = await store.article_by_url(edited_url), await store.article_by_url(plain_url)
+    assert edited is not None and plain is not None
+    assert (edited.excerpt, plain.excerpt) == ("Second words.", "Second words.")
+    assert [image.url for image in edited.images] == ["https://example.org/from-the-stub.jpg"]
+    assert edited.amp_url == f"{edited_url}/amp"
+    await assert_as_if_loaded_afresh(store, seeds_dir)
+
+    # The file drops its AMP page: the stub's fills the gap.
+    write_full("edited.txt", edited_url, "Third words.")
+    await sync(store, seeds_dir)
+    edited = await store.article_by_url(edited_url)
+    assert edited is not None and edited.amp_url == "https://example.org/amp-from-the-stub"
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
 
 async def test_several_full_versions_of_one_article_merge(store: Store, seeds_dir: Path) -> None:

@@ -31,7 +31,6 @@ async def test_a_new_database_gets_every_migration_once(tmp_path: Path) -> None:
     assert {"articles", "file_versions", "mentions", "files", "digests", "meta"} <= tables
     assert not {"versions", "related"} & tables  # replaced by migration 0003
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0] == 16384
 
 
 _OLD_FILE_AND_ARTICLE = [
