@@ -189,7 +189,7 @@ def record_to_json(record: dict[str, Any]) -> str:
     """The JSON text of a decoded `article_to_json` record, in the same form.
 
     orjson writes exactly what `json.dumps(record, ensure_ascii=False, separators=(",",
-    ":"))` writes, six times faster: a corpus load encodes every version of every file.
+    ":"))` writes, five times faster: a corpus load encodes every version of every file.
     """
     return orjson.dumps(record).decode()
 
