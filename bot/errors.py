@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -23,13 +24,19 @@ class UserFacingError(app_commands.AppCommandError):
         self.lines = list(lines)
 
 
+async def reply_privately(interaction: discord.Interaction, **message: Any) -> None:
+    """Reply privately through whichever channel is still open: response or follow-up (after
+    a deferral)."""
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=True, **message)
+    else:
+        await interaction.response.send_message(ephemeral=True, **message)
+
+
 async def send_ephemeral(interaction: discord.Interaction, embed: discord.Embed) -> None:
-    """Reply privately through whichever channel is still open: response or follow-up."""
+    """Report an error privately; an interaction that expired is only logged."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(embed=embed, ephemeral=True)
-        else:
-            await interaction.response.send_message(embed=embed, ephemeral=True)
+        await reply_privately(interaction, embed=embed)
     except discord.HTTPException as exc:  # the interaction expired: nobody left to tell
         log.warning("could not report an error to %s: %s", interaction.user, exc)
 

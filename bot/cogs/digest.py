@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import discord
 from discord import app_commands
@@ -28,7 +27,7 @@ from bot.digest import (
     timezone_matches,
     window_start,
 )
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, reply_privately
 from bot.queries import NotFound
 
 log = logging.getLogger(__name__)
@@ -58,14 +57,6 @@ async def _defer_if_database_busy(interaction: discord.Interaction, bot: NewsBot
     Discord drops an interaction that gets no answer within 3 seconds."""
     if bot.news.store.writing:
         await interaction.response.defer(ephemeral=True, thinking=True)
-
-
-async def _reply(interaction: discord.Interaction, **message: Any) -> None:
-    """Answer privately, as a follow-up if the reply was deferred."""
-    if interaction.response.is_done():
-        await interaction.followup.send(ephemeral=True, **message)
-    else:
-        await interaction.response.send_message(ephemeral=True, **message)
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -270,7 +261,7 @@ class DigestCog(commands.Cog):
         embed = render.digest_settings_embed([digest])
         embed.title = "Digest saved"
         embed.description = "\n".join(lines)
-        await _reply(interaction, embed=embed)
+        await reply_privately(interaction, embed=embed)
 
     @digest.command(name="show", description="This server's digests and their status")
     @app_commands.check(manage_server_only)
@@ -291,7 +282,7 @@ class DigestCog(commands.Cog):
         self.wake()
         if not removed:
             raise UserFacingError("There was no digest to stop.")
-        await _reply(interaction, content=(
+        await reply_privately(interaction, content=(
             f"Stopped {removed} digest{'s' if removed != 1 else ''}; nothing is kept about "
             f"{'it' if removed == 1 else 'them'}."))
 
