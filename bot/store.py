@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 import lz4.block
@@ -521,14 +521,7 @@ class Transaction:
 
     async def article_data(self, article_ids: Sequence[int]) -> dict[int, str]:
         """The stored JSON of these articles, by id."""
-        found: dict[int, str] = {}
-        for chunk in _chunks(list(article_ids)):
-            async with self._db.execute(
-                f"SELECT id, data FROM articles WHERE id IN ({_marks(len(chunk))})",  # noqa: S608
-                chunk,
-            ) as cursor:
-                found.update((row[0], row[1]) for row in await cursor.fetchall())
-        return found
+        return await self._lookup("articles", "id", "data", article_ids)
 
     async def versions_in(self, files_of: Mapping[str, Iterable[int]]) -> dict[str, list[str]]:
         """The stored versions (JSON) of these articles in these files (URL → file ids)."""
@@ -561,20 +554,23 @@ class Transaction:
             states,
         )
 
-    async def _ids(self, table: str, key: str, values: Sequence[str]) -> dict[str, int]:
-        """Row ids of `table` by its unique text column `key` (our own names, not input)."""
-        ids: dict[str, int] = {}
-        for chunk in _chunks(values):
+    async def _lookup(
+        self, table: str, key: str, column: str, keys: Sequence[K]
+    ) -> dict[K, Any]:
+        """`column` of the rows of `table` whose unique `key` is among `keys`, by key (table
+        and columns are our own names, not input)."""
+        found: dict[K, Any] = {}
+        for chunk in _chunks(keys):
             async with self._db.execute(
-                f"SELECT {key}, id FROM {table} WHERE {key} IN ({_marks(len(chunk))})",  # noqa: S608
+                f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({_marks(len(chunk))})",  # noqa: S608
                 chunk,
             ) as cursor:
-                ids.update({row[0]: row[1] for row in await cursor.fetchall()})
-        return ids
+                found.update((row[0], row[1]) for row in await cursor.fetchall())
+        return found
 
     async def article_ids(self, urls: Sequence[str]) -> dict[str, int]:
         """Ids of the stored articles among these canonical URLs."""
-        return await self._ids("articles", "url", urls)
+        return await self._lookup("articles", "url", "id", urls)
 
     async def next_id(self, table: str) -> int:
         """The first free id of `table` ("articles" or "files"), handed out by the caller.
