@@ -436,10 +436,11 @@ class _SyncWriter:
         report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
                            for warning in self.warnings[path]]
 
-    def _merged_fresh(self, url: str) -> ArticleRow | None:
-        """The row of an article all of whose versions were loaded in this sync, when its
-        fullest version settles it."""
-        row = self.fullest.merged(url)
+    def _merged_fresh(self, url: str, others: int = 0) -> ArticleRow | None:
+        """The row of an article whose versions were loaded in this sync, when its fullest
+        version settles it; `others`: the fields its versions in files not read may give,
+        all of which rank below that version (see `Fullest.merged`)."""
+        row = self.fullest.merged(url, others)
         return None if row is None else ArticleRow._make(row)
 
     async def _settled_over_stubs(
@@ -462,9 +463,9 @@ class _SyncWriter:
             data = before.get(ids[url])  # None: new in this sync
             if data is None:
                 continue
-            row = self.fullest.merged(url, filled_fields(json.loads(data)))
-            if row is not None and not row[_IS_STUB]:
-                settled[url] = ArticleRow._make(row)
+            row = self._merged_fresh(url, filled_fields(json.loads(data)))
+            if row is not None and not row.is_stub:
+                settled[url] = row
         return settled
 
     def _give_ids(self, new_urls: Iterable[str], ids: dict[str, int], next_id: int) -> None:
