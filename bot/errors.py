@@ -1,4 +1,4 @@
-"""Errors meant for the person who ran a command, and the tree that reports every error once."""
+"""Errors for the person who ran a command, the tree that reports each once, private replies."""
 
 from __future__ import annotations
 
