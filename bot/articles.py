@@ -194,8 +194,11 @@ def record_to_json(record: dict[str, Any]) -> str:
     return orjson.dumps(record).decode()
 
 
-def article_from_record(record: dict[str, Any], article_id: int | None = None) -> Article:
-    """The Article of a decoded `article_to_json` record."""
+def article_from_record(
+    record: dict[str, Any], article_id: int | None = None, related: tuple[Article, ...] = ()
+) -> Article:
+    """The Article of a decoded `article_to_json` record (or of a parsed one, with its
+    related stubs)."""
     published_at = record["published_at"]
     provider = record["provider"]
     return Article(
@@ -215,6 +218,7 @@ def article_from_record(record: dict[str, Any], article_id: int | None = None) -
         provider=Provider(*provider) if provider else None,
         topics=tuple(record["topics"]),
         images=tuple(Image(*image) for image in record["images"]),
+        related=related,
         is_stub=record["is_stub"],
         article_id=article_id,
     )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.articles import article_record, record_to_json
+from bot.articles import record_to_json
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import (
@@ -158,11 +158,10 @@ def _loaded(parsed: Parsed) -> _Loaded:
     merges most articles without decoding any version again."""
     versions: list[Version] = []
     candidates: list[Candidate[_PlainRow]] = []
-    for article in (parsed.article, *parsed.article.related):
-        record = article_record(article)
+    for record in (parsed.record, *parsed.related):
         text = record_to_json(record)
-        versions.append((article.url, article.is_stub, record["published_at"] or "", text))
-        candidates.append(candidate(record, text, tuple(article_row(article, text))))
+        versions.append((record["url"], record["is_stub"], record["published_at"] or "", text))
+        candidates.append(candidate(record, text, tuple(article_row(record, text))))
     return _Loaded(pack_versions(versions), tuple(candidates), parsed.warnings)
 
 

@@ -56,8 +56,9 @@ def fullness(record: dict[str, Any], text: str, fields: int | None = None) -> Fu
     )
 
 
-def merge_json(versions: Iterable[str]) -> tuple[Article, str]:
-    """One article, and its JSON, from all its versions (as `article_to_json` wrote them).
+def merge_json(versions: Iterable[str]) -> tuple[dict[str, Any], str]:
+    """One article's record, and its JSON, from all its versions (as `article_to_json` wrote
+    them).
 
     The fullest version gives every field it has; the others, fullest first, fill only
     what it left empty. So a full file always wins over a stub of itself, and a stub
@@ -66,7 +67,7 @@ def merge_json(versions: Iterable[str]) -> tuple[Article, str]:
     distinct = set(versions)
     if len(distinct) == 1:
         (text,) = distinct
-        return article_from_record(json.loads(text)), text
+        return json.loads(text), text
     ordered = sorted(((json.loads(text), text) for text in distinct),
                      key=lambda version: fullness(*version), reverse=True)
     best, best_text = ordered[0]
@@ -77,12 +78,12 @@ def merge_json(versions: Iterable[str]) -> tuple[Article, str]:
             best[name] = other[name]
             missing.remove(name)
             filled = True
-    return article_from_record(best), record_to_json(best) if filled else best_text
+    return best, record_to_json(best) if filled else best_text
 
 
 def merge_versions(versions: Iterable[Article]) -> Article:
     """`merge_json` for Article objects."""
-    return merge_json(article_to_json(version) for version in versions)[0]
+    return article_from_record(merge_json(article_to_json(version) for version in versions)[0])
 
 
 # One version ranked for merging: its fullness, its filled fields, and what its article

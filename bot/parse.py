@@ -1,4 +1,4 @@
-"""Front matter text → a validated Article, or a ParseError naming the file and the reason.
+"""Front matter text → a validated article record, or a ParseError naming the file and the reason.
 
 No I/O: the caller hands in the bytes. Fields that are merely odd are coerced or dropped
 with a warning; only a file that cannot be used at all is an error.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from bot.articles import Article, Image, Provider, canonical_url, is_http_url
+from bot.articles import Article, article_from_record, canonical_url, is_http_url
 from bot.yamlsafe import YamlError, available_backend, loader_for
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -41,12 +41,25 @@ class ParseError:
         return f"{self.path}: {self.reason}"
 
 
+# An article as a plain record, the form `article_record` gives: parsing builds it directly,
+# since a corpus load only encodes it (as JSON, and as its row), never needs the Article.
+Record = dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A usable article and what had to be coerced or dropped to get it."""
+    """A usable article, its related stubs, and what had to be coerced or dropped to get them."""
 
-    article: Article
+    record: Record
+    related: tuple[Record, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    @property
+    def article(self) -> Article:
+        """The article as an Article, with its related stubs."""
+        return article_from_record(
+            self.record, related=tuple(article_from_record(stub) for stub in self.related)
+        )
 
 
 def oversized(path: str, size: int, max_bytes: int) -> ParseError:
@@ -85,12 +98,13 @@ def parse_article(
         return ParseError(path, f"front matter is {_kind(fields)}, not a mapping of fields")
     warnings: list[str] = []
     try:
-        article = _article(fields, warnings.append, is_stub=False)
+        record = _record(fields, warnings.append, is_stub=False)
+        if isinstance(record, str):
+            return ParseError(path, record)
+        related = _related(fields.get("related"), record["url"], warnings.append)
     except (ValueError, OverflowError) as exc:  # e.g. an integer too long to turn into text
         return ParseError(path, f"unusable value: {exc}")
-    if isinstance(article, str):
-        return ParseError(path, article)
-    return Parsed(article, tuple(warnings))
+    return Parsed(record, related, tuple(warnings))
 
 
 class _Unusable(Exception):
@@ -121,8 +135,8 @@ def _kind(value: object) -> str:
 Warn = Callable[[str], None]
 
 
-def _article(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Article | str:
-    """Build an Article from one mapping (a file's or a related stub's); a reason if unusable."""
+def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | str:
+    """The record of one mapping (a file's or a related stub's); a reason if unusable."""
     title = _text(fields.get("title"), "title", warn)
     if not title:
         return "no title"
@@ -131,31 +145,29 @@ def _article(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Article | 
     identity = original_url or web_url
     if identity is None:
         return "no usable URL (originalUrl and webUrl are missing or not http(s))"
-    url = canonical_url(identity)
     provider = _provider(fields.get("provider"), identity, warn)
-    related: tuple[Article, ...] = ()
-    if not is_stub:
-        related = _related(fields.get("related"), url, warn)
-    return Article(
-        url=url,
-        title=title,
-        excerpt=(_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT],
-        published_at=_datetime(fields.get("publishedDateTime"), warn),
-        original_url=original_url,
-        web_url=web_url,
-        amp_url=_url(fields.get("ampWebUrl"), "ampWebUrl", warn),
-        amp_cache_url=_url(fields.get("cdnAmpWebUrl"), "cdnAmpWebUrl", warn),
-        category=_text(fields.get("category"), "category", warn),
-        kind=_text(fields.get("type"), "type", warn),
-        quality=_integer(fields.get("quality"), "quality", warn),
-        heat=_integer(fields.get("heat"), "heat", warn),
-        published=_boolean(fields.get("published"), warn),
-        provider=provider,
-        topics=_topics(fields.get("topics"), warn),
-        images=_images(fields.get("images"), warn),
-        related=related,
-        is_stub=is_stub,
-    )
+    excerpt = (_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT]
+    published_at = _datetime(fields.get("publishedDateTime"), warn)
+    # The keys and their order are `article_record`'s: the JSON of a record is its identity.
+    return {
+        "url": canonical_url(identity),
+        "title": title,
+        "excerpt": excerpt,
+        "published_at": published_at.isoformat() if published_at else None,
+        "original_url": original_url,
+        "web_url": web_url,
+        "amp_url": _url(fields.get("ampWebUrl"), "ampWebUrl", warn),
+        "amp_cache_url": _url(fields.get("cdnAmpWebUrl"), "cdnAmpWebUrl", warn),
+        "category": _text(fields.get("category"), "category", warn),
+        "kind": _text(fields.get("type"), "type", warn),
+        "quality": _integer(fields.get("quality"), "quality", warn),
+        "heat": _integer(fields.get("heat"), "heat", warn),
+        "published": _boolean(fields.get("published"), warn),
+        "provider": provider,
+        "topics": _topics(fields.get("topics"), warn),
+        "images": _images(fields.get("images"), warn),
+        "is_stub": is_stub,
+    }
 
 
 def _text(value: object, name: str, warn: Warn) -> str | None:
@@ -237,7 +249,8 @@ def _boolean(value: object, warn: Warn) -> bool | None:
     return None
 
 
-def _provider(value: object, url: str, warn: Warn) -> Provider | None:
+def _provider(value: object, url: str, warn: Warn) -> list[str]:
+    """[name, domain]."""
     name: str | None = None
     domain: str | None = None
     if isinstance(value, dict):
@@ -249,7 +262,7 @@ def _provider(value: object, url: str, warn: Warn) -> Provider | None:
         domain = domain.lower().removeprefix("www.").strip("./")
     else:
         domain = canonical_url(url).split("/")[2]  # fall back to the article's own host
-    return Provider(name=name or domain, domain=domain)
+    return [name or domain, domain]
 
 
 def _listed(value: object, name: str, warn: Warn) -> list[Any]:
@@ -261,7 +274,7 @@ def _listed(value: object, name: str, warn: Warn) -> list[Any]:
     return [value]
 
 
-def _topics(value: object, warn: Warn) -> tuple[str, ...]:
+def _topics(value: object, warn: Warn) -> list[str]:
     if isinstance(value, str):
         warn("topics: a string, not a list; split at commas")
         value = value.split(",")
@@ -274,11 +287,12 @@ def _topics(value: object, warn: Warn) -> tuple[str, ...]:
             warn(f"topics: {topic[:40]!r}… is over 100 characters; dropped")
     if len(topics) > MAX_TOPICS:
         warn(f"topics: {len(topics)} topics, kept the first {MAX_TOPICS}")
-    return tuple(topics.values())[:MAX_TOPICS]
+    return list(topics.values())[:MAX_TOPICS]
 
 
-def _images(value: object, warn: Warn) -> tuple[Image, ...]:
-    images: list[Image] = []
+def _images(value: object, warn: Warn) -> list[list[Any]]:
+    """[url, width, height] each."""
+    images: list[list[Any]] = []
     for item in _listed(value, "images", warn)[:MAX_IMAGES]:
         if isinstance(item, str):
             item = {"url": item}
@@ -289,25 +303,25 @@ def _images(value: object, warn: Warn) -> tuple[Image, ...]:
         if url:
             width = _integer(item.get("width"), "images.width", warn)
             height = _integer(item.get("height"), "images.height", warn)
-            images.append(Image(url, _positive(width), _positive(height)))
-    return tuple(images)
+            images.append([url, _positive(width), _positive(height)])
+    return images
 
 
 def _positive(value: int | None) -> int | None:
     return value if value is not None and 0 < value < 100_000 else None
 
 
-def _related(value: object, own_url: str, warn: Warn) -> tuple[Article, ...]:
-    stubs: dict[str, Article] = {}
+def _related(value: object, own_url: str, warn: Warn) -> tuple[Record, ...]:
+    stubs: dict[str, Record] = {}
     for position, item in enumerate(_listed(value, "related", warn)[:MAX_RELATED], 1):
         if not isinstance(item, dict):
             warn(f"related #{position}: expected a mapping; dropped")
             continue
-        stub = _article(item, lambda message, n=position: warn(f"related #{n}: {message}"),
-                        is_stub=True)
+        stub = _record(item, lambda message, n=position: warn(f"related #{n}: {message}"),
+                       is_stub=True)
         if isinstance(stub, str):
             warn(f"related #{position}: {stub}; dropped")
-        elif stub.url != own_url:  # an article is not related to itself
-            stubs.setdefault(stub.url, stub)
+        elif stub["url"] != own_url:  # an article is not related to itself
+            stubs.setdefault(stub["url"], stub)
     return tuple(stubs.values())
 

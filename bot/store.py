@@ -90,19 +90,22 @@ class ArticleRow(NamedTuple):
     data: str  # the article as JSON
 
 
-def article_row(article: Article, data: str) -> ArticleRow:
-    """The row of an article and its JSON (pure: runs in the sync's worker processes)."""
-    provider = article.provider
+def article_row(record: dict[str, Any], data: str) -> ArticleRow:
+    """The row of an article record (see `article_record`) and its JSON (pure: runs in the
+    sync's worker processes)."""
+    published = record["published_at"]
+    timestamp = datetime.fromisoformat(published).timestamp() if published else None
+    provider = record["provider"]
     return ArticleRow(
-        url=article.url,
-        title=article.title,
-        published_at=int(article.published_at.timestamp()) if article.published_at else None,
-        score=rank_score(article),
-        provider_name=provider.name if provider else None,
-        provider_domain=provider.domain if provider else None,
-        is_stub=article.is_stub,
-        topics=article.topics,
-        excerpt=article.excerpt,
+        url=record["url"],
+        title=record["title"],
+        published_at=int(timestamp) if timestamp is not None else None,
+        score=rank_score(record["quality"], record["heat"], record["published"], timestamp),
+        provider_name=provider[0] if provider else None,
+        provider_domain=provider[1] if provider else None,
+        is_stub=record["is_stub"],
+        topics=tuple(record["topics"]),
+        excerpt=record["excerpt"],
         data=data,
     )
 

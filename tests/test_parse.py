@@ -25,7 +25,7 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.articles import Article, Image, Provider
+from bot.articles import Article, Image, Provider, article_to_json, record_to_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
 from bot.yamlsafe import BACKENDS
 
@@ -382,6 +382,27 @@ def test_both_yaml_back_ends_give_the_same_result(path: Path) -> None:
         assert _kind(rust) == _kind(python)
 
 
+def _assert_records_are_the_articles(parsed: Parsed) -> None:
+    """A file parses to records, stored as they are: each must be, to the byte, what its
+    Article would store."""
+    article = parsed.article
+    assert record_to_json(parsed.record) == article_to_json(article)
+    assert [record_to_json(stub) for stub in parsed.related] == [
+        article_to_json(stub) for stub in article.related
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*fixture_files(SEEDS), *fixture_files(ODD)],
+    ids=lambda path: f"{path.parent.name}/{path.name}",
+)
+def test_a_parsed_record_is_exactly_what_its_article_stores(path: Path) -> None:
+    parsed = parse_file(path, "auto")
+    assert isinstance(parsed, Parsed)
+    _assert_records_are_the_articles(parsed)
+
+
 def test_auto_picks_a_back_end_that_gives_the_same_article() -> None:
     data = (SEEDS / AMD_FILE).read_bytes()
     assert parse_article(data, "a", backend="auto") == parse_article(data, "a", backend="pyyaml")
@@ -509,6 +530,7 @@ def test_random_field_values_never_raise_and_only_http_urls_come_out(
     result = parse_article(front_matter(fields), "fuzz.txt", backend=backend)
     assert isinstance(result, Parsed | ParseError)
     if isinstance(result, Parsed):
+        _assert_records_are_the_articles(result)
         _assert_sane(result.article)
         assert result.article.url not in {stub.url for stub in result.article.related}
         for stub in result.article.related:
