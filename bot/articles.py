@@ -152,12 +152,17 @@ def parsed_canonical_url(url: str) -> str:
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
 
 
+# An article as a plain record: the form its JSON is written from and read into. Parsing
+# builds records directly, since a corpus load only encodes them (as JSON and as rows).
+Record = dict[str, Any]
+
+
 def article_to_json(article: Article) -> str:
     """A compact JSON form of everything but `related` and `article_id` (stored per version)."""
     return record_to_json(article_record(article))
 
 
-def article_record(article: Article) -> dict[str, Any]:
+def article_record(article: Article) -> Record:
     """The plain record that `article_to_json` encodes."""
     return {
         "url": article.url,
@@ -185,7 +190,7 @@ def article_from_json(text: str, article_id: int | None = None) -> Article:
     return article_from_record(json.loads(text), article_id)
 
 
-def record_to_json(record: dict[str, Any]) -> str:
+def record_to_json(record: Record) -> str:
     """The JSON text of a decoded `article_to_json` record, in the same form.
 
     orjson writes exactly what `json.dumps(record, ensure_ascii=False, separators=(",",
@@ -195,7 +200,7 @@ def record_to_json(record: dict[str, Any]) -> str:
 
 
 def article_from_record(
-    record: dict[str, Any], article_id: int | None = None, related: tuple[Article, ...] = ()
+    record: Record, article_id: int | None = None, related: tuple[Article, ...] = ()
 ) -> Article:
     """The Article of a decoded `article_to_json` record (or of a parsed one, with its
     related stubs)."""

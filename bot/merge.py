@@ -14,7 +14,7 @@ from collections.abc import Iterable, KeysView
 from itertools import compress
 from typing import Any, Generic, TypeVar
 
-from bot.articles import Article, article_from_record, article_to_json, record_to_json
+from bot.articles import Article, Record, article_from_record, article_to_json, record_to_json
 
 # Fields a version may leave empty and another version may fill.
 _FILLABLE = (
@@ -32,14 +32,14 @@ _BITS = tuple(1 << bit for bit in range(len(_FILLABLE)))
 _ALL_BITS = sum(_BITS)
 
 
-def filled_fields(record: dict[str, Any]) -> int:
+def filled_fields(record: Record) -> int:
     """Which of the fields a version may leave empty this one gives, as bits of `_FILLABLE`."""
     # Built-ins only (no Python-level loop): it runs for every version of a corpus.
     empty = sum(compress(_BITS, map(_EMPTY.__contains__, _FILLABLE_VALUES(record))))
     return _ALL_BITS ^ empty
 
 
-def fullness(record: dict[str, Any], text: str, fields: int | None = None) -> Fullness:
+def fullness(record: Record, text: str, fields: int | None = None) -> Fullness:
     """Sort key: full before stub, then more fields, then longer text; then the JSON itself.
 
     The JSON text only decides between versions that tie on everything before, so the
@@ -56,7 +56,7 @@ def fullness(record: dict[str, Any], text: str, fields: int | None = None) -> Fu
     )
 
 
-def merge_json(versions: Iterable[str]) -> tuple[dict[str, Any], str]:
+def merge_json(versions: Iterable[str]) -> tuple[Record, str]:
     """One article's record, and its JSON, from all its versions (as `article_to_json` wrote
     them).
 
@@ -92,7 +92,7 @@ def merge_versions(versions: Iterable[Article]) -> Article:
 Candidate = tuple[Fullness, int, R]
 
 
-def candidate(record: dict[str, Any], text: str, alone: R) -> Candidate[R]:
+def candidate(record: Record, text: str, alone: R) -> Candidate[R]:
     """The candidate of one version: its decoded record, its JSON, and its result alone."""
     fields = filled_fields(record)
     return fullness(record, text, fields), fields, alone

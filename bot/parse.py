@@ -1,4 +1,4 @@
-"""Front matter text → a validated article record, or a ParseError naming the file and the reason.
+"""Front matter text → validated article records, or a ParseError naming the file and why.
 
 No I/O: the caller hands in the bytes. Fields that are merely odd are coerced or dropped
 with a warning; only a file that cannot be used at all is an error.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from bot.articles import Article, article_from_record, canonical_url, is_http_url
+from bot.articles import Article, Record, article_from_record, canonical_url, is_http_url
 from bot.yamlsafe import YamlError, available_backend, loader_for
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -39,11 +39,6 @@ class ParseError:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-# An article as a plain record, the form `article_record` gives: parsing builds it directly,
-# since a corpus load only encodes it (as JSON, and as its row), never needs the Article.
-Record = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +143,7 @@ def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | st
     provider = _provider(fields.get("provider"), identity, warn)
     excerpt = (_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT]
     published_at = _datetime(fields.get("publishedDateTime"), warn)
-    # The keys and their order are `article_record`'s: the JSON of a record is its identity.
+    # The keys and their order are `article_record`'s: a record's JSON is what is stored.
     return {
         "url": canonical_url(identity),
         "title": title,

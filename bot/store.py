@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 import aiosqlite
 import lz4.block
 
-from bot.articles import Article, article_from_json
+from bot.articles import Article, Record, article_from_json
 from bot.digest import Digest
 from bot.ranking import rank_score
 
@@ -90,7 +90,7 @@ class ArticleRow(NamedTuple):
     data: str  # the article as JSON
 
 
-def article_row(record: dict[str, Any], data: str) -> ArticleRow:
+def article_row(record: Record, data: str) -> ArticleRow:
     """The row of an article record (see `article_record`) and its JSON (pure: runs in the
     sync's worker processes)."""
     published = record["published_at"]
