@@ -10,7 +10,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -398,10 +398,12 @@ class _SyncWriter:
         for versions in (await tx.stored_versions(gone)).values():
             self.affected.update(url for url, _stub, _when, _data in versions)
         await tx.remove_files(gone)
-        ids = await tx.article_ids(sorted(self.affected | self.fullest.urls()))
+        urls = sorted(self.affected | self.fullest.urls())
+        ids = await tx.article_ids(urls)
         stored = ids.keys() & self.affected  # affected articles that existed before
         first_new_id = await tx.next_id("articles")
-        self._give_ids(self.affected - stored, ids, first_new_id)
+        self._give_ids([url for url in urls if url in self.affected and url not in stored],
+                       ids, first_new_id)
         await tx.save_mentions(self.mentioned, ids)
         rows: dict[int, ArticleRow] = {}
         # An article new in this sync is mentioned by files loaded in it alone: its fullest
@@ -467,10 +469,10 @@ class _SyncWriter:
                 settled[url] = row
         return settled
 
-    def _give_ids(self, new_urls: Iterable[str], ids: dict[str, int], next_id: int) -> None:
-        """Give new articles ids in order of publication (see Transaction.next_id)."""
-        # By URL, then (a stable sort) by date: two sorts on plain keys, much faster in
-        # Python than one on (date, URL) pairs.
-        ordered = sorted(new_urls)
-        ordered.sort(key=lambda url: self.published.get(url, -1))
-        ids.update((url, next_id + offset) for offset, url in enumerate(ordered))
+    def _give_ids(self, new_urls: list[str], ids: dict[str, int], next_id: int) -> None:
+        """Give new articles (`new_urls`, sorted) ids in order of publication (see
+        Transaction.next_id), and of URL between articles of the same date."""
+        # A stable sort by date of the URL-sorted list: much faster in Python than one sort
+        # on (date, URL) pairs.
+        new_urls.sort(key=lambda url: self.published.get(url, -1))
+        ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
