@@ -618,11 +618,7 @@ class Transaction:
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
         for chunk in _chunks([article_id for article_id in ids if article_id < new_from]):
-            await self._forget_topics(chunk)
-            await self._touch_providers(chunk)
-            await self._db.execute(
-                f"DELETE FROM articles_fts WHERE rowid IN ({_marks(len(chunk))})", chunk  # noqa: S608
-            )
+            await self._release(chunk)
         article_rows = []
         topic_rows = []
         fts_rows = []
@@ -688,28 +684,27 @@ class Transaction:
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
         for chunk in _chunks(list(article_ids)):
-            await self._forget_topics(chunk)
-            await self._touch_providers(chunk)
-            marks = _marks(len(chunk))
-            for table, column in (("articles_fts", "rowid"), ("articles", "id")):
-                await self._db.execute(
-                    f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk  # noqa: S608
-                )
+            await self._release(chunk)
+            await self._db.execute(
+                f"DELETE FROM articles WHERE id IN ({_marks(len(chunk))})", chunk  # noqa: S608
+            )
 
-    async def _forget_topics(self, article_ids: Sequence[int]) -> None:
-        """Remove these articles' topic rows, noting the topics they were in."""
+    async def _release(self, article_ids: Sequence[int]) -> None:
+        """Before these articles are rewritten or deleted: remove their topic rows and
+        full-text entries, and note the topics and providers they were in, whose names may
+        change."""
+        marks = _marks(len(article_ids))
+        await self._db.execute(
+            f"DELETE FROM articles_fts WHERE rowid IN ({marks})", article_ids  # noqa: S608
+        )
         async with self._db.execute(
-            f"DELETE FROM article_topics WHERE article_id IN ({_marks(len(article_ids))}) "  # noqa: S608
-            "RETURNING topic_id",
+            f"DELETE FROM article_topics WHERE article_id IN ({marks}) RETURNING topic_id",  # noqa: S608
             article_ids,
         ) as cursor:
             self._touched_topics.update(row[0] for row in await cursor.fetchall())
-
-    async def _touch_providers(self, article_ids: Sequence[int]) -> None:
-        """Note the providers these articles have before they are rewritten or deleted."""
         async with self._db.execute(
             "SELECT DISTINCT provider_id FROM articles "  # noqa: S608 - placeholders only
-            f"WHERE id IN ({_marks(len(article_ids))}) AND provider_id IS NOT NULL",
+            f"WHERE id IN ({marks}) AND provider_id IS NOT NULL",
             article_ids,
         ) as cursor:
             self._touched_providers.update(row[0] for row in await cursor.fetchall())
