@@ -82,10 +82,22 @@ _HTTP_URL = re.compile(
 )
 
 
+# Most URLs are `scheme://host/rest` with a plain host and printable ASCII after it: the
+# general pattern accepts every one of them, and this one, all ranges, checks them about
+# three times as fast (a corpus load checks about five URLs per version).
+_PLAIN_HTTP_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?")
+
+
 def is_http_url(value: object) -> bool:
     """True for an absolute http(s) URL with a host, the only kind that may reach Discord."""
     if not isinstance(value, str) or len(value) > 2048:
         return False
+    return _PLAIN_HTTP_URL.fullmatch(value) is not None or general_is_http_url(value)
+
+
+def general_is_http_url(value: str) -> bool:
+    """`is_http_url` for any text of at most 2,048 characters: the general case, and the
+    fast path's spec."""
     match = _HTTP_URL.fullmatch(value)
     if match is None:
         return False

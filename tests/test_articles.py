@@ -19,6 +19,7 @@ from bot.articles import (
     article_record,
     article_to_json,
     canonical_url,
+    general_is_http_url,
     is_http_url,
     parsed_canonical_url,
     record_to_json,
@@ -149,6 +150,23 @@ def test_the_fast_path_for_plain_urls_agrees_with_full_parsing(scheme: str, rest
             canonical_url(url)
         return
     assert canonical_url(url) == expected
+
+
+_odd_url_text = st.text(alphabet=st.sampled_from("aZ09.-_/?#:@[]% \t\x00\x7f\u00e9\u200b!~"),
+                        max_size=6)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "hTTps", "ftp"]),
+    host=st.text(alphabet="aZ09.-", max_size=6) | _odd_url_text,
+    after=st.sampled_from(["", "/", "?", "#", ":8080", "@"]),
+    rest=_odd_url_text,
+)
+def test_the_fast_url_check_agrees_with_the_general_one(
+    scheme: str, host: str, after: str, rest: str
+) -> None:
+    url = f"{scheme}://{host}{after}{rest}"
+    assert is_http_url(url) == general_is_http_url(url)
 
 
 @given(
