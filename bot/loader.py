@@ -48,9 +48,10 @@ Progress = Callable[[int, int], None]
 
 # An ArticleRow as workers hand it over: a plain tuple in the same order (see Candidate).
 _PlainRow = tuple[Any, ...]
-_URL, _PUBLISHED_AT, _IS_STUB, _DATA = (
-    ArticleRow._fields.index(name) for name in ("url", "published_at", "is_stub", "data")
-)
+# What a version's article would be from it alone: a full version's row, or a stub's JSON.
+# Most stubs' articles have a full version, so a stub's row is built only when the stub
+# is the fullest version of its article (see `_SyncWriter._merged_fresh`).
+_Alone = _PlainRow | str
 
 
 @dataclass(slots=True)
@@ -86,9 +87,9 @@ class _Loaded(NamedTuple):
     """What one readable file says, as a worker hands it over."""
 
     packed: bytes  # its versions as the store keeps them (`pack_versions`)
-    # The same versions (its own article first, then its related stubs), each ranked for
-    # merging and with its row as if it were the only version of its article.
-    versions: tuple[Candidate[_PlainRow], ...]
+    # The same versions (its own article first, then its related stubs), each with its
+    # candidate for merging.
+    versions: tuple[tuple[Version, Candidate[_Alone]], ...]
     warnings: tuple[str, ...]
 
 
@@ -155,14 +156,16 @@ def _read_and_parse(
 
 def _loaded(parsed: Parsed) -> _Loaded:
     """A parsed file's versions, encoded and ranked here in the worker: the parent then
-    merges most articles without decoding any version again."""
-    versions: list[Version] = []
-    candidates: list[Candidate[_PlainRow]] = []
+    merges most articles without decoding any version again (it decodes one stub for an
+    article that has no full version)."""
+    versions: list[tuple[Version, Candidate[_Alone]]] = []
     for record in (parsed.record, *parsed.related):
         text = record_to_json(record)
-        versions.append((record["url"], record["is_stub"], record["published_at"] or "", text))
-        candidates.append(candidate(record, text, tuple(article_row(record, text))))
-    return _Loaded(pack_versions(versions), tuple(candidates), parsed.warnings)
+        alone = text if record["is_stub"] else tuple(article_row(record, text))
+        versions.append(((record["url"], record["is_stub"], record["published_at"] or "", text),
+                         candidate(record, text, alone)))
+    return _Loaded(pack_versions(version for version, _ in versions), tuple(versions),
+                   parsed.warnings)
 
 
 def _parse_batch(
@@ -319,8 +322,9 @@ class _SyncWriter:
         # What each loaded file mentions, by file id: (URL, is a stub). Its versions are
         # stored at once; only the fullest version of each article is kept here.
         self.mentioned: dict[int, list[tuple[str, bool]]] = {}
-        self.fullest: Fullest[_PlainRow] = Fullest()
-        self.published: dict[str, int] = {}  # the latest date any new version gives, by URL
+        self.fullest: Fullest[_Alone] = Fullest()
+        # The latest date any new version gives, by URL (ISO 8601 in UTC: sorts as time does).
+        self.published: dict[str, str] = {}
         self.affected: set[str] = set()  # URLs whose versions changed
         self.warnings: dict[str, tuple[str, ...]] = {}
 
@@ -377,15 +381,12 @@ class _SyncWriter:
             # same JSON as before needs no merging again.
             old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
             mentions: list[tuple[str, bool]] = []
-            for version in result.versions:  # one URL each
-                row = version[2]
-                url = row[_URL]
-                mentions.append((url, row[_IS_STUB]))
+            for (url, is_stub, when, data), version in result.versions:  # one URL each
+                mentions.append((url, is_stub))
                 fullest.add(url, version)
-                if old.pop(url, None) != row[_DATA]:
+                if old.pop(url, None) != data:
                     affected.add(url)
-                when = row[_PUBLISHED_AT]
-                if when is not None and (url not in published or when > published[url]):
+                if when and (url not in published or when > published[url]):
                     published[url] = when
             affected.update(old)  # articles the file no longer mentions
             self.mentioned[file_id] = mentions
@@ -441,8 +442,10 @@ class _SyncWriter:
         """The row of an article whose versions were loaded in this sync, when its fullest
         version settles it; `others`: the fields its versions in files not read may give,
         all of which rank below that version (see `Fullest.merged`)."""
-        row = self.fullest.merged(url, others)
-        return None if row is None else ArticleRow._make(row)
+        alone = self.fullest.merged(url, others)
+        if isinstance(alone, str):  # a stub's JSON: its article has no full version
+            return article_row(json.loads(alone), alone)
+        return None if alone is None else ArticleRow._make(alone)
 
     async def _settled_over_stubs(
         self, unsettled: dict[str, dict[int, bool]], ids: dict[str, int]
@@ -474,5 +477,5 @@ class _SyncWriter:
         Transaction.next_id), and of URL between articles of the same date."""
         # A stable sort by date of the URL-sorted list: much faster in Python than one sort
         # on (date, URL) pairs.
-        new_urls.sort(key=lambda url: self.published.get(url, -1))
+        new_urls.sort(key=lambda url: self.published.get(url, ""))
         ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
