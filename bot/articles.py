@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -199,7 +198,14 @@ def article_record(article: Article) -> Record:
 
 def article_from_json(text: str, article_id: int | None = None) -> Article:
     """The Article that `article_to_json` stored."""
-    return article_from_record(json.loads(text), article_id)
+    return article_from_record(record_from_json(text), article_id)
+
+
+def record_from_json(text: str) -> Record:
+    """The record that `record_to_json` wrote (orjson reads it in about half the json
+    module's time, which counts when a sync settles tens of thousands of articles)."""
+    record: Record = orjson.loads(text)
+    return record
 
 
 def record_to_json(record: Record) -> str:

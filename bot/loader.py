@@ -6,7 +6,6 @@ import asyncio
 import gc
 import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 import time
@@ -18,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.articles import record_to_json
+from bot.articles import record_from_json, record_to_json
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import (
@@ -444,7 +443,7 @@ class _SyncWriter:
         all of which rank below that version (see `Fullest.merged`)."""
         alone = self.fullest.merged(url, others)
         if isinstance(alone, str):  # a stub's JSON: its article has no full version
-            return article_row(json.loads(alone), alone)
+            return article_row(record_from_json(alone), alone)
         return None if alone is None else ArticleRow._make(alone)
 
     async def _settled_over_stubs(
@@ -467,7 +466,7 @@ class _SyncWriter:
             data = before.get(ids[url])  # None: new in this sync
             if data is None:
                 continue
-            row = self._merged_fresh(url, filled_fields(json.loads(data)))
+            row = self._merged_fresh(url, filled_fields(record_from_json(data)))
             if row is not None and not row.is_stub:
                 settled[url] = row
         return settled

@@ -8,13 +8,19 @@ avoids even that for most articles: each version is ranked where it is parsed, a
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Iterable, KeysView
 from itertools import compress
 from typing import Any, Generic, TypeVar
 
-from bot.articles import Article, Record, article_from_record, article_to_json, record_to_json
+from bot.articles import (
+    Article,
+    Record,
+    article_from_record,
+    article_to_json,
+    record_from_json,
+    record_to_json,
+)
 
 # Fields a version may leave empty and another version may fill.
 _FILLABLE = (
@@ -67,8 +73,8 @@ def merge_json(versions: Iterable[str]) -> tuple[Record, str]:
     distinct = set(versions)
     if len(distinct) == 1:
         (text,) = distinct
-        return json.loads(text), text
-    ordered = sorted(((json.loads(text), text) for text in distinct),
+        return record_from_json(text), text
+    ordered = sorted(((record_from_json(text), text) for text in distinct),
                      key=lambda version: fullness(*version), reverse=True)
     best, best_text = ordered[0]
     missing = [name for name in _FILLABLE if best[name] in _EMPTY]
