@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -437,6 +438,26 @@ def test_any_text_gives_an_article_or_an_error(body: str, framed: bool, backend:
     assert isinstance(result, Parsed | ParseError)
     if isinstance(result, ParseError):
         assert result.path == "fuzz.txt" and result.reason
+
+
+@given(
+    title=st.text(
+        alphabet=st.sampled_from("ab \t\n\r\x0b\x1f\x85\xa0\u2003\u2028\u200b\xad\u00e9"),
+        max_size=12,
+    ),
+    backend=st.sampled_from(BACKENDS),
+)
+def test_titles_are_single_spaced_whatever_whitespace_they_had(title: str, backend: str) -> None:
+    # JSON's escapes are YAML's too: the title reaches the parser exactly as written here.
+    text = f"---\ntitle: {json.dumps(title)}\nwebUrl: https://example.com/a\n---\n"
+    parsed = parse_article(text, backend=backend)
+    cleaned = " ".join(title.split())
+    if cleaned:
+        assert isinstance(parsed, Parsed)
+        assert parsed.record["title"] == cleaned
+    else:
+        assert isinstance(parsed, ParseError)
+        assert parsed.reason == "no title"
 
 
 @_FUZZ
