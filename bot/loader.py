@@ -33,7 +33,7 @@ from bot.store import (
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves: a
 # worker takes 0.2-0.35 s to start, and two of them parse ~1.5 times as fast as one thread
-# (0.35-0.4 ms a file), so on 2 cores they pay off from about 2,000 files on.
+# (~0.3 ms a file), so on 2 cores they pay off from about 2,000-3,000 files on.
 PARALLEL_THRESHOLD = 2000
 # Files per task sent to a worker: big enough to amortise pickling, small enough to balance.
 WORKER_BATCH = 128
