@@ -140,12 +140,13 @@ def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | st
     identity = original_url or web_url
     if identity is None:
         return "no usable URL (originalUrl and webUrl are missing or not http(s))"
-    provider = _provider(fields.get("provider"), identity, warn)
+    url = canonical_url(identity)
+    provider = _provider(fields.get("provider"), url, warn)
     excerpt = (_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT]
     published_at = _datetime(fields.get("publishedDateTime"), warn)
     # The keys and their order are `article_record`'s: a record's JSON is what is stored.
     return {
-        "url": canonical_url(identity),
+        "url": url,
         "title": title,
         "excerpt": excerpt,
         "published_at": published_at.isoformat() if published_at else None,
@@ -251,7 +252,7 @@ def _boolean(value: object, warn: Warn) -> bool | None:
 
 
 def _provider(value: object, url: str, warn: Warn) -> list[str]:
-    """[name, domain]."""
+    """[name, domain]; `url` is the article's canonical URL."""
     name: str | None = None
     domain: str | None = None
     if isinstance(value, dict):
@@ -259,10 +260,8 @@ def _provider(value: object, url: str, warn: Warn) -> list[str]:
         domain = _text(value.get("domain"), "provider.domain", warn)
     elif value is not None:
         name = _text(value, "provider", warn)
-    if domain:
-        domain = domain.lower().removeprefix("www.").strip("./")
-    else:
-        domain = canonical_url(url).split("/")[2]  # fall back to the article's own host
+    # Without a domain of its own, the provider is the article's own host.
+    domain = domain.lower().removeprefix("www.").strip("./") if domain else url.split("/")[2]
     return [name or domain, domain]
 
 
