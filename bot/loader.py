@@ -372,6 +372,7 @@ class _SyncWriter:
             self.file_ids[item.path] = file_id
             rows.append((file_id, item.path, item.size, item.mtime_ns, item.hash, error))
         before = await self.tx.stored_versions(reloaded)  # read before they are replaced
+        await self.tx.forget_mentions(reloaded)  # added again once every article has an id
         await self.tx.record_files(rows)
         await self.tx.save_packed([(file_id, result.packed) for file_id, result in loaded])
         fullest, published, affected = self.fullest, self.published, self.affected
@@ -404,17 +405,21 @@ class _SyncWriter:
         first_new_id = await tx.next_id("articles")
         self._give_ids([url for url in urls if url in self.affected and url not in stored],
                        ids, first_new_id)
-        await tx.save_mentions(self.mentioned, ids)
         rows: dict[int, ArticleRow] = {}
         # An article new in this sync is mentioned by files loaded in it alone: its fullest
         # version usually settles it. Others are checked against every file now mentioning it.
         to_check: list[str] = []
-        for url in self.affected:
-            row = None if url in stored else self._merged_fresh(url)
-            if row is None:
-                to_check.append(url)
-            else:
-                rows[ids[url]] = row
+        async with asyncio.TaskGroup() as saving:
+            # SQLite inserts the mentions in its own thread without taking Python's lock (see
+            # `Transaction.add_mentions`), while this one settles the new articles.
+            saving.create_task(tx.add_mentions(self.mentioned, ids))
+            await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
+            for url in self.affected:
+                row = None if url in stored else self._merged_fresh(url)
+                if row is None:
+                    to_check.append(url)
+                else:
+                    rows[ids[url]] = row
         files_of = await tx.mentioned_by({url: ids[url] for url in to_check})
         unsettled: dict[str, dict[int, bool]] = {}
         for url, files in files_of.items():

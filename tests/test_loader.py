@@ -53,7 +53,14 @@ def touch(path: Path, seconds: int = 10) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
 
 
-def write_new(folder: Path, title: str = "Google shows TPU v5 for AI training") -> Path:
+NASDAQ_STUB = {"title": "Microsoft (MSFT) Azure Selected by Meta", "webUrl": NASDAQ_URL}
+NEW_STUB = {"title": "A TPU v5 review", "webUrl": NEW_STUB_URL}
+
+
+def write_new(
+    folder: Path, title: str = "Google shows TPU v5 for AI training",
+    related: Sequence[dict[str, str]] = (NASDAQ_STUB, NEW_STUB),
+) -> Path:
     return write_article(
         folder / "sub" / "new.txt",
         title=title,
@@ -62,10 +69,7 @@ def write_new(folder: Path, title: str = "Google shows TPU v5 for AI training") 
         originalUrl=NEW_URL,
         provider={"name": "Example News", "domain": "example.org"},
         topics=["AI Hardware", "Google AI"],
-        related=[
-            {"title": "Microsoft (MSFT) Azure Selected by Meta", "webUrl": NASDAQ_URL},
-            {"title": "A TPU v5 review", "webUrl": NEW_STUB_URL},
-        ],
+        related=list(related),
     )
 
 
@@ -199,6 +203,18 @@ async def test_add_change_break_fix_and_delete_files(store: Store, seeds_dir: Pa
     assert_report(report, updated=["sub/new.txt"], unchanged=2)
     article = await store.article_by_url(NEW_URL)
     assert article is not None and article.title == "Google details TPU v5 for AI training"
+    await assert_as_if_loaded_afresh(store, seeds_dir)
+
+    # change what it lists: the stub no other file lists goes, and so does the link
+    write_new(seeds_dir, title="Google details TPU v5 for AI training", related=[NASDAQ_STUB])
+    report = await sync(store, seeds_dir)
+    assert_report(report, updated=["sub/new.txt"], unchanged=2)
+    assert report.articles == 16
+    assert NEW_STUB_URL not in await urls(store)
+    article, nasdaq = await store.article_by_url(NEW_URL), await store.article_by_url(NASDAQ_URL)
+    assert article is not None and nasdaq is not None
+    listed, _listing = await store.linked(article.article_id or 0)
+    assert listed == [nasdaq.article_id]
     await assert_as_if_loaded_afresh(store, seeds_dir)
 
     # break: the last good version stays, and the file is reported every time until fixed
