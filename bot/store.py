@@ -87,7 +87,6 @@ class ArticleRow(NamedTuple):
     provider_domain: str | None
     is_stub: bool
     topics: tuple[str, ...]
-    excerpt: str
     data: str  # the article as JSON
 
 
@@ -106,7 +105,6 @@ def article_row(record: Record, data: str) -> ArticleRow:
         provider_domain=provider[1] if provider else None,
         is_stub=record["is_stub"],
         topics=tuple(record["topics"]),
-        excerpt=record["excerpt"],
         data=data,
     )
 
@@ -633,7 +631,6 @@ class Transaction:
             await self._release(chunk)
         article_rows = []
         topic_rows = []
-        fts_rows = []
         for article_id in ids:
             row = rows[article_id]
             article_rows.append((
@@ -647,10 +644,6 @@ class Transaction:
             )
             if row.provider_domain is not None:
                 self._touched_providers.add(provider_ids[row.provider_domain])
-            provider_text = (f"{row.provider_name} {row.provider_domain}"
-                             if row.provider_domain is not None else "")
-            fts_rows.append((article_id, row.title, row.excerpt, provider_text,
-                             " ".join(row.topics)))
         await self._db.executemany(
             "INSERT INTO articles (id, url, title, published_at, score, provider_id, "
             "provider_name, is_stub, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -666,10 +659,12 @@ class Transaction:
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
             sorted(topic_rows),
         )
-        await self._db.executemany(
+        # The full-text index reads the articles just written (see migration 0005).
+        await self._db.execute(
             "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
-            "VALUES (?, ?, ?, ?, ?)",
-            fts_rows,
+            "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [orjson.dumps(ids).decode()],
         )
 
     async def _provider_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
@@ -706,6 +701,7 @@ class Transaction:
         full-text entries, and note the topics and providers they were in, whose names may
         change."""
         marks = _marks(len(article_ids))
+        # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
             f"DELETE FROM articles_fts WHERE rowid IN ({marks})", article_ids  # noqa: S608
         )

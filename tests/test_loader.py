@@ -163,6 +163,15 @@ def _counts(stats: Stats) -> Stats:
     return dataclasses.replace(stats, database_bytes=0, last_sync=None)
 
 
+def search_index(path: Path) -> set[tuple[str, str, str, int]]:
+    """Every word the full-text index holds: (word, column, article URL, position)."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, articles_fts, instance)")
+        return set(db.execute(
+            "SELECT term, col, url, offset FROM temp.words JOIN articles ON articles.id = doc"
+        ))
+
+
 async def assert_as_if_loaded_afresh(store: Store, folder: Path) -> None:
     """An incremental sync leaves what a first load of the same files gives, and no dangling
     references (foreign keys are declared but not enforced, so this checks the writer)."""
@@ -172,6 +181,8 @@ async def assert_as_if_loaded_afresh(store: Store, folder: Path) -> None:
         assert await snapshot(store) == await snapshot(fresh)
         # Counts too: a topic or provider no article uses any more is gone, not just unlisted.
         assert _counts(await store.stats()) == _counts(await fresh.stats())
+    # The full-text index holds the words of the articles as they are now, and no others.
+    assert search_index(store.path) == search_index(fresh_path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         assert db.execute(

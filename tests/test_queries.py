@@ -298,6 +298,20 @@ async def test_search_finds_words_in_titles_and_excerpts(news: News) -> None:
     assert titles(only_in_excerpt) == [META_AZURE_STUB]
 
 
+async def test_search_finds_the_words_of_providers_and_topics(news: News) -> None:
+    # Words that no title or excerpt holds: a provider's domain and name, and a topic's.
+    by_domain = answer(await news.search("beckershospitalreview", limit=10)).page.items
+    by_name = answer(await news.search("hospital review", limit=10)).page.items
+    assert len(by_domain) == 2 and by_name == by_domain
+    for article in by_domain:
+        assert article.provider is not None
+        assert article.provider.domain == "beckershospitalreview.com"
+        assert not mentions(article, "hospital")
+    by_topic = answer(await news.search("hardware", limit=10)).page.items
+    assert [article.url for article in by_topic] == [AMD_URL]
+    assert "AI Hardware" in by_topic[0].topics and not mentions(by_topic[0], "hardware")
+
+
 async def test_search_words_all_have_to_match(news: News) -> None:
     assert titles(await news.search("gpu azure", limit=10)) == [AMD_TITLE]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.articles import Article, article_to_json, canonical_url
+from bot.articles import Article, Provider, article_to_json, canonical_url
 from bot.loader import sync
 from bot.store import Store, pack_versions, unpack_versions
 
@@ -69,6 +69,31 @@ async def test_migrations_that_change_the_cache_keep_digests_and_the_next_sync_r
         report = await sync(store, seeds_dir)
         assert sorted(report.added) == sorted(p.name for p in seeds_dir.iterdir())
         assert await store.article_count() == report.articles > 0
+
+
+async def test_migration_0005_indexes_the_stored_articles_again(tmp_path: Path) -> None:
+    path = tmp_path / "news.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:4]:  # a database from before, with one article indexed
+        db.executescript(f"BEGIN;\n{migration.read_text()}\nCOMMIT;")
+    article = Article(url="https://example.com/a", title="Quantum annealers",
+                      excerpt="A chilly machine.", provider=Provider("Example News", "example.com"),
+                      topics=("Physics AI",))
+    db.execute("INSERT INTO articles (id, url, title, score, is_stub, data) "
+               "VALUES (7, ?, ?, 0, 0, ?)", (article.url, article.title, article_to_json(article)))
+    db.execute("INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
+               "VALUES (7, ?, ?, 'Example News example.com', 'Physics AI')",
+               (article.title, article.excerpt))
+    db.execute("PRAGMA user_version = 4")
+    db.close()
+    async with await Store.open(path) as store:
+        assert await store.article_count() == 1  # the corpus is kept…
+        for word in ("annealers", "chilly", "news", "example", "physics"):  # …and found again
+            matches, _capped = await store.search(f'"{word}"')
+            assert [article_id for article_id, _relevance in matches] == [7], word
+    tables = {row[0] for row in sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "articles_fts_content" not in tables  # the index keeps no copy of the text
 
 
 @given(
