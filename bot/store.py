@@ -630,7 +630,6 @@ class Transaction:
         for chunk in _chunks([article_id for article_id in ids if article_id < new_from]):
             await self._release(chunk)
         article_rows = []
-        topic_rows = []
         for article_id in ids:
             row = rows[article_id]
             article_rows.append((
@@ -638,10 +637,6 @@ class Transaction:
                 provider_ids[row.provider_domain] if row.provider_domain is not None else None,
                 row.provider_name, row.is_stub, row.data,
             ))
-            topic_rows.extend(
-                (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
-                for topic in row.topics
-            )
             if row.provider_domain is not None:
                 self._touched_providers.add(provider_ids[row.provider_domain])
         await self._db.executemany(
@@ -653,18 +648,26 @@ class Transaction:
             "is_stub = excluded.is_stub, data = excluded.data",
             article_rows,
         )
+        async with asyncio.TaskGroup() as indexing:
+            # The full-text index reads the articles just written (see migration 0005). SQLite
+            # fills it in its own thread without taking Python's lock, while this one lists
+            # the articles' topics.
+            indexing.create_task(self._db.execute(
+                "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
+                "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                [orjson.dumps(ids).decode()],
+            ))
+            await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
+            topic_rows = sorted(
+                (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
+                for article_id, row in rows.items() for topic in row.topics
+            )
         self._touched_topics.update(topic_row[0] for topic_row in topic_rows)
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
-            sorted(topic_rows),
-        )
-        # The full-text index reads the articles just written (see migration 0005).
-        await self._db.execute(
-            "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
-            "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            [orjson.dumps(ids).decode()],
+            topic_rows,
         )
 
     async def _provider_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
