@@ -318,9 +318,9 @@ class _SyncWriter:
         self.parsed = 0
         self.next_file_id = 0  # set by `run`
         self.file_ids: dict[str, int] = {}
-        # What each loaded file mentions, by file id: (URL, is a stub). Its versions are
-        # stored at once; only the fullest version of each article is kept here.
-        self.mentioned: dict[int, list[tuple[str, bool]]] = {}
+        # What each loaded file mentions, by file id: its own article's URL, then its related
+        # stubs'. Its versions are stored at once; only the fullest of each article is kept here.
+        self.mentioned: dict[int, list[str]] = {}
         self.fullest: Fullest[_Alone] = Fullest()
         # The latest date any new version gives, by URL (ISO 8601 in UTC: sorts as time does).
         self.published: dict[str, str] = {}
@@ -380,13 +380,13 @@ class _SyncWriter:
             # What the file said before, if anything: an article whose version in it is the
             # same JSON as before needs no merging again.
             old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
-            mentions: list[tuple[str, bool]] = []
-            for (url, is_stub, when, data), version in result.versions:  # one URL each
-                mentions.append((url, is_stub))
+            mentions: list[str] = []
+            for (url, _stub, when, data), version in result.versions:  # one URL each
+                mentions.append(url)
                 fullest.add(url, version)
                 if old.pop(url, None) != data:
                     affected.add(url)
-                if when and (url not in published or when > published[url]):
+                if when > published.get(url, ""):
                     published[url] = when
             affected.update(old)  # articles the file no longer mentions
             self.mentioned[file_id] = mentions

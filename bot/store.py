@@ -600,17 +600,18 @@ class Transaction:
             )
 
     async def add_mentions(
-        self, mentioned: dict[int, list[tuple[str, bool]]], article_ids: dict[str, int]
+        self, mentioned: dict[int, list[str]], article_ids: dict[str, int]
     ) -> None:
-        """Store what each file mentions (by file id: URL, is a stub).
+        """Store what each file mentions, by file id: the URLs of its own article (first), then
+        of its related stubs.
 
         The rows go to SQLite as one JSON array of integers, each a whole row, rather than
         one row at a time: SQLite then inserts them all without taking Python's lock, twice
         as fast, and Python can go on working meanwhile. Ids are handed out one at a time
         from 1 (see `next_id`), far below the 2**31 the packing allows for each.
         """
-        packed = [(article_ids[url] << 32) | (file_id << 1) | is_stub
-                  for file_id, urls in mentioned.items() for url, is_stub in urls]
+        packed = [(article_ids[url] << 32) | (file_id << 1) | (position > 0)
+                  for file_id, urls in mentioned.items() for position, url in enumerate(urls)]
         # In file order, unsorted: the table fits in the cache, where sorting 600,000 rows
         # took longer than inserting them in any order.
         await self._db.execute(
