@@ -321,6 +321,7 @@ class _SyncWriter:
         # What each loaded file mentions, by file id: its own article's URL, then its related
         # stubs'. Its versions are stored at once; only the fullest of each article is kept here.
         self.mentioned: dict[int, list[str]] = {}
+        self.new_mentions: set[int] = set()  # files whose mentions differ from the store's
         self.fullest: Fullest[_Alone] = Fullest()
         # The latest date any new version gives, by URL (ISO 8601 in UTC: sorts as time does).
         self.published: dict[str, str] = {}
@@ -372,14 +373,15 @@ class _SyncWriter:
             self.file_ids[item.path] = file_id
             rows.append((file_id, item.path, item.size, item.mtime_ns, item.hash, error))
         before = await self.tx.stored_versions(reloaded)  # read before they are replaced
-        await self.tx.forget_mentions(reloaded)  # added again once every article has an id
         await self.tx.record_files(rows)
         await self.tx.save_packed([(file_id, result.packed) for file_id, result in loaded])
         fullest, published, affected = self.fullest, self.published, self.affected
+        remention: list[int] = []  # known files that mention other articles than before
         for file_id, result in loaded:
             # What the file said before, if anything: an article whose version in it is the
             # same JSON as before needs no merging again.
-            old = {url: data for url, _stub, _when, data in before.get(file_id, ())}
+            said = before.get(file_id, ())
+            old = {url: data for url, _stub, _when, data in said}
             mentions: list[str] = []
             for (url, _stub, when, data), version in result.versions:  # one URL each
                 mentions.append(url)
@@ -390,6 +392,13 @@ class _SyncWriter:
                     published[url] = when
             affected.update(old)  # articles the file no longer mentions
             self.mentioned[file_id] = mentions
+            # Versions are stored in the order mentions are (own article first): the same
+            # URLs in the same order are the same mentions, which stay as they are.
+            if mentions != [url for url, _stub, _when, _data in said]:
+                self.new_mentions.add(file_id)
+                if said:
+                    remention.append(file_id)
+        await self.tx.forget_mentions(remention)  # added again once every article has an id
 
     async def finish(self, pool: ProcessPoolExecutor | None) -> None:
         """Remove deleted files, then merge and write every affected article."""
@@ -412,7 +421,8 @@ class _SyncWriter:
         async with asyncio.TaskGroup() as saving:
             # SQLite inserts the mentions in its own thread without taking Python's lock (see
             # `Transaction.add_mentions`), while this one settles the new articles.
-            saving.create_task(tx.add_mentions(self.mentioned, ids))
+            saving.create_task(tx.add_mentions(
+                {file_id: self.mentioned[file_id] for file_id in self.new_mentions}, ids))
             await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
             for url in self.affected:
                 row = None if url in stored else self._merged_fresh(url)

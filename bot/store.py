@@ -76,6 +76,11 @@ def unpack_versions(packed: bytes) -> list[Version]:
     return versions
 
 
+# One row of article_topics: (topic id, article id, score, published_at, the article's
+# spelling of the topic).
+_TopicRow = tuple[int, int, float, int | None, str]
+
+
 class ArticleRow(NamedTuple):
     """A merged article as it is written: its JSON and the columns indexed beside it."""
 
@@ -628,8 +633,9 @@ class Transaction:
         ids = sorted(rows)
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
+        stored_topics: set[_TopicRow] = set()
         for chunk in _chunks([article_id for article_id in ids if article_id < new_from]):
-            await self._release(chunk)
+            stored_topics |= await self._release(chunk)
         article_rows = []
         for article_id in ids:
             row = rows[article_id]
@@ -664,11 +670,15 @@ class Transaction:
                 (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
                 for article_id, row in rows.items() for topic in row.topics
             )
-        self._touched_topics.update(topic_row[0] for topic_row in topic_rows)
+            # A topic row that has not changed is left as it is: rewriting it would rewrite
+            # its index entries too (an edited excerpt changes none of an article's).
+            new_topic_rows = [row for row in topic_rows if row not in stored_topics]
+        await self._drop_topic_rows(stored_topics.difference(topic_rows))
+        self._touched_topics.update(topic_row[0] for topic_row in new_topic_rows)
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
-            topic_rows,
+            new_topic_rows,
         )
 
     async def _provider_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
@@ -695,31 +705,39 @@ class Transaction:
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
         for chunk in _chunks(list(article_ids)):
-            await self._release(chunk)
+            await self._drop_topic_rows(await self._release(chunk))
             await self._db.execute(
                 f"DELETE FROM articles WHERE id IN ({_marks(len(chunk))})", chunk  # noqa: S608
             )
 
-    async def _release(self, article_ids: Sequence[int]) -> None:
-        """Before these articles are rewritten or deleted: remove their topic rows and
-        full-text entries, and note the topics and providers they were in, whose names may
-        change."""
+    async def _release(self, article_ids: Sequence[int]) -> set[_TopicRow]:
+        """Before these articles are rewritten or deleted: remove their full-text entries,
+        note the providers they were in, whose names may change, and return their topic rows."""
         marks = _marks(len(article_ids))
         # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
             f"DELETE FROM articles_fts WHERE rowid IN ({marks})", article_ids  # noqa: S608
         )
         async with self._db.execute(
-            f"DELETE FROM article_topics WHERE article_id IN ({marks}) RETURNING topic_id",  # noqa: S608
-            article_ids,
-        ) as cursor:
-            self._touched_topics.update(row[0] for row in await cursor.fetchall())
-        async with self._db.execute(
             "SELECT DISTINCT provider_id FROM articles "  # noqa: S608 - placeholders only
             f"WHERE id IN ({marks}) AND provider_id IS NOT NULL",
             article_ids,
         ) as cursor:
             self._touched_providers.update(row[0] for row in await cursor.fetchall())
+        async with self._db.execute(
+            "SELECT topic_id, article_id, score, published_at, name FROM article_topics "  # noqa: S608
+            f"WHERE article_id IN ({marks})",
+            article_ids,
+        ) as cursor:
+            return {tuple(row) for row in await cursor.fetchall()}
+
+    async def _drop_topic_rows(self, topic_rows: Iterable[_TopicRow]) -> None:
+        """Delete these topic rows, noting their topics, whose names may change."""
+        keys = sorted((topic_id, article_id) for topic_id, article_id, *_rest in topic_rows)
+        self._touched_topics.update(topic_id for topic_id, _article_id in keys)
+        await self._db.executemany(
+            "DELETE FROM article_topics WHERE topic_id = ? AND article_id = ?", keys
+        )
 
     async def refresh_names(self) -> None:
         """Drop unused topics and providers; name the rest from their current articles.
