@@ -79,6 +79,15 @@ def unpack_versions(packed: bytes) -> list[Version]:
 # One row of article_topics: (topic id, article id, score, published_at, the article's
 # spelling of the topic).
 _TopicRow = tuple[int, int, float, int | None, str]
+# An article's indexed columns: (published_at, score, provider_id, provider_name).
+_Indexed = tuple[int | None, float, int | None, str | None]
+
+
+class _Released(NamedTuple):
+    """What articles about to be rewritten or deleted have stored (see `_release`)."""
+
+    indexed: dict[int, _Indexed]  # by article id
+    topic_rows: set[_TopicRow]
 
 
 class ArticleRow(NamedTuple):
@@ -633,19 +642,28 @@ class Transaction:
         ids = sorted(rows)
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
+        stored_indexed: dict[int, _Indexed] = {}
         stored_topics: set[_TopicRow] = set()
         for chunk in _chunks([article_id for article_id in ids if article_id < new_from]):
-            stored_topics |= await self._release(chunk)
+            released = await self._release(chunk)
+            stored_indexed.update(released.indexed)
+            stored_topics |= released.topic_rows
         article_rows = []
+        # Articles whose indexed columns are as stored: only their other columns are written,
+        # since assigning an indexed column, even its own value, rewrites its index entries.
+        text_rows = []
         for article_id in ids:
             row = rows[article_id]
-            article_rows.append((
-                article_id, row.url, row.title, row.published_at, row.score,
-                provider_ids[row.provider_domain] if row.provider_domain is not None else None,
-                row.provider_name, row.is_stub, row.data,
-            ))
-            if row.provider_domain is not None:
-                self._touched_providers.add(provider_ids[row.provider_domain])
+            provider_id = (provider_ids[row.provider_domain]
+                           if row.provider_domain is not None else None)
+            indexed = (row.published_at, row.score, provider_id, row.provider_name)
+            if article_id < new_from and stored_indexed.get(article_id) == indexed:
+                text_rows.append((row.title, row.is_stub, row.data, article_id))
+            else:
+                article_rows.append((article_id, row.url, row.title, *indexed, row.is_stub,
+                                     row.data))
+            if provider_id is not None:
+                self._touched_providers.add(provider_id)
         await self._db.executemany(
             "INSERT INTO articles (id, url, title, published_at, score, provider_id, "
             "provider_name, is_stub, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -654,6 +672,9 @@ class Transaction:
             "provider_id = excluded.provider_id, provider_name = excluded.provider_name, "
             "is_stub = excluded.is_stub, data = excluded.data",
             article_rows,
+        )
+        await self._db.executemany(
+            "UPDATE articles SET title = ?, is_stub = ?, data = ? WHERE id = ?", text_rows
         )
         async with asyncio.TaskGroup() as indexing:
             # The full-text index reads the articles just written (see migration 0005). SQLite
@@ -705,31 +726,36 @@ class Transaction:
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
         for chunk in _chunks(list(article_ids)):
-            await self._drop_topic_rows(await self._release(chunk))
+            await self._drop_topic_rows((await self._release(chunk)).topic_rows)
             await self._db.execute(
                 f"DELETE FROM articles WHERE id IN ({_marks(len(chunk))})", chunk  # noqa: S608
             )
 
-    async def _release(self, article_ids: Sequence[int]) -> set[_TopicRow]:
+    async def _release(self, article_ids: Sequence[int]) -> _Released:
         """Before these articles are rewritten or deleted: remove their full-text entries,
-        note the providers they were in, whose names may change, and return their topic rows."""
+        note the providers they were in, whose names may change, and return what they have
+        stored in indexed columns and topic rows."""
         marks = _marks(len(article_ids))
         # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
             f"DELETE FROM articles_fts WHERE rowid IN ({marks})", article_ids  # noqa: S608
         )
         async with self._db.execute(
-            "SELECT DISTINCT provider_id FROM articles "  # noqa: S608 - placeholders only
-            f"WHERE id IN ({marks}) AND provider_id IS NOT NULL",
+            "SELECT id, published_at, score, provider_id, provider_name FROM articles "  # noqa: S608
+            f"WHERE id IN ({marks})",
             article_ids,
         ) as cursor:
-            self._touched_providers.update(row[0] for row in await cursor.fetchall())
+            indexed = {row[0]: tuple(row[1:]) for row in await cursor.fetchall()}
+        self._touched_providers.update(
+            provider_id for _when, _score, provider_id, _name in indexed.values()
+            if provider_id is not None
+        )
         async with self._db.execute(
             "SELECT topic_id, article_id, score, published_at, name FROM article_topics "  # noqa: S608
             f"WHERE article_id IN ({marks})",
             article_ids,
         ) as cursor:
-            return {tuple(row) for row in await cursor.fetchall()}
+            return _Released(indexed, {tuple(row) for row in await cursor.fetchall()})
 
     async def _drop_topic_rows(self, topic_rows: Iterable[_TopicRow]) -> None:
         """Delete these topic rows, noting their topics, whose names may change."""
