@@ -5,15 +5,16 @@
 --
 -- The provider and topics columns are the JSON text of those lists: their words are the
 -- names' own (brackets, quotes and commas separate words), and at 100,000 files this
--- takes 0.7 s less than joining the names in SQL.
+-- takes 0.7 s less than joining the names in SQL. `json_extract` rather than the `->>`
+-- operator, which needs SQLite 3.38 (Ubuntu 22.04 has 3.37): the same values, as fast.
 --
 -- The index is rebuilt from the stored articles here: the corpus is kept.
 
 DROP TABLE articles_fts;
 
 CREATE VIEW articles_fts_text AS
-SELECT id, title, data ->> '$.excerpt' AS excerpt, data ->> '$.provider' AS provider,
-       data ->> '$.topics' AS topics
+SELECT id, title, json_extract(data, '$.excerpt') AS excerpt,
+       json_extract(data, '$.provider') AS provider, json_extract(data, '$.topics') AS topics
 FROM articles;
 
 CREATE VIRTUAL TABLE articles_fts USING fts5 (
