@@ -318,10 +318,11 @@ class _SyncWriter:
         self.parsed = 0
         self.next_file_id = 0  # set by `run`
         self.file_ids: dict[str, int] = {}
-        # What each loaded file mentions, by file id: its own article's URL, then its related
-        # stubs'. Its versions are stored at once; only the fullest of each article is kept here.
-        self.mentioned: dict[int, list[str]] = {}
-        self.new_mentions: set[int] = set()  # files whose mentions differ from the store's
+        self.loaded: set[int] = set()  # ids of the files this sync read and parsed
+        # What loaded files mention, by file id (its own article's URL, then its related
+        # stubs'), for those whose mentions differ from the store's: only theirs are written.
+        # A file's versions are stored at once; only the fullest of each article is kept here.
+        self.new_mentions: dict[int, list[str]] = {}
         self.fullest: Fullest[_Alone] = Fullest()
         # The latest date any new version gives, by URL (ISO 8601 in UTC: sorts as time does).
         self.published: dict[str, str] = {}
@@ -391,11 +392,11 @@ class _SyncWriter:
                 if when > published.get(url, ""):
                     published[url] = when
             affected.update(old)  # articles the file no longer mentions
-            self.mentioned[file_id] = mentions
+            self.loaded.add(file_id)
             # Versions are stored in the order mentions are (own article first): the same
             # URLs in the same order are the same mentions, which stay as they are.
             if mentions != [url for url, _stub, _when, _data in said]:
-                self.new_mentions.add(file_id)
+                self.new_mentions[file_id] = mentions
                 if said:
                     remention.append(file_id)
         await self.tx.forget_mentions(remention)  # added again once every article has an id
@@ -421,8 +422,7 @@ class _SyncWriter:
         async with asyncio.TaskGroup() as saving:
             # SQLite inserts the mentions in its own thread without taking Python's lock (see
             # `Transaction.add_mentions`), while this one settles the new articles.
-            saving.create_task(tx.add_mentions(
-                {file_id: self.mentioned[file_id] for file_id in self.new_mentions}, ids))
+            saving.create_task(tx.add_mentions(self.new_mentions, ids))
             await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
             for url in self.affected:
                 row = None if url in stored else self._merged_fresh(url)
@@ -433,7 +433,7 @@ class _SyncWriter:
         files_of = await tx.mentioned_by({url: ids[url] for url in to_check})
         unsettled: dict[str, dict[int, bool]] = {}
         for url, files in files_of.items():
-            row = self._merged_fresh(url) if files.keys() <= self.mentioned.keys() else None
+            row = self._merged_fresh(url) if files.keys() <= self.loaded else None
             if row is None:
                 unsettled[url] = files
             else:
@@ -472,9 +472,9 @@ class _SyncWriter:
         before (a merge keeps every field any version gives): when the fullest new version
         lacks none of these, the merge is that version.
         """
-        read = self.mentioned.keys()
         over_stubs = [url for url, files in unsettled.items()
-                      if all(is_stub for file_id, is_stub in files.items() if file_id not in read)]
+                      if all(is_stub for file_id, is_stub in files.items()
+                             if file_id not in self.loaded)]
         before = await self.tx.article_data([ids[url] for url in over_stubs])
         settled: dict[str, ArticleRow] = {}
         for url in over_stubs:
