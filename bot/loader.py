@@ -27,6 +27,7 @@ from bot.store import (
     Transaction,
     Version,
     article_row,
+    meanwhile,
     pack_versions,
 )
 
@@ -419,11 +420,9 @@ class _SyncWriter:
         # An article new in this sync is mentioned by files loaded in it alone: its fullest
         # version usually settles it. Others are checked against every file now mentioning it.
         to_check: list[str] = []
-        async with asyncio.TaskGroup() as saving:
-            # SQLite inserts the mentions in its own thread without taking Python's lock (see
-            # `Transaction.add_mentions`), while this one settles the new articles.
-            saving.create_task(tx.add_mentions(self.new_mentions, ids))
-            await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
+        # SQLite inserts the mentions (see `Transaction.add_mentions`) while this thread
+        # settles the new articles.
+        async with meanwhile(tx.add_mentions(self.new_mentions, ids)):
             for url in self.affected:
                 row = None if url in stored else self._merged_fresh(url)
                 if row is None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -168,6 +168,17 @@ class Stats:
     failing_files: int
     database_bytes: int
     last_sync: datetime | None
+
+
+@asynccontextmanager
+async def meanwhile(write: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
+    """Run `write` (a store call whose SQL runs without Python's lock: one statement over a
+    JSON array, say) in SQLite's thread while the body does Python work in this one; leave
+    when both are done."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(write)
+        await asyncio.sleep(0)  # lets the task hand its statement to SQLite's thread first
+        yield
 
 
 def _chunks(items: Sequence[K], size: int = _CHUNK) -> Iterable[Sequence[K]]:
@@ -676,17 +687,14 @@ class Transaction:
         await self._db.executemany(
             "UPDATE articles SET title = ?, is_stub = ?, data = ? WHERE id = ?", text_rows
         )
-        async with asyncio.TaskGroup() as indexing:
-            # The full-text index reads the articles just written (see migration 0005). SQLite
-            # fills it in its own thread without taking Python's lock, while this one lists
-            # the articles' topics.
-            indexing.create_task(self._db.execute(
-                "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
-                "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
-                "WHERE id IN (SELECT value FROM json_each(?))",
-                [orjson.dumps(ids).decode()],
-            ))
-            await asyncio.sleep(0)  # lets the task hand its insert to SQLite's thread
+        # The full-text index reads the articles just written (see migration 0005), while
+        # this thread lists their topics.
+        async with meanwhile(self._db.execute(
+            "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
+            "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [orjson.dumps(ids).decode()],
+        )):
             topic_rows = sorted(
                 (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
                 for article_id, row in rows.items() for topic in row.topics
