@@ -86,7 +86,8 @@ def parse_article(
     except _Unusable as exc:
         return ParseError(path, str(exc))
     except YamlError as exc:
-        return ParseError(path, f"YAML error: {exc}")
+        where = exc.describe(_first_yaml_line(text))
+        return ParseError(path, f"YAML error {where}" if exc.at else f"YAML error: {where}")
     except (ValueError, TypeError, OverflowError) as exc:  # odd scalars some parsers reject late
         return ParseError(path, f"YAML error: {exc}")
     if not isinstance(fields, dict):
@@ -117,6 +118,14 @@ def _front_matter(text: str) -> str:
     if end is None:
         raise _Unusable("front matter is not closed (no second `---` line)")
     return stripped[first_line_end + 1 : end.start()]
+
+
+def _first_yaml_line(text: str) -> int:
+    """The file line (1-based) that the front matter's YAML starts on: the one after the
+    opening `---`, which blank lines may precede."""
+    text = text.removeprefix("\ufeff")
+    leading = len(text) - len(text.lstrip("\r\n\t "))
+    return text.count("\n", 0, leading) + 2
 
 
 def _kind(value: object) -> str:
