@@ -132,6 +132,8 @@ async def test_every_fixture_is_loaded_or_reported_with_its_path_and_reason(
     failed = dict(report.failed)
     assert sorted(failed) == sorted(f"broken/{path.name}" for path in BROKEN.iterdir())
     assert "no title" in failed["broken/no_title.txt"]
+    assert failed["broken/invisible_title.txt"] == (
+        "no title (the title is blank or only invisible characters)")
     assert "duplicate" in failed["broken/duplicate_keys.txt"]
     assert sorted(report.added) == sorted(f"odd/{path.name}" for path in ODD.iterdir())
     assert any(w.startswith("odd/image_relative.txt: ") and "/assets/x.png" in w

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -126,9 +125,10 @@ def test_the_amd_seed_has_its_original_and_amp_urls(backend: str) -> None:
 
 BROKEN_REASONS = {
     "billion_laughs.txt": "alias",
-    "blank_title.txt": "no title",
+    "blank_title.txt": "no title (the title is blank or only invisible characters)",
     "duplicate_keys.txt": "duplicate mapping key",
     "empty_front_matter.txt": "not a mapping",
+    "invisible_title.txt": "no title (the title is blank or only invisible characters)",
     "no_front_matter.txt": "no front matter",
     "no_title.txt": "no title",
     "no_url.txt": "no usable URL",
@@ -470,24 +470,61 @@ def test_any_text_gives_an_article_or_an_error(body: str, framed: bool, backend:
         assert result.path == "fuzz.txt" and result.reason
 
 
+# Characters that show nothing, each of another kind: controls, spaces, line and paragraph
+# separators, zero-width spaces and joiners, word joiner, BOM, soft hyphen, a bidi mark,
+# a tag, a Hangul filler, the blank braille pattern, a variation selector.
+INVISIBLE = ("\t\n\r\x0b\x1f\x85\xa0\u2003\u3000\u2028\u2029\u200b\u200c\u200d\u2060"
+             "\ufeff\xad\u200e\U000e0041\u3164\u2800\ufe0f")
+
+
 @given(
-    title=st.text(
-        alphabet=st.sampled_from("ab \t\n\r\x0b\x1f\x85\xa0\u2003\u2028\u200b\xad\u00e9"),
-        max_size=12,
-    ),
+    title=st.text(alphabet=st.sampled_from(f"ab \u00e9{INVISIBLE}"), max_size=12),
     backend=st.sampled_from(BACKENDS),
 )
-def test_titles_are_single_spaced_whatever_whitespace_they_had(title: str, backend: str) -> None:
-    # JSON's escapes are YAML's too: the title reaches the parser exactly as written here.
-    text = f"---\ntitle: {json.dumps(title)}\nwebUrl: https://example.com/a\n---\n"
+def test_titles_are_single_spaced_and_start_and_end_with_what_shows(
+    title: str, backend: str
+) -> None:
+    # Every character as a YAML escape: the title reaches the parser exactly as written here.
+    quoted = "".join(f"\\U{ord(char):08x}" for char in title)
+    text = f'---\ntitle: "{quoted}"\nwebUrl: https://example.com/a\n---\n'
     parsed = parse_article(text, backend=backend)
-    cleaned = " ".join(title.split())
-    if cleaned:
+    visible = [char for char in title if char not in INVISIBLE and char != " "]
+    if visible:
         assert isinstance(parsed, Parsed)
-        assert parsed.record["title"] == cleaned
+        shown = parsed.record["title"]
+        assert shown[0] == visible[0] and shown[-1] == visible[-1]
+        assert [char for char in shown if char not in INVISIBLE and char != " "] == visible
+        assert "  " not in shown
     else:
         assert isinstance(parsed, ParseError)
-        assert parsed.reason == "no title"
+        assert parsed.reason == "no title (the title is blank or only invisible characters)"
+
+
+def test_a_title_of_invisible_characters_is_no_title_and_such_a_stub_is_dropped(
+    backend: str,
+) -> None:
+    fields = {
+        "title": "\u200bZero-width spaces around a real headline\ufeff\u3000",
+        "webUrl": "https://example.com/real",
+        "related": [
+            {"title": "\u200b\u2060\u3164", "webUrl": "https://example.com/invisible-stub"},
+            {"title": "A stub with a headline", "webUrl": "https://example.com/visible-stub"},
+        ],
+    }
+    parsed = parse_article(front_matter(fields), "real.txt", backend=backend)
+    assert isinstance(parsed, Parsed)
+    assert parsed.article.title == "Zero-width spaces around a real headline"
+    assert [stub.url for stub in parsed.article.related] == ["https://example.com/visible-stub"]
+    assert "related #1: no title (the title is blank or only invisible characters); dropped" \
+        in parsed.warnings
+
+
+def test_an_emoji_joined_with_zero_width_joiners_stays_whole(backend: str) -> None:
+    family = "\U0001f469\u200d\U0001f469\u200d\U0001f467"
+    text = f"---\ntitle: \"{family} AI for families\u200b\"\nwebUrl: https://e.com/x\n---\n"
+    parsed = parse_article(text, backend=backend)
+    assert isinstance(parsed, Parsed)
+    assert parsed.article.title == f"{family} AI for families"
 
 
 @_FUZZ
@@ -561,6 +598,7 @@ def _assert_http(url: str | None) -> None:
 
 def _assert_sane(article: Article) -> None:
     assert isinstance(article.title, str) and article.title.strip()
+    assert article.title[0] not in INVISIBLE and article.title[-1] not in INVISIBLE
     for url in (article.url, article.original_url, article.web_url, article.amp_url,
                 article.amp_cache_url, *(image.url for image in article.images)):
         _assert_http(url)
