@@ -310,5 +310,40 @@ def test_the_stored_form_is_the_json_that_earlier_versions_wrote(
 def test_the_link_prefers_the_publishers_original_page() -> None:
     assert _full().link == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
     stub = _stub()
-    assert stub.link == stub.web_url
+    assert stub.link == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
     assert Article(url=AMD, title="bare").link == AMD
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=keepreading",
+         "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"),
+        ("https://Example.com/News/AI-Chips?utm_source=rss&id=42&UTM_Medium=feed&Page=2",
+         "https://Example.com/News/AI-Chips?id=42&Page=2"),
+        ("https://example.com/a?ocid=msn&fbclid=x&gclid=y&mc_cid=1&mc_eid=2&ref=hn&cmpid=c",
+         "https://example.com/a"),
+        ("https://example.com/a?q=deep+learning&utm%5Fsource=x#section-2",
+         "https://example.com/a?q=deep+learning#section-2"),
+        ("https://example.com/a?q=a%20b&lang=en", "https://example.com/a?q=a%20b&lang=en"),
+        ("https://example.com/a#top?utm_source=x", "https://example.com/a#top?utm_source=x"),
+    ],
+)
+def test_links_drop_tracking_parameters_and_keep_the_rest_as_written(
+    written: str, shown: str
+) -> None:
+    article = Article(url=canonical_url(written), title="t", original_url=written,
+                      amp_url=written, amp_cache_url=written)
+    assert (article.link, article.amp_link, article.amp_cache_link) == (shown, shown, shown)
+    assert Article(url=AMD, title="t", web_url=written).link == shown
+
+
+def test_a_merge_of_a_clean_and_a_tracked_copy_links_without_tracking_in_any_order() -> None:
+    clean = _full(title="The clean copy")
+    tracked = _full(title="The tracked copy",
+                    original_url=f"{clean.original_url}?utm_source=rss&utm_campaign=feed",
+                    amp_url=f"{clean.amp_url}?td=amp")
+    for versions in ([clean, tracked], [tracked, clean]):
+        merged = merge_versions(versions)
+        assert merged.link == clean.original_url
+        assert merged.amp_link == clean.amp_url
