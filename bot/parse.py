@@ -112,6 +112,10 @@ def parse_article(
         related = _related(fields.get("related"), record["url"], warnings.append)
     except (ValueError, OverflowError) as exc:  # e.g. an integer too long to turn into text
         return ParseError(path, f"unusable value: {exc}")
+    # Which of several files for one article wins depends on these (see `bot.merge`); in the
+    # record, every merge of the article's versions sees them, stored or new.
+    record["related_count"] = len(related)
+    record["path"] = path
     return Parsed(record, related, tuple(warnings))
 
 
@@ -166,7 +170,8 @@ def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | st
     provider = _provider(fields.get("provider"), url, warn)
     excerpt = (_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT]
     published_at = _datetime(fields.get("publishedDateTime"), warn)
-    # The keys and their order are `article_record`'s: a record's JSON is what is stored.
+    # The keys and their order are `article_record`'s, and a file's own article adds two
+    # (see `parse_article`): a record's JSON is what is stored.
     return {
         "url": url,
         "title": title,
