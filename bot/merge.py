@@ -125,7 +125,8 @@ def candidate(record: Record, text: str, alone: R) -> Candidate[R]:
 
 
 class Fullest(Generic[R]):
-    """The fullest version of each article so far, and every field any version gave.
+    """The fullest version of each article so far (the first in `fullness` order: for
+    files, the newest), and every field any version gave.
 
     When the fullest version lacks no field that another gives, `merge_json` would return
     it unchanged: most articles are merged so, without decoding any version again.
