@@ -90,8 +90,8 @@ def print_article(article: Article, position: int | None = None) -> None:
     when = f"{article.published_at:%Y-%m-%d %H:%M} UTC" if article.published_at else "undated"
     print(f"{indent}{provider} · {when} · id {article.article_id}")
     print(f"{indent}original: {article.link}")
-    if article.amp_url:
-        print(f"{indent}AMP:      {article.amp_url}")
+    if article.amp_link:
+        print(f"{indent}AMP:      {article.amp_link}")
     if position is None:
         if article.topics:
             print(f"topics: {plain(', '.join(article.topics))}")

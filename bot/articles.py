@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -63,11 +63,42 @@ class Article:
 
     @property
     def link(self) -> str:
-        """The page to send a reader to: the publisher's original, else the web page."""
+        """The page to send a reader to: the publisher's original, else the web page,
+        without tracking parameters."""
         for candidate in (self.original_url, self.web_url):
             if candidate and is_http_url(candidate):
-                return candidate
+                return without_tracking(candidate)
         return self.url
+
+    @property
+    def amp_link(self) -> str | None:
+        """The AMP page to send a reader to, without tracking parameters."""
+        return without_tracking(self.amp_url) if self.amp_url else None
+
+    @property
+    def amp_cache_link(self) -> str | None:
+        """The AMP cache copy to send a reader to, without tracking parameters."""
+        return without_tracking(self.amp_cache_url) if self.amp_cache_url else None
+
+
+def is_tracking(key: str) -> bool:
+    """True for a query parameter that only tracks where a click came from."""
+    key = key.lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def without_tracking(url: str) -> str:
+    """`url` without its tracking parameters; everything else (path case, the other
+    parameters, their order and spelling, the fragment) as written."""
+    base, hash_mark, fragment = url.partition("#")
+    head, question_mark, query = base.partition("?")
+    if not question_mark:
+        return url
+    items = query.split("&")
+    kept = [item for item in items if item and not is_tracking(unquote_plus(item.split("=")[0]))]
+    if len(kept) == len(items):
+        return url
+    return f"{head}{'?' if kept else ''}{'&'.join(kept)}{hash_mark}{fragment}"
 
 
 # scheme://[userinfo@]host[:port][/?#rest], with no whitespace or control character anywhere.
@@ -154,11 +185,8 @@ def parsed_canonical_url(url: str) -> str:
     host = (parts.hostname or "").lower().removeprefix("www.")
     port = parts.port if parts.port not in (None, 80, 443) else None
     netloc = f"{host}:{port}" if port else host
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
-    ]
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+             if not is_tracking(key)]
     path = parts.path.rstrip("/") or ""
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
 

@@ -9,6 +9,7 @@ import itertools
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -66,6 +67,9 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)
     articles: int = 0  # articles in the corpus after the sync
+    # Of the articles this sync wrote, those that several files give in full, and those files.
+    merged_articles: int = 0
+    merged_files: int = 0
     duration: float = 0.0
 
     @property
@@ -74,9 +78,12 @@ class SyncReport:
 
     def summary(self) -> str:
         """One line for logs and replies."""
+        merged = (f"; {self.merged_files} files merged into {self.merged_articles} "
+                  f"article{'s' if self.merged_articles != 1 else ''}"
+                  if self.merged_articles else "")
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed; "
+            f"{len(self.removed)} removed, {len(self.failed)} failed{merged}; "
             f"{self.articles} articles in {self.duration:.2f} s"
         )
 
@@ -430,6 +437,7 @@ class _SyncWriter:
                 else:
                     rows[ids[url]] = row
         files_of = await tx.mentioned_by({url: ids[url] for url in to_check})
+        self._count_merged(files_of)
         unsettled: dict[str, dict[int, bool]] = {}
         for url, files in files_of.items():
             row = self._merged_fresh(url) if files.keys() <= self.loaded else None
@@ -450,6 +458,16 @@ class _SyncWriter:
             names.sort()
         report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
                            for warning in self.warnings[path]]
+
+    def _count_merged(self, files_of: dict[str, dict[int, bool]]) -> None:
+        """Count the articles written that several files give in full: `files_of` has every
+        file of those it holds; all files of the others are ones whose mentions are new."""
+        own = Counter(mentions[0] for mentions in self.new_mentions.values())
+        counts = [count for url, count in own.items()
+                  if count > 1 and url in self.affected and url not in files_of]
+        counts.extend(full for files in files_of.values()
+                      if (full := len(files) - sum(files.values())) > 1)
+        self.report.merged_articles, self.report.merged_files = len(counts), sum(counts)
 
     def _merged_fresh(self, url: str, others: int = 0) -> ArticleRow | None:
         """The row of an article whose versions were loaded in this sync, when its fullest

@@ -29,7 +29,9 @@ _FILLABLE = (
 )
 _EMPTY = (None, "", [])
 
-Fullness = tuple[bool, int, int, int, str, str]
+# (True, published, related stubs, path key, JSON) for a full version; (False, fields,
+# excerpt length, topics and images, published, JSON) for a stub (see `fullness`).
+Fullness = tuple[object, ...]
 R = TypeVar("R")
 
 
@@ -46,14 +48,20 @@ def filled_fields(record: Record) -> int:
 
 
 def fullness(record: Record, text: str, fields: int | None = None) -> Fullness:
-    """Sort key: full before stub, then more fields, then longer text; then the JSON itself.
+    """Sort key, greatest first: a full version before any stub.
 
-    The JSON text only decides between versions that tie on everything before, so the
-    result never depends on the order versions arrive in. `fields` saves computing
+    Between full versions (files for the same article): the newest `publishedDateTime`,
+    then the file that lists the most related stubs, then the file whose path sorts first.
+    Between stubs: more fields, then longer text, then the newest. The JSON text decides
+    what is still tied (versions stored before full ones named their file), so the result
+    never depends on the order versions arrive in. `fields` saves computing
     `filled_fields` again.
     """
+    if not record["is_stub"]:
+        return (True, record["published_at"] or "", record.get("related_count", 0),
+                _sorts_first(record.get("path", "")), text)
     return (
-        not record["is_stub"],
+        False,
         (filled_fields(record) if fields is None else fields).bit_count(),
         len(record["excerpt"]),
         len(record["topics"]) + len(record["images"]),
@@ -62,13 +70,25 @@ def fullness(record: Record, text: str, fields: int | None = None) -> Fullness:
     )
 
 
-def merge_json(versions: Iterable[str]) -> tuple[Record, str]:
-    """One article's record, and its JSON, from all its versions (as `article_to_json` wrote
-    them).
+# Each UTF-8 byte turned into its complement: a path that sorts first then compares greatest,
+# as the key's other parts do for the better version. UTF-8 bytes sort as code points do.
+_COMPLEMENT = bytes(range(255, -1, -1))
 
-    The fullest version gives every field it has; the others, fullest first, fill only
-    what it left empty. So a full file always wins over a stub of itself, and a stub
-    never erases a field that a full file gave. Identical versions count once.
+
+def _sorts_first(path: str) -> bytes:
+    """A key that is greater for a path earlier in alphabetical (code point) order."""
+    # The closing 0xff, greater than any complemented byte of a path (no path holds NUL),
+    # makes a path rank above the longer paths it begins.
+    return path.encode().translate(_COMPLEMENT) + b"\xff" if path else b""
+
+
+def merge_json(versions: Iterable[str]) -> tuple[Record, str]:
+    """One article's record, and its JSON, from all its versions (as `article_to_json` or
+    parsing wrote them).
+
+    The first version in `fullness` order gives every field it has; the others, in that
+    order, fill only what it left empty. So a full file always wins over a stub of itself,
+    and a stub never erases a field that a full file gave. Identical versions count once.
     """
     distinct = set(versions)
     if len(distinct) == 1:
@@ -105,7 +125,8 @@ def candidate(record: Record, text: str, alone: R) -> Candidate[R]:
 
 
 class Fullest(Generic[R]):
-    """The fullest version of each article so far, and every field any version gave.
+    """The fullest version of each article so far (the first in `fullness` order: for
+    files, the newest), and every field any version gave.
 
     When the fullest version lacks no field that another gives, `merge_json` would return
     it unchanged: most articles are merged so, without decoding any version again.

@@ -7,6 +7,7 @@ with a warning; only a file that cannot be used at all is an error.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -20,12 +21,23 @@ MAX_TOPICS = 50
 MAX_RELATED = 100
 MAX_IMAGES = 20
 MAX_TEXT = 10_000  # excerpts longer than this are cut: no summary needs more
+_BLANK_TITLE = "no title (the title is blank or only invisible characters)"
 _MAX_NUMBER = 1e12  # a larger quality or heat is absurd, and would overflow the ranking
 
 # The closing line of the front matter: `---` (Jekyll) or `...` (YAML's end of document),
 # found from the newline before it: a pattern that starts with a literal is searched many
 # times faster than one anchored with a MULTILINE `^`.
 _FRONT_MATTER_END = re.compile(r"\n(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+# Characters that show nothing: controls, format characters (zero-width spaces and joiners,
+# word joiner, BOM, bidi marks, tags), spaces and line or paragraph separators...
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# ...and the letters and marks that render blank although Unicode calls them printable:
+# Hangul fillers, the blank braille pattern, the combining grapheme joiner, variation selectors.
+_BLANK_PRINTABLES = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
@@ -86,7 +98,8 @@ def parse_article(
     except _Unusable as exc:
         return ParseError(path, str(exc))
     except YamlError as exc:
-        return ParseError(path, f"YAML error: {exc}")
+        where = exc.describe(_first_yaml_line(text))
+        return ParseError(path, f"YAML error {where}" if exc.at else f"YAML error: {where}")
     except (ValueError, TypeError, OverflowError) as exc:  # odd scalars some parsers reject late
         return ParseError(path, f"YAML error: {exc}")
     if not isinstance(fields, dict):
@@ -99,6 +112,10 @@ def parse_article(
         related = _related(fields.get("related"), record["url"], warnings.append)
     except (ValueError, OverflowError) as exc:  # e.g. an integer too long to turn into text
         return ParseError(path, f"unusable value: {exc}")
+    # Which of several files for one article wins depends on these (see `bot.merge`); in the
+    # record, every merge of the article's versions sees them, stored or new.
+    record["related_count"] = len(related)
+    record["path"] = path
     return Parsed(record, related, tuple(warnings))
 
 
@@ -119,6 +136,14 @@ def _front_matter(text: str) -> str:
     return stripped[first_line_end + 1 : end.start()]
 
 
+def _first_yaml_line(text: str) -> int:
+    """The file line (1-based) that the front matter's YAML starts on: the one after the
+    opening `---`, which blank lines may precede."""
+    text = text.removeprefix("\ufeff")
+    leading = len(text) - len(text.lstrip("\r\n\t "))
+    return text.count("\n", 0, leading) + 2
+
+
 def _kind(value: object) -> str:
     if value is None:
         return "empty"
@@ -132,9 +157,10 @@ Warn = Callable[[str], None]
 
 def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | str:
     """The record of one mapping (a file's or a related stub's); a reason if unusable."""
-    title = _text(fields.get("title"), "title", warn)
+    given = fields.get("title")
+    title = _visible(_text(given, "title", warn))
     if not title:
-        return "no title"
+        return "no title" if given is None else _BLANK_TITLE
     original_url = _url(fields.get("originalUrl"), "originalUrl", warn)
     web_url = _url(fields.get("webUrl"), "webUrl", warn)
     identity = original_url or web_url
@@ -144,7 +170,8 @@ def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | st
     provider = _provider(fields.get("provider"), url, warn)
     excerpt = (_text(fields.get("excerpt"), "excerpt", warn) or "")[:MAX_TEXT]
     published_at = _datetime(fields.get("publishedDateTime"), warn)
-    # The keys and their order are `article_record`'s: a record's JSON is what is stored.
+    # The keys and their order are `article_record`'s, and a file's own article adds two
+    # (see `parse_article`): a record's JSON is what is stored.
     return {
         "url": url,
         "title": title,
@@ -183,6 +210,29 @@ def _text(value: object, name: str, warn: Warn) -> str | None:
         return str(value).lower() if isinstance(value, bool) else str(value)
     warn(f"{name}: expected text, got {type(value).__name__}; ignored")
     return None
+
+
+def _visible(text: str | None) -> str | None:
+    """`text` without the invisible characters at its ends; None if nothing visible is left.
+
+    Inner ones stay: a zero-width joiner inside an emoji sequence is part of it.
+    """
+    if not text:
+        return None
+    # Printable text can hold no invisible character but the few `_BLANK_PRINTABLES`.
+    if text.isprintable() and text[0] not in _BLANK_PRINTABLES \
+            and text[-1] not in _BLANK_PRINTABLES:
+        return text
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end] or None
+
+
+def _invisible(char: str) -> bool:
+    return char in _BLANK_PRINTABLES or unicodedata.category(char) in _INVISIBLE_CATEGORIES
 
 
 def _url(value: object, name: str, warn: Warn) -> str | None:

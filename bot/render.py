@@ -112,8 +112,8 @@ def _fit(pieces: Sequence[str], limit: int, separator: str) -> str:
 def link_buttons(article: Article) -> discord.ui.View:
     """Link buttons to the original page, the AMP page and the AMP cache copy (when valid)."""
     view = discord.ui.View(timeout=None)
-    for label, url in (("Original", article.link), ("AMP", article.amp_url),
-                       ("AMP cache", article.amp_cache_url)):
+    for label, url in (("Original", article.link), ("AMP", article.amp_link),
+                       ("AMP cache", article.amp_cache_link)):
         target = safe_url(url, BUTTON_URL_LIMIT)
         if target:
             view.add_item(discord.ui.Button(label=label, url=target))
@@ -126,7 +126,7 @@ def list_line(position: int, article: Article) -> str:
     provider = escape(shorten(_provider_text(article), 60))
     tail = f" — {provider} · {relative_time(article.published_at)}"
     link = safe_url(article.link)
-    amp = safe_url(article.amp_url)
+    amp = safe_url(article.amp_link)
     budget = LIST_LINE_BUDGET - len(tail) - len(f"**{position}.** ")
     for candidate in (
         f"[{title}]({link}) · [AMP]({amp})" if link and amp else None,
@@ -259,7 +259,7 @@ def digest_embeds(content: DigestContent) -> list[discord.Embed]:
 def _digest_article(article: Article, budget: int) -> discord.Embed:
     title = shorten(escape(article.title), min(DIGEST_ARTICLE_TITLE, max(budget // 2, 20)))
     parts = [escape(shorten(_provider_text(article), 60)), relative_time(article.published_at)]
-    amp = safe_url(article.amp_url)
+    amp = safe_url(article.amp_link)
     if amp and len(title) + len(" · ".join(parts)) + len(amp) + 12 <= budget:
         parts.append(f"[AMP]({amp})")
     return discord.Embed(title=title, url=safe_url(article.link),

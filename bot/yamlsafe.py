@@ -25,7 +25,35 @@ BACKENDS = ("yaml-rs", "pyyaml")
 
 
 class YamlError(ValueError):
-    """The text is not YAML that we are willing to load."""
+    """The text is not YAML that we are willing to load, and where, when the parser says.
+
+    Positions are 1-based (line, column) within the YAML text, columns counted in
+    characters, as both back ends count them; `describe` moves them to the file's lines.
+    """
+
+    def __init__(
+        self, problem: str, at: tuple[int, int] | None = None,
+        context: str | None = None, context_at: tuple[int, int] | None = None,
+    ):
+        super().__init__(problem)
+        self.problem = problem
+        self.at = at
+        self.context = context
+        self.context_at = context_at
+
+    def describe(self, first_line: int = 1) -> str:
+        """One line, with positions as an editor shows them when the YAML starts on the
+        file's line `first_line`."""
+        def where(at: tuple[int, int]) -> str:
+            return f"line {at[0] + first_line - 1}, column {at[1]}"
+
+        text = f"at {where(self.at)}: {self.problem}" if self.at else self.problem
+        if self.context and self.context_at and self.context_at != self.at:
+            return f"{text} ({self.context} at {where(self.context_at)})"
+        return f"{text} ({self.context})" if self.context else text
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -109,12 +137,24 @@ def load_pyyaml(text: str) -> Any:
         if "&" in text and _expanded_size(node) > MAX_EXPANDED_NODES:
             raise YamlError("aliases expand to more than a million nodes")
         return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _pyyaml_error(exc) from exc
     except yaml.YAMLError as exc:
         raise YamlError(_first_line(exc)) from exc
     except RecursionError as exc:
         raise YamlError("nesting is too deep") from exc
     finally:
         loader.dispose()
+
+
+def _pyyaml_error(exc: yaml.MarkedYAMLError) -> YamlError:
+    """PyYAML's problem and context, each at its mark (0-based there)."""
+    def at(mark: yaml.Mark | None) -> tuple[int, int] | None:
+        return (mark.line + 1, mark.column + 1) if mark is not None else None
+
+    problem = exc.problem or exc.context or type(exc).__name__
+    context = exc.context if exc.problem else None
+    return YamlError(problem, at(exc.problem_mark), context, at(exc.context_mark))
 
 
 def load_yaml_rs(text: str) -> Any:
@@ -124,20 +164,37 @@ def load_yaml_rs(text: str) -> Any:
     try:
         return yaml_rs.loads(text)
     except yaml_rs.YAMLDecodeError as exc:
-        raise YamlError(_first_line(exc)) from exc
+        raise _yaml_rs_error(exc) from exc
     except RecursionError as exc:
         raise YamlError("nesting is too deep") from exc
 
 
 _GUTTER = re.compile(r"^\s*\d*\s*\|")
+# yaml-rs starts a message that has a position with it, 1-based.
+_YAML_RS_POSITION = re.compile(r"YAML parse error at line (\d+), column (\d+)\s*")
+
+
+def _yaml_rs_error(exc: Exception) -> YamlError:
+    """yaml-rs's message with its position taken out of the text."""
+    message = str(exc)
+    position = _YAML_RS_POSITION.match(message)
+    if position is None:
+        return YamlError(_first_line(exc))
+    problem = _one_line(message[position.end():]) or "invalid YAML"
+    return YamlError(problem, (int(position.group(1)), int(position.group(2))))
 
 
 def _first_line(exc: Exception) -> str:
     """Parser messages can span lines with a source excerpt; a report wants one line."""
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _one_line(message: str) -> str:
+    """The first two lines of a message that are not a quote of the source, joined."""
     # yaml-rs quotes the source under a `|` gutter (`2 | text`, `  |  ^`): not a reason.
-    lines = [line.strip() for line in str(exc).splitlines()
+    lines = [line.strip() for line in message.splitlines()
              if line.strip() and not _GUTTER.match(line)]
-    return "; ".join(lines[:2]) if lines else type(exc).__name__
+    return "; ".join(lines[:2])
 
 
 def available_backend(preferred: str = "auto") -> str:

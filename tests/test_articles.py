@@ -24,7 +24,7 @@ from bot.articles import (
     parsed_canonical_url,
     record_to_json,
 )
-from bot.merge import Fullest, candidate, merge_json, merge_versions
+from bot.merge import Fullest, candidate, fullness, merge_json, merge_versions
 
 AMD = "https://theregister.com/2022/05/26/amd_azure_microsoft"
 
@@ -242,13 +242,48 @@ def test_a_stub_fills_what_the_full_article_left_empty_but_never_erases() -> Non
     assert merged.heat is None
 
 
-def test_the_fullest_of_several_full_versions_gives_the_fields() -> None:
-    fullest = _full()
-    thinner = _full(title="A thinner copy of the article", heat=None, topics=(), images=())
-    for versions in ([fullest, thinner], [thinner, fullest]):
+def test_the_newest_of_several_full_versions_wins_and_the_others_fill_its_gaps() -> None:
+    fuller = _full()
+    newer = _full(title="A newer, thinner copy", heat=None, topics=(), images=(),
+                  published_at=datetime(2022, 5, 27, 8, 0, tzinfo=UTC))
+    for versions in ([fuller, newer], [newer, fuller]):
         merged = merge_versions(versions)
-        assert merged.title == fullest.title
-        assert merged.heat == 142
+        assert merged.title == newer.title
+        assert merged.published_at == newer.published_at
+        assert merged.heat == 142 and merged.topics == fuller.topics  # filled from the other
+        assert merged.images == fuller.images
+
+
+def _file_version(path: str, related: int, **changes: object) -> str:
+    """The JSON that parsing stores for a file's own article."""
+    record = article_record(_full(title=f"The copy in {path}", **changes))
+    return record_to_json({**record, "related_count": related, "path": path})
+
+
+def _winner(*versions: str) -> str:
+    titles = {str(merge_json(order)[0]["title"]) for order in itertools.permutations(versions)}
+    assert len(titles) == 1  # whatever the order
+    return titles.pop().removeprefix("The copy in ")
+
+
+def test_between_files_the_newest_wins_then_the_most_related_then_the_first_path() -> None:
+    later = datetime(2022, 5, 27, tzinfo=UTC)
+    newest = _file_version("z/newest.txt", 0, published_at=later, heat=None)
+    most_related = _file_version("y/most_related.txt", 5)
+    first_path = _file_version("a/first.txt", 2)
+    second_path = _file_version("b/second.txt", 2)
+    undated = _file_version("0/undated.txt", 9, published_at=None)
+    assert _winner(newest, most_related, first_path, second_path, undated) == "z/newest.txt"
+    assert _winner(most_related, first_path, second_path, undated) == "y/most_related.txt"
+    assert _winner(first_path, second_path, undated) == "a/first.txt"
+    merged, _text = merge_json([newest, most_related])
+    assert merged["heat"] == 142  # the winner lacked it: the other file gave it
+
+
+@given(st.lists(st.text(alphabet="ab/.é\U0001f600", min_size=1, max_size=6),
+                min_size=2, max_size=4, unique=True))
+def test_between_equal_files_the_path_that_sorts_first_wins(paths: list[str]) -> None:
+    assert _winner(*(_file_version(path, 1) for path in paths)) == min(paths)
 
 
 def test_merging_does_not_depend_on_order_even_for_ties() -> None:
@@ -282,9 +317,10 @@ def test_the_fullest_version_settles_exactly_the_articles_that_need_no_filling(
     for version in versions:
         text = article_to_json(version)
         fullest.add(version.url, candidate(article_record(version), text, version))
-    merged, merged_text = merge_json(article_to_json(version) for version in versions)
+    merged, _merged_text = merge_json(article_to_json(version) for version in versions)
     settled = fullest.merged(AMD)
-    assert (settled is None) == (merged_text not in {article_to_json(v) for v in versions})
+    first = max(versions, key=lambda v: fullness(article_record(v), article_to_json(v)))
+    assert (settled is None) == (article_record(first) != merged)
     if settled is not None:
         assert article_record(settled) == merged
 
@@ -310,5 +346,40 @@ def test_the_stored_form_is_the_json_that_earlier_versions_wrote(
 def test_the_link_prefers_the_publishers_original_page() -> None:
     assert _full().link == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
     stub = _stub()
-    assert stub.link == stub.web_url
+    assert stub.link == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
     assert Article(url=AMD, title="bare").link == AMD
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=keepreading",
+         "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"),
+        ("https://Example.com/News/AI-Chips?utm_source=rss&id=42&UTM_Medium=feed&Page=2",
+         "https://Example.com/News/AI-Chips?id=42&Page=2"),
+        ("https://example.com/a?ocid=msn&fbclid=x&gclid=y&mc_cid=1&mc_eid=2&ref=hn&cmpid=c",
+         "https://example.com/a"),
+        ("https://example.com/a?q=deep+learning&utm%5Fsource=x#section-2",
+         "https://example.com/a?q=deep+learning#section-2"),
+        ("https://example.com/a?q=a%20b&lang=en", "https://example.com/a?q=a%20b&lang=en"),
+        ("https://example.com/a#top?utm_source=x", "https://example.com/a#top?utm_source=x"),
+    ],
+)
+def test_links_drop_tracking_parameters_and_keep_the_rest_as_written(
+    written: str, shown: str
+) -> None:
+    article = Article(url=canonical_url(written), title="t", original_url=written,
+                      amp_url=written, amp_cache_url=written)
+    assert (article.link, article.amp_link, article.amp_cache_link) == (shown, shown, shown)
+    assert Article(url=AMD, title="t", web_url=written).link == shown
+
+
+def test_a_merge_of_a_clean_and_a_tracked_copy_links_without_tracking_in_any_order() -> None:
+    clean = _full(title="The clean copy")
+    tracked = _full(title="The tracked copy",
+                    original_url=f"{clean.original_url}?utm_source=rss&utm_campaign=feed",
+                    amp_url=f"{clean.amp_url}?td=amp")
+    for versions in ([clean, tracked], [tracked, clean]):
+        merged = merge_versions(versions)
+        assert merged.link == clean.original_url
+        assert merged.amp_link == clean.amp_url

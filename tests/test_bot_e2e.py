@@ -119,7 +119,7 @@ async def test_topic_finds_the_amd_article_with_links(fake: FakeDiscord, bot: Ne
     embed = _embed((await handle.response()).json)
     assert embed["title"] == "Topic: AI Hardware"
     assert "[Microsoft Azure to spin up AMD MI200" in embed["description"]
-    assert "(https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm)" \
+    assert "(https://www.theregister.com/2022/05/26/amd_azure_microsoft/)" \
         in embed["description"]
     assert "[AMP](https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/)" \
         in embed["description"]
@@ -181,13 +181,13 @@ async def test_autocomplete_then_article_card(fake: FakeDiscord, bot: NewsBot) -
     reply = (await handle.response()).json["data"]
     card = reply["embeds"][0]
     assert card["title"] == AMD_TITLE
-    assert card["url"] == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm"
+    assert card["url"] == "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
     assert card["author"]["name"] == "theregister · theregister.com"
     assert card["timestamp"].startswith("2022-05-26T22:46:00")
     assert card["image"]["url"] == "https://regmedia.co.uk/2020/11/16/amdmi100.jpg"
     buttons = {b["label"]: b["url"] for row in reply["components"] for b in row["components"]}
     assert buttons == {
-        "Original": "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm",
+        "Original": "https://www.theregister.com/2022/05/26/amd_azure_microsoft/",
         "AMP": "https://www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/",
         "AMP cache": "https://www-theregister-com.cdn.ampproject.org/c/s/www.theregister.com/AMP/2022/05/26/amd_azure_microsoft/",
     }

@@ -13,7 +13,7 @@ from tests.conftest import make_bot
 from tests.fake_discord import CB_DEFER, EPHEMERAL, FakeDiscord, running_bot
 
 BERLIN_8AM = datetime(2022, 5, 27, 6, 0, tzinfo=UTC)  # 08:00 CEST, the day after the seeds
-AMD_URL = "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?td=amp-keepreading-btm"
+AMD_URL = "https://www.theregister.com/2022/05/26/amd_azure_microsoft/"
 
 
 class Clock:

@@ -132,6 +132,8 @@ async def test_every_fixture_is_loaded_or_reported_with_its_path_and_reason(
     failed = dict(report.failed)
     assert sorted(failed) == sorted(f"broken/{path.name}" for path in BROKEN.iterdir())
     assert "no title" in failed["broken/no_title.txt"]
+    assert failed["broken/invisible_title.txt"] == (
+        "no title (the title is blank or only invisible characters)")
     assert "duplicate" in failed["broken/duplicate_keys.txt"]
     assert sorted(report.added) == sorted(f"odd/{path.name}" for path in ODD.iterdir())
     assert any(w.startswith("odd/image_relative.txt: ") and "/assets/x.png" in w
@@ -435,9 +437,12 @@ async def test_several_full_versions_of_one_article_merge(store: Store, seeds_di
     assert report.failed == []
     amd = await store.article_by_url(AMD_URL)
     assert amd is not None
-    assert amd.title == AMD_TITLE  # from the fullest version, 003_
+    # The copy is newer than 003_: it gives what it has, and 003_ what it lacks.
+    assert amd.title == "Azure gets AMD MI200 GPUs (syndicated copy)"
+    assert amd.excerpt == "A shorter syndicated copy."
+    assert amd.published_at == datetime(2022, 5, 27, 8, 0, tzinfo=UTC)
+    assert amd.topics == ("AI Hardware",)
     assert amd.heat == 142 and amd.quality == 102
-    assert amd.published_at == datetime(2022, 5, 26, 22, 46, tzinfo=UTC)
     listed, _listing = await store.linked(amd.article_id or 0)
     listed_urls = {a.url for a in (await store.articles(listed)).values()}
     assert listed_urls == {
@@ -651,3 +656,71 @@ async def test_a_sync_pauses_the_garbage_collector_only_while_it_writes(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# ---- several files for one article ---------------------------------------------------------
+
+COPY_URL = "https://example.org/news/one-story"
+
+
+def write_copy(folder: Path, name: str, when: str, stubs: int) -> Path:
+    """A full file for COPY_URL, headed by its name, listing `stubs` related stubs."""
+    path = write_article(
+        folder / name, title=f"The story as {name} tells it", publishedDateTime=when,
+        originalUrl=f"{COPY_URL}?utm_source={name}",
+        related=[{"title": f"Stub {n} of {name}", "webUrl": f"https://example.org/{name}/{n}"}
+                 for n in range(stubs)],
+    )
+    touch(path)
+    return path
+
+
+async def headline(store: Store) -> str:
+    article = await store.article_by_url(COPY_URL)
+    assert article is not None and not article.is_stub
+    return article.title.removeprefix("The story as ").removesuffix(" tells it")
+
+
+async def test_the_newest_file_wins_then_the_most_stubs_then_the_first_path(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "copies"
+    write_copy(folder, "a.txt", "2022-05-26T10:00:00Z", stubs=3)
+    write_copy(folder, "b.txt", "2022-05-28T10:00:00Z", stubs=0)
+    write_copy(folder, "c.txt", "2022-05-28T10:00:00Z", stubs=1)
+    report = await sync(store, folder)
+    assert await headline(store) == "c.txt"  # as new as b.txt, and lists more
+    assert (report.merged_articles, report.merged_files) == (1, 3)
+    assert "0 failed; 3 files merged into 1 article; 5 articles in " in report.summary()
+
+    write_copy(folder, "c.txt", "2022-05-28T10:00:00Z", stubs=0)  # now b.txt's equal
+    report = await sync(store, folder)
+    assert await headline(store) == "b.txt"  # the path that sorts first
+    assert "; 3 files merged into 1 article;" in report.summary()
+    await assert_as_if_loaded_afresh(store, folder)
+
+    write_copy(folder, "a.txt", "2022-05-29T10:00:00Z", stubs=3)
+    await sync(store, folder)
+    assert await headline(store) == "a.txt"  # now the newest
+    await assert_as_if_loaded_afresh(store, folder)
+
+    (folder / "a.txt").unlink()
+    report = await sync(store, folder)
+    assert await headline(store) == "b.txt"
+    assert (report.merged_articles, report.merged_files) == (1, 2)
+    await assert_as_if_loaded_afresh(store, folder)
+
+
+async def test_the_report_counts_only_articles_given_by_several_files(
+    store: Store, seeds_dir: Path
+) -> None:
+    report = await sync(store, seeds_dir)  # the seeds share articles only as stubs
+    assert (report.merged_articles, report.merged_files) == (0, 0)
+    assert "merged" not in report.summary()
+    for name in ("x.txt", "y.txt"):
+        write_copy(seeds_dir / "second", name, "2022-05-28T10:00:00Z", stubs=0)
+    shutil.copy(seeds_dir / AMD_FILE, seeds_dir / "second" / "amd_again.txt")
+    report = await sync(store, seeds_dir)
+    assert (report.merged_articles, report.merged_files) == (2, 4)
+    assert "; 4 files merged into 2 articles;" in report.summary()
+    await assert_as_if_loaded_afresh(store, seeds_dir)

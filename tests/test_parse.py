@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +26,7 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.articles import Article, Image, Provider, article_to_json, record_to_json
+from bot.articles import Article, Image, Provider, article_record, article_to_json, record_to_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, parse_article
 from bot.yamlsafe import BACKENDS
 
@@ -125,9 +125,10 @@ def test_the_amd_seed_has_its_original_and_amp_urls(backend: str) -> None:
 
 BROKEN_REASONS = {
     "billion_laughs.txt": "alias",
-    "blank_title.txt": "no title",
+    "blank_title.txt": "no title (the title is blank or only invisible characters)",
     "duplicate_keys.txt": "duplicate mapping key",
     "empty_front_matter.txt": "not a mapping",
+    "invisible_title.txt": "no title (the title is blank or only invisible characters)",
     "no_front_matter.txt": "no front matter",
     "no_title.txt": "no title",
     "no_url.txt": "no usable URL",
@@ -137,6 +138,7 @@ BROKEN_REASONS = {
     "scalar.txt": "not a mapping",
     "unclosed_front_matter.txt": "not closed",
     "yaml_error.txt": "YAML error",
+    "yaml_error_position.txt": "YAML error at line 5, column 17",
 }
 
 
@@ -161,6 +163,33 @@ def test_a_yaml_error_says_where_without_quoting_the_source(backend: str) -> Non
     assert isinstance(result, ParseError)
     assert "line " in result.reason
     assert "|" not in result.reason  # no leftover of a parser's source excerpt
+
+
+POSITION_PROBLEM = "mapping values are not allowed in this context"
+
+
+def test_a_yaml_error_names_the_line_and_column_an_editor_shows(backend: str) -> None:
+    # Line 5 of the file (the 4th of its YAML), column 17: the second colon.
+    result = parse_file(BROKEN / "yaml_error_position.txt", backend)
+    assert isinstance(result, ParseError)
+    assert result.reason == f"YAML error at line 5, column 17: {POSITION_PROBLEM}"
+
+
+def test_blank_lines_a_bom_and_crlf_before_the_front_matter_still_give_the_file_line(
+    backend: str,
+) -> None:
+    text = (BROKEN / "yaml_error_position.txt").read_text(encoding="utf-8")
+    moved = "\ufeff\r\n\r\n" + text.replace("\n", "\r\n")
+    result = parse_article(moved.encode(), "moved.txt", backend=backend)
+    assert isinstance(result, ParseError)
+    assert result.reason == f"YAML error at line 7, column 17: {POSITION_PROBLEM}"
+
+
+def test_columns_count_characters_not_bytes(backend: str) -> None:
+    text = "---\ntitle: \u00e9\u20ac\U0001f600: oops\nwebUrl: https://example.com/x\n---\n"
+    result = parse_article(text, "wide.txt", backend=backend)
+    assert isinstance(result, ParseError)
+    assert result.reason == f"YAML error at line 2, column 11: {POSITION_PROBLEM}"
 
 
 def test_the_size_limit_defaults_to_one_mebibyte(backend: str) -> None:
@@ -364,7 +393,8 @@ def test_unknown_and_secret_fields_are_not_kept() -> None:
 
 
 def _kind(error: ParseError) -> str:
-    return error.reason.partition(":")[0]
+    """The reason without its details (the back ends may place a YAML error differently)."""
+    return re.split(r" at line |:", error.reason)[0]
 
 
 @pytest.mark.parametrize(
@@ -383,11 +413,12 @@ def test_both_yaml_back_ends_give_the_same_result(path: Path) -> None:
         assert _kind(rust) == _kind(python)
 
 
-def _assert_records_are_the_articles(parsed: Parsed) -> None:
+def _assert_records_are_the_articles(parsed: Parsed, path: str) -> None:
     """A file parses to records, stored as they are: each must be, to the byte, what its
-    Article would store."""
+    Article would store; the file's own adds what decides between files for one article."""
     article = parsed.article
-    assert record_to_json(parsed.record) == article_to_json(article)
+    ranking = {"related_count": len(parsed.related), "path": path}
+    assert record_to_json(parsed.record) == record_to_json({**article_record(article), **ranking})
     assert [record_to_json(stub) for stub in parsed.related] == [
         article_to_json(stub) for stub in article.related
     ]
@@ -401,7 +432,7 @@ def _assert_records_are_the_articles(parsed: Parsed) -> None:
 def test_a_parsed_record_is_exactly_what_its_article_stores(path: Path) -> None:
     parsed = parse_file(path, "auto")
     assert isinstance(parsed, Parsed)
-    _assert_records_are_the_articles(parsed)
+    _assert_records_are_the_articles(parsed, path.name)
 
 
 def test_auto_picks_a_back_end_that_gives_the_same_article() -> None:
@@ -440,24 +471,61 @@ def test_any_text_gives_an_article_or_an_error(body: str, framed: bool, backend:
         assert result.path == "fuzz.txt" and result.reason
 
 
+# Characters that show nothing, each of another kind: controls, spaces, line and paragraph
+# separators, zero-width spaces and joiners, word joiner, BOM, soft hyphen, a bidi mark,
+# a tag, a Hangul filler, the blank braille pattern, a variation selector.
+INVISIBLE = ("\t\n\r\x0b\x1f\x85\xa0\u2003\u3000\u2028\u2029\u200b\u200c\u200d\u2060"
+             "\ufeff\xad\u200e\U000e0041\u3164\u2800\ufe0f")
+
+
 @given(
-    title=st.text(
-        alphabet=st.sampled_from("ab \t\n\r\x0b\x1f\x85\xa0\u2003\u2028\u200b\xad\u00e9"),
-        max_size=12,
-    ),
+    title=st.text(alphabet=st.sampled_from(f"ab \u00e9{INVISIBLE}"), max_size=12),
     backend=st.sampled_from(BACKENDS),
 )
-def test_titles_are_single_spaced_whatever_whitespace_they_had(title: str, backend: str) -> None:
-    # JSON's escapes are YAML's too: the title reaches the parser exactly as written here.
-    text = f"---\ntitle: {json.dumps(title)}\nwebUrl: https://example.com/a\n---\n"
+def test_titles_are_single_spaced_and_start_and_end_with_what_shows(
+    title: str, backend: str
+) -> None:
+    # Every character as a YAML escape: the title reaches the parser exactly as written here.
+    quoted = "".join(f"\\U{ord(char):08x}" for char in title)
+    text = f'---\ntitle: "{quoted}"\nwebUrl: https://example.com/a\n---\n'
     parsed = parse_article(text, backend=backend)
-    cleaned = " ".join(title.split())
-    if cleaned:
+    visible = [char for char in title if char not in INVISIBLE and char != " "]
+    if visible:
         assert isinstance(parsed, Parsed)
-        assert parsed.record["title"] == cleaned
+        shown = parsed.record["title"]
+        assert shown[0] == visible[0] and shown[-1] == visible[-1]
+        assert [char for char in shown if char not in INVISIBLE and char != " "] == visible
+        assert "  " not in shown
     else:
         assert isinstance(parsed, ParseError)
-        assert parsed.reason == "no title"
+        assert parsed.reason == "no title (the title is blank or only invisible characters)"
+
+
+def test_a_title_of_invisible_characters_is_no_title_and_such_a_stub_is_dropped(
+    backend: str,
+) -> None:
+    fields = {
+        "title": "\u200bZero-width spaces around a real headline\ufeff\u3000",
+        "webUrl": "https://example.com/real",
+        "related": [
+            {"title": "\u200b\u2060\u3164", "webUrl": "https://example.com/invisible-stub"},
+            {"title": "A stub with a headline", "webUrl": "https://example.com/visible-stub"},
+        ],
+    }
+    parsed = parse_article(front_matter(fields), "real.txt", backend=backend)
+    assert isinstance(parsed, Parsed)
+    assert parsed.article.title == "Zero-width spaces around a real headline"
+    assert [stub.url for stub in parsed.article.related] == ["https://example.com/visible-stub"]
+    assert "related #1: no title (the title is blank or only invisible characters); dropped" \
+        in parsed.warnings
+
+
+def test_an_emoji_joined_with_zero_width_joiners_stays_whole(backend: str) -> None:
+    family = "\U0001f469\u200d\U0001f469\u200d\U0001f467"
+    text = f"---\ntitle: \"{family} AI for families\u200b\"\nwebUrl: https://e.com/x\n---\n"
+    parsed = parse_article(text, backend=backend)
+    assert isinstance(parsed, Parsed)
+    assert parsed.article.title == f"{family} AI for families"
 
 
 @_FUZZ
@@ -531,6 +599,7 @@ def _assert_http(url: str | None) -> None:
 
 def _assert_sane(article: Article) -> None:
     assert isinstance(article.title, str) and article.title.strip()
+    assert article.title[0] not in INVISIBLE and article.title[-1] not in INVISIBLE
     for url in (article.url, article.original_url, article.web_url, article.amp_url,
                 article.amp_cache_url, *(image.url for image in article.images)):
         _assert_http(url)
@@ -551,7 +620,7 @@ def test_random_field_values_never_raise_and_only_http_urls_come_out(
     result = parse_article(front_matter(fields), "fuzz.txt", backend=backend)
     assert isinstance(result, Parsed | ParseError)
     if isinstance(result, Parsed):
-        _assert_records_are_the_articles(result)
+        _assert_records_are_the_articles(result, "fuzz.txt")
         _assert_sane(result.article)
         assert result.article.url not in {stub.url for stub in result.article.related}
         for stub in result.article.related:

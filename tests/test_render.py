@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import discord
+from conftest import write_article
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from bot.articles import Article, Image, Provider
+from bot.articles import Article, Image, Provider, canonical_url
+from bot.digest import DigestContent
+from bot.loader import sync
+from bot.store import Store
 
 HOSTILE = Article(
     url="https://evil.example/x",
@@ -128,3 +133,45 @@ def test_any_page_fits_discord(items: list[Article], heading: str) -> None:
 def test_a_capped_total_reads_as_more() -> None:
     embed = render.list_embed("Latest AI news", [HOSTILE], 0, 1000, 5, capped=True)
     assert embed.footer.text == "Page 1 of 200+ · 1000+ articles"
+
+
+TRACKED = Article(
+    url="https://example.com/news/ai-chips?id=42",
+    title="AI chips, tracked",
+    original_url="https://Example.com/News/AI-Chips?utm_source=rss&id=42&td=top",
+    amp_url="https://example.com/amp/News/AI-Chips?ocid=msn&id=42",
+    amp_cache_url="https://example-com.cdn.ampproject.org/c/s/News/AI-Chips?utm_medium=x",
+    published_at=datetime(2022, 5, 26, 9, 28, tzinfo=UTC),
+)
+CLEAN_LINK = "https://Example.com/News/AI-Chips?id=42"
+CLEAN_AMP = "https://example.com/amp/News/AI-Chips?id=42"
+CLEAN_CACHE = "https://example-com.cdn.ampproject.org/c/s/News/AI-Chips"
+
+
+def test_cards_buttons_lists_and_digests_link_without_tracking_parameters() -> None:
+    assert render.article_card(TRACKED).url == CLEAN_LINK
+    buttons = {item.label: item.url for item in render.link_buttons(TRACKED).children
+               if isinstance(item, discord.ui.Button)}
+    assert buttons == {"Original": CLEAN_LINK, "AMP": CLEAN_AMP, "AMP cache": CLEAN_CACHE}
+    assert f"[AI chips, tracked]({CLEAN_LINK}) · [AMP]({CLEAN_AMP})" in render.list_line(1, TRACKED)
+    content = DigestContent(day=date(2022, 5, 26), articles=[TRACKED], new_count=1)
+    _header, card = render.digest_embeds(content)
+    assert card.url == CLEAN_LINK
+    assert f"[AMP]({CLEAN_AMP})" in (card.description or "")
+
+
+async def test_an_article_merged_from_a_clean_and_a_utm_copy_links_cleanly(
+    store: Store, tmp_path: Path
+) -> None:
+    url = "https://example.com/News/Merged"
+    for name, query in (("a_clean.txt", ""), ("b_tracked.txt", "?utm_source=rss&utm_medium=feed")):
+        write_article(tmp_path / "seeds" / name, title="One article, two copies",
+                      publishedDateTime="2022-05-26T09:28:00Z", originalUrl=f"{url}{query}",
+                      ampWebUrl=f"https://example.com/amp/News/Merged{query}")
+    await sync(store, tmp_path / "seeds")
+    article = await store.article_by_url(canonical_url(url))
+    assert article is not None
+    assert render.article_card(article).url == url
+    buttons = [item.url for item in render.link_buttons(article).children
+               if isinstance(item, discord.ui.Button)]
+    assert buttons == [url, "https://example.com/amp/News/Merged"]
