@@ -154,7 +154,7 @@ def _links(article: Article, *, card: bool) -> list[tuple[str, str]]:
     """What the Discord card links to (its buttons and image); a list line keeps two."""
     links = [("original", article.link), ("AMP", article.amp_url)]
     if card:
-        image = next((image.url for image in article.images if is_http_url(image.url)), None)
+        image = next((each.url for each in article.images if is_http_url(each.url)), None)
         links += [("AMP cache", article.amp_cache_url), ("image", image)]
     return [(label, url) for label, url in links if url]
 
@@ -202,7 +202,7 @@ def _print_page(answer: Answer, args: argparse.Namespace) -> int:
     last = max(1, -(-page.total // page.limit))
     if not page.items and page.offset > 0:
         pages = counted(last, "page", more=page.capped)
-        print(f"error: there is no page {args.page} ({plain(echo(answer.heading))} has {pages});"
+        print(f"error: there is no page {args.page} ({echo(answer.heading)} has {pages});"
               f" the last is page {last}{_command(args, last)}", file=sys.stderr)
         return 1
     print_answer(answer)
