@@ -6,47 +6,94 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from bot.articles import Article
+from bot.articles import Article, is_http_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.loader import SyncReport
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
-from bot.text import counted, page_of, plain
+from bot.text import counted, echo, page_of, plain
 
+PROG = "python -m bot"
 ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers")
+WORDLESS_KINDS = ("latest", "topics", "providers")
+ERROR_LIMIT = 300  # characters of an argparse error: it may repeat every word typed
+HINT_LIMIT = 300  # a longer command is not offered to copy: it would flood the terminal
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one short line however much was typed."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(echo(message, ERROR_LIMIT))
+
+
+class _Given(argparse.Action):
+    """An option's value, also noted in `given` so that a hint can repeat the command."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {**namespace.given, self.option_strings[0]: str(values)}
+
+
+class _Words(argparse.Action):
+    """The words of a question; a usage error if its kind takes none, so none is dropped."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        words = list(values or ())
+        if words and namespace.kind in WORDLESS_KINDS:
+            parser.error(f"`ask {namespace.kind}` takes no words; not used: "
+                         f"{echo(shlex.join(words))}")
+        setattr(namespace, self.dest, words)
 
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = _Parser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="start the Discord bot (the default)")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seeds", type=Path, default=settings.seeds_dir,
+    common = _Parser(add_help=False)
+    common.set_defaults(given={})
+    common.add_argument("--seeds", type=Path, default=settings.seeds_dir, action=_Given,
                         help=f"folder of article files (default: {settings.seeds_dir})")
-    common.add_argument("--db", type=Path, default=settings.db_path,
+    common.add_argument("--db", type=Path, default=settings.db_path, action=_Given,
                         help=f"SQLite database (default: {settings.db_path})")
+    common.add_argument("--quiet", action="store_true",
+                        help="no warnings and no progress; errors are still shown")
     commands.add_parser("load", parents=[common], help="sync the seeds folder and print a report")
     ask = commands.add_parser(
         "ask", parents=[common], help="sync, then answer a question",
         description="Sync (cheap when nothing changed), then print the answer.",
     )
-    ask.add_argument("kind", choices=ASK_KINDS)
-    ask.add_argument("text", nargs="*", help="topic, provider, article (title, id or URL), query")
-    ask.add_argument("--limit", type=_positive, default=10, help="results per page (default 10)")
+    ask.add_argument("kind", type=_kind, choices=ASK_KINDS)
+    ask.add_argument("text", nargs="*", action=_Words,
+                     help="topic, provider, article (title, id or URL), query")
+    ask.add_argument("--limit", type=_positive, default=10, action=_Given,
+                     help="results per page (default 10)")
     ask.add_argument("--page", type=_positive, default=1, help="page number (default 1)")
     return parser
+
+
+def _kind(raw: str) -> str:
+    """A kind of question; argparse's own message would repeat all of a long word."""
+    if raw not in ASK_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {echo(raw)!r} (choose from {', '.join(ASK_KINDS)})")
+    return raw
 
 
 def _positive(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{echo(raw)!r} is not a whole number") from None
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"{value} is out of range (1-100)")
     return value
@@ -58,15 +105,16 @@ def _progress(done: int, total: int) -> None:
         print(f"\rparsing {done}/{total} files", end=end, file=sys.stderr, flush=True)
 
 
-def print_report(report: SyncReport) -> None:
+def print_report(report: SyncReport, *, quiet: bool = False) -> None:
+    """The load report; paths are relative to the seeds folder it names first."""
     print(f"Synced {report.seeds_dir}: {report.summary()}")
     for label, paths in (("added", report.added), ("updated", report.updated),
                          ("removed", report.removed)):
         if paths and len(paths) <= 20:
             print(f"  {label}: {plain(', '.join(paths))}")
     for path, reason in report.failed:
-        print(f"  FAILED {plain(str(Path(report.seeds_dir) / path))}: {plain(reason)}")
-    if report.warnings:
+        print(f"  FAILED {plain(path)}: {plain(reason)}")
+    if report.warnings and not quiet:
         print(f"  {len(report.warnings)} warning(s):")
         for warning in report.warnings[:20]:
             print(f"    {plain(warning)}")
@@ -82,16 +130,18 @@ def print_answer(answer: Answer) -> None:
 
 
 def print_article(article: Article, position: int | None = None) -> None:
+    """A numbered line of a list (with its links), or with no `position` the whole card."""
     lead = f"{position:>2}. " if position is not None else ""
     indent = " " * len(lead)
     print(f"{lead}{plain(article.title)}")
-    provider = f"{plain(article.provider.name)} ({article.provider.domain})" \
+    provider = f"{plain(article.provider.name)} ({plain(article.provider.domain)})" \
         if article.provider else "unknown provider"
     when = f"{article.published_at:%Y-%m-%d %H:%M} UTC" if article.published_at else "undated"
     print(f"{indent}{provider} · {when} · id {article.article_id}")
-    print(f"{indent}original: {article.link}")
-    if article.amp_link:
-        print(f"{indent}AMP:      {article.amp_link}")
+    links = _links(article, card=position is None)
+    width = max(len(label) for label, _url in links) + 2
+    for label, url in links:
+        print(f"{indent}{label + ':':<{width}}{plain(url)}")
     if position is None:
         if article.topics:
             print(f"topics: {plain(', '.join(article.topics))}")
@@ -100,7 +150,20 @@ def print_article(article: Article, position: int | None = None) -> None:
     print()
 
 
-async def _ask(news: News, kind: str, text: str, limit: int, offset: int) -> int:
+def _links(article: Article, *, card: bool) -> list[tuple[str, str]]:
+    """What the Discord card links to (its buttons and image); a list line keeps two."""
+    links = [("original", article.link), ("AMP", article.amp_link)]
+    if card:
+        image = next((each.url for each in article.images if is_http_url(each.url)), None)
+        links += [("AMP cache", article.amp_cache_link), ("image", image)]
+    return [(label, url) for label, url in links if url]
+
+
+async def _ask(news: News, args: argparse.Namespace) -> int:
+    kind = args.kind
+    text = " ".join(args.text).strip()
+    limit = args.limit
+    offset = (args.page - 1) * limit
     if kind in ("topic", "provider", "related", "search", "article") and not text:
         print(f"error: `ask {kind}` needs something to look for, e.g. "
               f"python -m bot ask {kind} {_EXAMPLES[kind]}", file=sys.stderr)
@@ -130,8 +193,38 @@ async def _ask(news: News, kind: str, text: str, limit: int, offset: int) -> int
         return 0
     if isinstance(result, NotFound):
         return _not_found(result)
-    print_answer(result)
+    return _print_page(result, args)
+
+
+def _print_page(answer: Answer, args: argparse.Namespace) -> int:
+    """The asked page and how to get the next; an error for a page past the last."""
+    page = answer.page
+    last = max(1, -(-page.total // page.limit))
+    if not page.items and page.offset > 0:
+        pages = counted(last, "page", more=page.capped)
+        print(f"error: there is no page {args.page} ({echo(answer.heading)} has {pages});"
+              f" the last is page {last}{_command(args, last)}", file=sys.stderr)
+        return 1
+    print_answer(answer)
+    if page.offset + page.limit < page.total:
+        print(f"Next page: page {args.page + 1}{_command(args, args.page + 1)}")
     return 0
+
+
+def _command(args: argparse.Namespace, page: int) -> str:
+    """`: <the command to type>` for `page` of the same answer, or how to change the one
+    typed."""
+    options = [word for option in args.given.items() for word in option]
+    options += ["--page", str(page)]
+    if any(word.startswith("-") for word in args.text):  # after `--`, or taken as options
+        words = [*options, args.kind, "--", *args.text]
+    else:
+        words = [args.kind, *args.text, *options]
+    command = shlex.join([*PROG.split(), "ask", *words])
+    # Only a command that prints as it would be typed: no invisible or control character.
+    if echo(command, HINT_LIMIT) == command:
+        return f": {command}"
+    return f" (the same command with --page {page})"
 
 
 _EXAMPLES = {
@@ -145,21 +238,27 @@ def _not_found(result: NotFound) -> int:
     if result.suggestions:
         print("Did you mean: " + "; ".join(plain(s) for s in result.suggestions),
               file=sys.stderr)
-    return 1
+    return 2 if result.malformed else 1
 
 
 async def _with_news(args: argparse.Namespace, settings: Settings) -> int:
     async with await Store.open(args.db) as store:
         news = News(store, args.seeds, max_bytes=settings.max_file_bytes,
                     yaml_backend=settings.yaml_parser)
-        report = await news.sync(progress=_progress)
+        report = await news.sync(progress=None if args.quiet else _progress)
         if args.command == "load":
-            print_report(report)
+            print_report(report, quiet=args.quiet)
             return 0
-        for path, reason in report.failed:
-            print(f"warning: skipped {Path(report.seeds_dir) / path}: {reason}", file=sys.stderr)
-        text = " ".join(args.text).strip()
-        return await _ask(news, args.kind, text, args.limit, (args.page - 1) * args.limit)
+        if not args.quiet:
+            print_skipped(report)
+        return await _ask(news, args)
+
+
+def print_skipped(report: SyncReport) -> None:
+    """A warning for each failing file this sync read; earlier ones were reported then."""
+    for path, reason in report.newly_failed:
+        print(f"warning: skipped {plain(str(Path(report.seeds_dir) / path))}: {plain(reason)}",
+              file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,7 @@ class SyncReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    newly_failed: list[tuple[str, str]] = field(default_factory=list)  # read by this sync
     warnings: list[str] = field(default_factory=list)
     articles: int = 0  # articles in the corpus after the sync
     # Of the articles this sync wrote, those that several files give in full, and those files.
@@ -288,6 +289,7 @@ async def sync(
     report.unchanged = len(on_disk) - len(candidates)
     report.failed = [(path, error) for path, error in await store.failing_files()
                      if path in on_disk and path not in known]
+    stored_failures = len(report.failed)
     report.removed = sorted(removed)
     if candidates or report.removed:
         # Hashes of files that loaded: a touched file with the same content needs no parse.
@@ -307,6 +309,8 @@ async def sync(
     else:
         await store.set_meta("last_sync", datetime.now(UTC).isoformat())
     report.articles = await store.article_count()
+    # Failing files this sync read; the rest of `failed` were stored by an earlier one.
+    report.newly_failed = sorted(report.failed[stored_failures:])
     report.failed.sort()
     report.duration = time.perf_counter() - started
     return report

@@ -16,6 +16,7 @@ from bot.loader import Progress, SyncReport, sync
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Page, ProviderCount, Stats, Store, TopicCount
+from bot.text import echo
 
 # How much each kind of relation counts when ranking related articles.
 LISTED_WEIGHT = 3.0  # the article's own related list
@@ -29,7 +30,8 @@ SUGGESTIONS = 5
 # ln 2 / 2 for each day newer.
 SEARCH_SCORE_WEIGHT = 0.05
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
-_ARTICLE_ID = re.compile(r"^(?:#|id:)?(\d{1,18})$")
+_ARTICLE_ID = re.compile(r"^(?:#|(?i:id:))?(\d{1,18})$")
+_ID_PREFIX = re.compile(r"^(?:#|(?i:id:))")  # what was typed is meant as an id
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,15 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class NotFound:
-    """Nothing matched; `suggestions` are the closest names a person could try instead."""
+    """Nothing matched; `suggestions` are the closest names a person could try instead.
+
+    `malformed` when what was typed cannot be what it is meant as (an id that is not a
+    number): a usage error rather than a miss.
+    """
 
     message: str
     suggestions: list[str] = field(default_factory=list)
+    malformed: bool = False
 
 
 class _Named(Protocol):
@@ -61,7 +68,7 @@ def _resolved(kind: str, text: str, matches: list[Scored[Named]], known: list[st
     if matches and matches[0].score >= RESOLVE_SCORE:
         return matches[0].item
     names = [match.item.name for match in matches]
-    return NotFound(f"No {kind} matches {text!r}.", names or known[:SUGGESTIONS])
+    return NotFound(f"No {kind} matches {echo(text)!r}.", names or known[:SUGGESTIONS])
 
 
 class News:
@@ -107,9 +114,13 @@ class News:
         """An article by id (`42`, `#42`, `id:42`), by URL, or by (fuzzy) title."""
         text = text.strip()
         by_id = _ARTICLE_ID.match(text)
-        if by_id:
-            found = await self.store.article(int(by_id.group(1)))
-            return found or NotFound(f"No article has id {by_id.group(1)} (any more).")
+        if by_id and int(by_id.group(1)) > 0:
+            article_id = int(by_id.group(1))
+            found = await self.store.article(article_id)
+            return found or NotFound(f"No article has id {article_id} (any more).")
+        if by_id or _ID_PREFIX.match(text):  # `#-1`, `#abc`, `id:`: never a title to guess
+            return NotFound(f"An article id is a positive whole number, like #42; "
+                            f"{echo(text)!r} is not one.", malformed=True)
         if is_http_url(text):
             found = await self.store.article_by_url(canonical_url(text))
             return found or NotFound("No article has that URL.")
@@ -118,7 +129,7 @@ class News:
             found = await self.store.article(matches[0].item.id)
             if found:
                 return found
-        return NotFound(f"No article title matches {text!r}.",
+        return NotFound(f"No article title matches {echo(text)!r}.",
                         [m.item.title for m in matches])
 
     # ---- queries -----------------------------------------------------------------------
@@ -134,16 +145,16 @@ class News:
             return topic
         page = await self.store.by_topic(topic.id, limit, offset, since)
         if not page.total:
-            return NotFound(f"No {topic.name} articles since {since:%Y-%m-%d %H:%M} UTC."
-                            if since else f"No articles about {topic.name}.")
-        return Answer(f"Topic: {topic.name}", page)
+            return NotFound(f"No {echo(topic.name)} articles since {since:%Y-%m-%d %H:%M} UTC."
+                            if since else f"No articles about {echo(topic.name)}.")
+        return Answer(f"Topic: {echo(topic.name)}", page)
 
     async def provider(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
         provider = self.resolve_provider(text)
         if isinstance(provider, NotFound):
             return provider
         page = await self.store.by_provider(provider.id, limit, offset)
-        return Answer(f"From {provider.name} ({provider.domain})", page)
+        return Answer(f"From {echo(provider.name)} ({echo(provider.domain)})", page)
 
     async def search(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
         """Full-text search; falls back to fuzzy titles when FTS finds nothing (typos)."""
@@ -159,15 +170,16 @@ class News:
                 found = await self.store.articles(window)
                 items = [found[i] for i in window if i in found]
                 page = Page(items, len(matches), offset, limit, capped)
-                return Answer(f"Search: {text}", page)
+                return Answer(f"Search: {echo(text)}", page)
         fuzzy = self.index.match_titles(text, limit=MAX_RELATED)
         if not fuzzy:
-            return NotFound(f"Nothing matches {text!r}.",
+            return NotFound(f"Nothing matches {echo(text)!r}.",
                             [t.name for t in self.index.topics[:SUGGESTIONS]])
         ids = [hit.item.id for hit in fuzzy]
         found = await self.store.articles(ids[offset : offset + limit])
         items = [found[i] for i in ids[offset : offset + limit] if i in found]
-        return Answer(f"Search: {text} (closest titles)", Page(items, len(ids), offset, limit))
+        heading = f"Search: {echo(text)} (closest titles)"
+        return Answer(heading, Page(items, len(ids), offset, limit))
 
     async def related(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
         """Articles related to one: its list, lists it is on, shared topics, similar titles."""
@@ -176,11 +188,12 @@ class News:
             return article
         ranked = await self._related_ids(article)
         if not ranked:
-            return NotFound(f"Nothing related to {article.title!r} yet.")
+            return NotFound(f"Nothing related to {echo(article.title)!r} yet.")
         window = ranked[offset : offset + limit]
         found = await self.store.articles(window)
         items = [found[i] for i in window if i in found]
-        return Answer(f"Related to: {article.title}", Page(items, len(ranked), offset, limit))
+        heading = f"Related to: {echo(article.title)}"
+        return Answer(heading, Page(items, len(ranked), offset, limit))
 
     async def _related_ids(self, article: Article) -> list[int]:
         own_id = article.article_id

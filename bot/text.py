@@ -1,4 +1,4 @@
-"""Text helpers for untrusted article text: strip control characters, cut at a word."""
+"""Text helpers for untrusted text: strip control characters, cut at a word, echo input."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ ELLIPSIS = "…"
 # C0/C1 control characters (but not newline and tab) and bidi overrides that can
 # rewrite a terminal or disguise text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters that show nothing: in a heading or a message they only hide what was typed.
+# Kept in article text, where zero-width joiners are part of some scripts and emoji.
+_INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"\s+")
+ECHO_LIMIT = 100  # characters of typed text or a title repeated in a heading or message
 
 
 def plain(text: str) -> str:
@@ -26,6 +31,13 @@ def shorten(text: str, limit: int) -> str:
     if space > limit // 2:  # a word boundary not too far back; else cut mid-word
         cut = cut[:space]
     return cut.rstrip() + ELLIPSIS
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` fit to repeat in a one-line heading or message: visible characters only, runs
+    of whitespace as one space, cut to `limit` characters."""
+    visible = _INVISIBLE.sub("", plain(text))
+    return shorten(_SPACES.sub(" ", visible).strip(), limit)
 
 
 def counted(total: int, noun: str, *, more: bool = False) -> str:
