@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.articles import Article
 from bot.config import ConfigError, Settings, load_settings
+from bot.exceptions import NewsBotError
 from bot.loader import SyncReport
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, sqlite3.Error) as exc:
+    except (NewsBotError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
