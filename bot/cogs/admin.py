@@ -76,8 +76,9 @@ class AdminCog(commands.Cog):
         except StorageError as exc:
             log.error("reload by %s failed: %s", interaction.user.id, exc)
             # The operator runs this: the reason, with the path, is theirs to see.
-            raise UserFacingError("Reload failed; the corpus from before is still served.",
-                                  [str(exc)]) from exc
+            raise UserFacingError("Reload failed; the corpus from before is still served.", [
+                f"Database: {exc.path}", f"Problem: it {exc.problem}",
+                f"What to do: {exc.remedy}"]) from exc
         log.info("reload by %s: %s", interaction.user.id, report.summary())
         await interaction.followup.send(embed=render.sync_report_embed(report), ephemeral=True)
 
