@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import shlex
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, NoReturn
 
 from bot.articles import Article, is_http_url
 from bot.config import ConfigError, Settings, load_settings
+from bot.exceptions import NewsBotError
 from bot.loader import SyncReport
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so the interpreter's own flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, sqlite3.Error) as exc:
+    except (NewsBotError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

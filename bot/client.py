@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.errors import NewsTree
+from bot.exceptions import StorageError
 from bot.queries import News
 from bot.store import Store
 
@@ -116,5 +117,8 @@ def run_bot(settings: Settings) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the intents; this bot needs no privileged ones")
+        return 1
+    except StorageError as exc:  # opening the database, or the first sync, failed
+        log.error("%s", exc)
         return 1
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot import render
+from bot.exceptions import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class NewsTree(app_commands.CommandTree):
         elif isinstance(original, app_commands.TransformerError):
             embed = render.message_embed(f"That option value is not valid: {original}",
                                          error=True)
-        elif isinstance(original, sqlite3.Error):
+        elif isinstance(original, StorageError):
             log.error("database error in /%s: %s", command, original)
             embed = render.message_embed(
                 "The news database is not available right now; please try again soon.",

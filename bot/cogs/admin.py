@@ -12,6 +12,8 @@ from discord.ext import commands, tasks
 
 from bot import render
 from bot.client import NewsBot
+from bot.errors import UserFacingError
+from bot.exceptions import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ class AdminCog(commands.Cog):
         # An exception would stop the loop for good: log it and try again next time.
         try:
             report = await self.bot.news.sync()
+        except StorageError as exc:  # the disk, not the code: its one line says it all
+            log.error("background sync failed, retrying in %s min: %s",
+                      self.bot.settings.sync_minutes, exc)
+            return
         except Exception:
             log.exception("background sync failed; retrying in %s min",
                           self.bot.settings.sync_minutes)
@@ -65,7 +71,14 @@ class AdminCog(commands.Cog):
     @app_commands.check(operator_only)
     async def reload(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.bot.news.sync()
+        try:
+            report = await self.bot.news.sync()
+        except StorageError as exc:
+            log.error("reload by %s failed: %s", interaction.user.id, exc)
+            # The operator runs this: the reason, with the path, is theirs to see.
+            raise UserFacingError("Reload failed; the corpus from before is still served.", [
+                f"Database: {exc.path}", f"Problem: it {exc.problem}",
+                f"What to do: {exc.remedy}"]) from exc
         log.info("reload by %s: %s", interaction.user.id, report.summary())
         await interaction.followup.send(embed=render.sync_report_embed(report), ephemeral=True)
 
