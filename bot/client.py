@@ -168,7 +168,10 @@ async def _run_once(news: News, settings: Settings, stop: asyncio.Event) -> None
         try:
             await bot.start(settings.token)
         finally:
-            closer.cancel()
+            if stop.is_set():
+                await closer  # cancelling it would cancel the close it is waiting for
+            else:
+                closer.cancel()
 
 
 async def _close_when(stop: asyncio.Event, bot: NewsBot) -> None:
