@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import shlex
 import sys
@@ -16,6 +15,7 @@ from bot.articles import Article, is_http_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.exceptions import NewsBotError
 from bot.loader import SyncReport
+from bot.logs import setup_logging
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
 from bot.text import counted, echo, page_of, plain
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.client import run_bot  # the Discord side is only imported to run it
 
             return run_bot(load_settings(require_token=True))
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(message)s")
+        setup_logging(settings)
         if not args.seeds.is_dir():
             print(f"error: seeds folder {args.seeds} does not exist (use --seeds DIR)",
                   file=sys.stderr)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
 import logging
+import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import aiohttp
 import discord
 from discord.ext import commands
 
 from bot.config import Settings
 from bot.errors import NewsTree
 from bot.exceptions import StorageError
+from bot.logs import setup_logging
 from bot.queries import News
 from bot.store import Store
 
@@ -92,21 +97,93 @@ class NewsBot(commands.Bot):
         return len(synced)
 
 
-async def start_bot(settings: Settings) -> None:
-    """Open the store, run the bot until it is closed or signalled, then close everything."""
-    async with await Store.open(settings.db_path) as store:
-        news = News(store, settings.seeds_dir, max_bytes=settings.max_file_bytes,
-                    yaml_backend=settings.yaml_parser)
-        async with NewsBot(news=news, settings=settings) as bot:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, lambda: asyncio.create_task(bot.close()))
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Waits between attempts to reach Discord: doubling from `first` seconds up to `cap`."""
+
+    first: float = 1.0
+    cap: float = 60.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first
+        while True:
+            # Jitter: many bots cut off by one outage do not all come back in the same second.
+            yield min(self.cap, delay) * random.uniform(0.8, 1.2)  # noqa: S311 - not secret
+            delay *= 2
+
+
+# What discord.py raises from login() when Discord's HTTP API cannot be reached (no
+# network, DNS failure, connection refused, timeout). Once logged in, connect() retries
+# the gateway itself.
+UNREACHABLE = (aiohttp.ClientConnectionError, TimeoutError)
+
+
+async def start_bot(settings: Settings, *, backoff: Backoff = Backoff()) -> None:
+    """Open the store, run the bot until it is closed or signalled, then close everything.
+
+    While Discord cannot be reached the bot waits (per `backoff`) and tries again; a
+    signal ends the wait at once.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with await Store.open(settings.db_path) as store:
+            news = News(store, settings.seeds_dir, max_bytes=settings.max_file_bytes,
+                        yaml_backend=settings.yaml_parser)
+            await _run_until_stopped(news, settings, stop, backoff)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _run_until_stopped(
+    news: News, settings: Settings, stop: asyncio.Event, backoff: Backoff
+) -> None:
+    delays = backoff.delays()
+    while not stop.is_set():
+        try:
+            await _run_once(news, settings, stop)
+            return
+        except UNREACHABLE as exc:
+            reason = str(exc) or type(exc).__name__
+        if stop.is_set():  # closed by a signal while logging in
+            return
+        delay = next(delays)
+        log.warning("cannot reach Discord (%s); trying again in %.1f s", reason, delay)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+
+
+async def _run_once(news: News, settings: Settings, stop: asyncio.Event) -> None:
+    """One bot from login until it is closed or `stop` is set.
+
+    A fresh bot per attempt: a failed login leaves discord.py's HTTP session closed. The
+    store and corpus are shared, and setup_hook (the first sync, the cogs) runs inside
+    login only once Discord has answered, so a failed attempt has not run it.
+    """
+    async with NewsBot(news=news, settings=settings) as bot:
+        closer = asyncio.create_task(_close_when(stop, bot))
+        try:
             await bot.start(settings.token)
+        finally:
+            if stop.is_set():
+                await closer  # cancelling it would cancel the close it is waiting for
+            else:
+                closer.cancel()
+
+
+async def _close_when(stop: asyncio.Event, bot: NewsBot) -> None:
+    await stop.wait()
+    await bot.close()
 
 
 def run_bot(settings: Settings) -> int:
     """The `run` command: start the bot; one clear line instead of a traceback on failure."""
-    discord.utils.setup_logging(level=logging.getLevelName(settings.log_level))
+    setup_logging(settings)
+    log.debug("starting with %r", settings)
     if not settings.seeds_dir.is_dir():
         log.error("seeds folder %s does not exist; set NEWS_SEEDS_DIR", settings.seeds_dir)
         return 2

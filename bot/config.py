@@ -15,6 +15,8 @@ from bot.yamlsafe import BACKENDS
 
 DEFAULT_SEEDS_DIR = Path("seeds")
 DEFAULT_DB_PATH = Path("data/news.db")
+LOG_FORMATS = ("text", "json")
+_PORTAL_STEPS = "Discord Developer Portal → your application → Bot → Reset Token"
 
 
 class ConfigError(ValueError):
@@ -30,7 +32,9 @@ class Settings:
     db_path: Path = DEFAULT_DB_PATH
     owner_ids: frozenset[int] = frozenset()
     dev_guild_id: int | None = None
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # this bot's loggers (`bot.*`)
+    library_log_level: str = "INFO"  # everything else: discord.py, aiosqlite, asyncio
+    log_format: str = "text"  # or "json": one object per line, for log collectors
     sync_minutes: int = 10  # 0 turns the background re-sync off
     max_file_bytes: int = DEFAULT_MAX_BYTES
     yaml_parser: str = "auto"
@@ -60,21 +64,55 @@ def _snowflake(raw: str, name: str) -> int:
     return int(raw)
 
 
+def _missing_token(environ: Mapping[str, str], dotenv: Path | None,
+                   from_file: Mapping[str, str | None]) -> ConfigError:
+    """Why no token was found, where it was looked for, and what to do about it."""
+    if "DISCORD_TOKEN" in environ:
+        return ConfigError(
+            "DISCORD_TOKEN is set but empty in the environment, which wins over .env: unset it "
+            f"or set it to your bot token ({_PORTAL_STEPS})"
+        )
+    if dotenv is not None and "DISCORD_TOKEN" in from_file:
+        return ConfigError(f"DISCORD_TOKEN is empty in {dotenv}: put your bot token after "
+                           f"DISCORD_TOKEN= in that file ({_PORTAL_STEPS})")
+    if dotenv is not None:
+        return ConfigError(f"DISCORD_TOKEN is not set: {dotenv} has no DISCORD_TOKEN line; add "
+                           f"DISCORD_TOKEN=<your bot token> to it ({_PORTAL_STEPS})")
+    return ConfigError("DISCORD_TOKEN is not set: copy .env.example to .env and put your bot "
+                       f"token there ({_PORTAL_STEPS})")
+
+
+def _level(env: Mapping[str, str], name: str, default: str) -> str:
+    level = env.get(name, "").strip().upper() or default
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"{name}={level!r} is unknown; use DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _library_level(env: Mapping[str, str], own_level: str) -> str:
+    """Libraries log at INFO (or quieter, following NEWS_LOG_LEVEL) unless asked by name:
+    at DEBUG they print every SQL statement and gateway message."""
+    quieter = max(logging.INFO, logging.getLevelNamesMapping()[own_level])
+    return _level(env, "NEWS_LOG_LEVEL_LIBRARIES", logging.getLevelName(quieter))
+
+
 def load_settings(
     *, require_token: bool, env: Mapping[str, str] | None = None, dotenv_path: str = ".env"
 ) -> Settings:
     """Settings from `env` (default: `.env` under the real environment, which wins)."""
+    dotenv: Path | None = None
+    from_file: dict[str, str | None] = {}
     if env is None:
-        env = {
-            **{k: v for k, v in dotenv_values(dotenv_path).items() if v is not None},
-            **os.environ,
-        }
+        if Path(dotenv_path).is_file():
+            dotenv = Path(dotenv_path).absolute()
+            from_file = dotenv_values(dotenv)
+        env = {**{k: v for k, v in from_file.items() if v is not None}, **os.environ}
+        environ: Mapping[str, str] = os.environ
+    else:
+        environ = env
     token = env.get("DISCORD_TOKEN", "").strip()
     if require_token and not token:
-        raise ConfigError(
-            "DISCORD_TOKEN is not set: copy .env.example to .env and put your bot token there "
-            "(Discord Developer Portal → your application → Bot → Reset Token)"
-        )
+        raise _missing_token(environ, dotenv, from_file)
     if token and (" " in token or len(token) < 50):
         raise ConfigError("DISCORD_TOKEN does not look like a bot token; paste it again from "
                           "the Developer Portal (Bot → Reset Token)")
@@ -84,9 +122,10 @@ def load_settings(
         if part.strip()
     )
     guild = env.get("NEWS_DEV_GUILD_ID", "").strip()
-    level = env.get("NEWS_LOG_LEVEL", "INFO").strip().upper() or "INFO"
-    if level not in logging.getLevelNamesMapping():
-        raise ConfigError(f"NEWS_LOG_LEVEL={level!r} is unknown; use DEBUG, INFO, WARNING or ERROR")
+    level = _level(env, "NEWS_LOG_LEVEL", "INFO")
+    log_format = env.get("NEWS_LOG_FORMAT", "").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"NEWS_LOG_FORMAT={log_format!r} is unknown; use text or json")
     parser = env.get("NEWS_YAML_PARSER", "auto").strip().lower() or "auto"
     if parser not in ("auto", *BACKENDS):
         raise ConfigError(f"NEWS_YAML_PARSER={parser!r} is unknown; use auto, yaml-rs or pyyaml")
@@ -97,6 +136,8 @@ def load_settings(
         owner_ids=owners,
         dev_guild_id=_snowflake(guild, "NEWS_DEV_GUILD_ID") if guild else None,
         log_level=level,
+        library_log_level=_library_level(env, level),
+        log_format=log_format,
         sync_minutes=_integer(env, "NEWS_SYNC_MINUTES", 10, 0),
         max_file_bytes=_integer(env, "NEWS_MAX_FILE_BYTES", DEFAULT_MAX_BYTES, 1024),
         yaml_parser=parser,

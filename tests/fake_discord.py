@@ -524,11 +524,13 @@ class FakeDiscord:
         *,
         heartbeat_interval_ms: int = 41_250,
         callback_deadline: float | None = 3.0,
+        port: int = 0,
     ) -> None:
+        """`port` 0 picks a free one at start(); a fixed one lets a bot try it before that."""
         self.heartbeat_interval_ms = heartbeat_interval_ms
         # Discord forgets interactions not acknowledged within 3 s; None disables the check.
         self.callback_deadline = callback_deadline
-        self.port: int | None = None
+        self.port: int | None = port or None
         self.requests: list[RecordedRequest] = []
         self.gateway_sessions: list[GatewaySession] = []
         self.messages: dict[int, Json] = {}  # message id -> current payload
@@ -661,9 +663,10 @@ class FakeDiscord:
         app.router.add_route("*", "/{tail:.*}", self._handle_rest)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        # Bind port 0 ourselves so the free port is known without private aiohttp attributes.
+        # Bind ourselves (port 0: any free one) so the port is known without private aiohttp
+        # attributes.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port or 0))
         self.port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
 

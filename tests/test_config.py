@@ -28,6 +28,7 @@ def test_defaults_without_any_setting() -> None:
     assert settings.max_file_bytes == DEFAULT_MAX_BYTES
     assert settings.sync_minutes == 10 and settings.log_level == "INFO"
     assert settings.yaml_parser == "auto" and settings.owner_ids == frozenset()
+    assert settings.library_log_level == "INFO" and settings.log_format == "text"
 
 
 def test_every_setting_is_read_and_typed() -> None:
@@ -43,6 +44,8 @@ def test_every_setting_is_read_and_typed() -> None:
             "NEWS_SYNC_MINUTES": "0",
             "NEWS_MAX_FILE_BYTES": " 2048 ",
             "NEWS_YAML_PARSER": "PyYAML",
+            "NEWS_LOG_LEVEL_LIBRARIES": "warning",
+            "NEWS_LOG_FORMAT": " JSON ",
         },
     )
     assert settings.token == TOKEN
@@ -54,6 +57,15 @@ def test_every_setting_is_read_and_typed() -> None:
     assert settings.sync_minutes == 0
     assert settings.max_file_bytes == 2048
     assert settings.yaml_parser == "pyyaml"
+    assert settings.library_log_level == "WARNING"
+    assert settings.log_format == "json"
+
+
+@pytest.mark.parametrize(("own", "libraries"),
+                         [("DEBUG", "INFO"), ("INFO", "INFO"), ("ERROR", "ERROR")])
+def test_libraries_follow_the_log_level_but_never_below_info(own: str, libraries: str) -> None:
+    settings = load_settings(require_token=False, env={"NEWS_LOG_LEVEL": own})
+    assert (settings.log_level, settings.library_log_level) == (own, libraries)
 
 
 def test_the_token_never_shows_in_the_settings_repr() -> None:
@@ -61,11 +73,30 @@ def test_the_token_never_shows_in_the_settings_repr() -> None:
     assert TOKEN not in repr(settings)
 
 
+def test_a_missing_token_is_one_clear_line_when_required() -> None:
+    message = config_error({}, require_token=True)
+    assert message.startswith("DISCORD_TOKEN is not set: copy .env.example to .env")
+    assert "Reset Token" in message
+
+
 @pytest.mark.parametrize("token", ["", "   "])
-def test_a_missing_token_is_one_clear_line_when_required(token: str) -> None:
+def test_an_empty_token_in_the_environment_is_called_empty(token: str) -> None:
     message = config_error({"DISCORD_TOKEN": token}, require_token=True)
-    assert message.startswith("DISCORD_TOKEN is not set")
-    assert ".env" in message
+    assert message.startswith("DISCORD_TOKEN is set but empty in the environment")
+    assert "copy .env.example" not in message
+
+
+def test_a_dotenv_without_a_token_line_says_to_add_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("NEWS_SYNC_MINUTES=5\n", encoding="utf-8")
+    for name in [key for key in os.environ if key.startswith(("NEWS_", "DISCORD_"))]:
+        monkeypatch.delenv(name)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(require_token=True, dotenv_path=str(dotenv))
+    assert str(caught.value).startswith(
+        f"DISCORD_TOKEN is not set: {dotenv} has no DISCORD_TOKEN line; add DISCORD_TOKEN=")
 
 
 def test_a_missing_token_is_fine_for_the_command_line() -> None:
@@ -93,6 +124,8 @@ def test_a_token_that_is_not_a_token_is_refused(token: str) -> None:
         ("NEWS_MAX_FILE_BYTES", "1MB"),
         ("NEWS_MAX_FILE_BYTES", "10"),
         ("NEWS_LOG_LEVEL", "LOUD"),
+        ("NEWS_LOG_LEVEL_LIBRARIES", "CHATTY"),
+        ("NEWS_LOG_FORMAT", "xml"),
         ("NEWS_YAML_PARSER", "ruamel"),
     ],
 )
