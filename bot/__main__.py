@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.articles import Article
 from bot.config import ConfigError, Settings, load_settings
-from bot.loader import SyncReport
+from bot.loader import SyncReport, seeds_folder_problem
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
 from bot.text import counted, page_of, plain
@@ -30,7 +30,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
                         help=f"folder of article files (default: {settings.seeds_dir})")
     common.add_argument("--db", type=Path, default=settings.db_path,
                         help=f"SQLite database (default: {settings.db_path})")
-    commands.add_parser("load", parents=[common], help="sync the seeds folder and print a report")
+    load = commands.add_parser("load", parents=[common],
+                               help="sync the seeds folder and print a report")
+    load.add_argument("--allow-empty", action="store_true",
+                      help="let an empty seeds folder empty the store (else it changes nothing)")
     ask = commands.add_parser(
         "ask", parents=[common], help="sync, then answer a question",
         description="Sync (cheap when nothing changed), then print the answer.",
@@ -152,14 +155,29 @@ async def _with_news(args: argparse.Namespace, settings: Settings) -> int:
     async with await Store.open(args.db) as store:
         news = News(store, args.seeds, max_bytes=settings.max_file_bytes,
                     yaml_backend=settings.yaml_parser)
-        report = await news.sync(progress=_progress)
         if args.command == "load":
-            print_report(report)
-            return 0
+            return _load(await news.sync(progress=_progress, allow_empty=args.allow_empty))
+        report = await news.sync(progress=_progress)
+        if report.refused:  # answered from what is stored
+            print(f"warning: {report.refused}", file=sys.stderr)
         for path, reason in report.failed:
             print(f"warning: skipped {Path(report.seeds_dir) / path}: {reason}", file=sys.stderr)
         text = " ".join(args.text).strip()
         return await _ask(news, args.kind, text, args.limit, (args.page - 1) * args.limit)
+
+
+def _load(report: SyncReport) -> int:
+    """Print what `load` did; 1 if it could not do all of it."""
+    if report.refused:
+        print(f"error: {report.refused}", file=sys.stderr)
+        return 1
+    print_report(report)
+    if report.unreadable:
+        print(f"error: part of {plain(report.seeds_dir)} could not be read (FAILED above); "
+              "the stored articles of the files there are kept: make it readable and run "
+              "load again", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,8 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bot(load_settings(require_token=True))
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(message)s")
-        if not args.seeds.is_dir():
-            print(f"error: seeds folder {args.seeds} does not exist (use --seeds DIR)",
+        # `ask` answers from what is stored without the folder; `load` has nothing to do.
+        problem = seeds_folder_problem(args.seeds) if command == "load" else None
+        if problem:
+            print(f"error: seeds folder {args.seeds} {problem}; nothing was changed. Point "
+                  "--seeds DIR (or NEWS_SEEDS_DIR) at the folder of article files",
                   file=sys.stderr)
             return 2
         return asyncio.run(_with_news(args, settings))

@@ -47,7 +47,13 @@ class NewsBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         report = await self.news.sync()
-        log.info("first sync: %s", report.summary())
+        if report.refused:  # the bot answers from what is stored
+            log.warning("first sync: %s", report.refused)
+        else:
+            log.info("first sync: %s", report.summary())
+            if not report.articles:
+                log.warning("no articles: seeds folder %s holds no article files; put some "
+                            "there or point NEWS_SEEDS_DIR at them", report.seeds_dir)
         for path, reason in report.failed:
             log.warning("skipped %s: %s", path, reason)
         for extension in EXTENSIONS:
@@ -105,10 +111,9 @@ async def start_bot(settings: Settings) -> None:
 
 def run_bot(settings: Settings) -> int:
     """The `run` command: start the bot; one clear line instead of a traceback on failure."""
+    # A missing seeds folder is no reason not to start: the first sync says so, and the bot
+    # answers from what is stored.
     discord.utils.setup_logging(level=logging.getLevelName(settings.log_level))
-    if not settings.seeds_dir.is_dir():
-        log.error("seeds folder %s does not exist; set NEWS_SEEDS_DIR", settings.seeds_dir)
-        return 2
     try:
         asyncio.run(start_bot(settings))
     except discord.LoginFailure:

@@ -54,7 +54,9 @@ class AdminCog(commands.Cog):
             log.exception("background sync failed; retrying in %s min",
                           self.bot.settings.sync_minutes)
             return
-        if report.changed or report.failed:
+        if report.refused:
+            log.warning("background sync: %s", report.refused)
+        elif report.changed or report.failed:
             log.info("background sync: %s", report.summary())
 
     @resync.before_loop
@@ -66,8 +68,14 @@ class AdminCog(commands.Cog):
     async def reload(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.bot.news.sync()
-        log.info("reload by %s: %s", interaction.user.id, report.summary())
-        await interaction.followup.send(embed=render.sync_report_embed(report), ephemeral=True)
+        if report.refused:
+            log.warning("reload by %s: %s", interaction.user.id, report.refused)
+            embed = render.message_embed("Not reloaded: the stored articles stay",
+                                         [report.refused], error=True)
+        else:
+            log.info("reload by %s: %s", interaction.user.id, report.summary())
+            embed = render.sync_report_embed(report)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @admin.command(name="stats", description="Corpus and bot statistics")
     @app_commands.check(operator_only)
