@@ -70,8 +70,9 @@ class AdminCog(commands.Cog):
         report = await self.bot.news.sync()
         if report.refused:
             log.warning("reload by %s: %s", interaction.user.id, report.refused)
+            # One line per clause: each fits a line of the notice, the hint at the end too.
             embed = render.message_embed("Not reloaded: the stored articles stay",
-                                         [report.refused], error=True)
+                                         report.refused.split("; "), error=True)
         else:
             log.info("reload by %s: %s", interaction.user.id, report.summary())
             embed = render.sync_report_embed(report)
