@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from bot.articles import Article, is_http_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.exceptions import NewsBotError
-from bot.loader import SyncReport
+from bot.loader import SyncReport, seeds_folder_problem
 from bot.logs import setup_logging
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
@@ -67,7 +67,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
                         help=f"SQLite database (default: {settings.db_path})")
     common.add_argument("--quiet", action="store_true",
                         help="no warnings and no progress; errors are still shown")
-    commands.add_parser("load", parents=[common], help="sync the seeds folder and print a report")
+    load = commands.add_parser("load", parents=[common],
+                               help="sync the seeds folder and print a report")
+    load.add_argument("--allow-empty", action="store_true",
+                      help="let an empty seeds folder empty the store (else it changes nothing)")
     ask = commands.add_parser(
         "ask", parents=[common], help="sync, then answer a question",
         description="Sync (cheap when nothing changed), then print the answer.",
@@ -245,20 +248,38 @@ async def _with_news(args: argparse.Namespace, settings: Settings) -> int:
     async with await Store.open(args.db) as store:
         news = News(store, args.seeds, max_bytes=settings.max_file_bytes,
                     yaml_backend=settings.yaml_parser)
-        report = await news.sync(progress=None if args.quiet else _progress)
+        progress = None if args.quiet else _progress
         if args.command == "load":
-            print_report(report, quiet=args.quiet)
-            return 0
+            return _load(await news.sync(progress=progress, allow_empty=args.allow_empty),
+                         quiet=args.quiet)
+        report = await news.sync(progress=progress)
         if not args.quiet:
             print_skipped(report)
         return await _ask(news, args)
 
 
 def print_skipped(report: SyncReport) -> None:
-    """A warning for each failing file this sync read; earlier ones were reported then."""
+    """Warnings for an `ask`: the folder it could not sync, and each failing file this sync
+    read (earlier ones were reported then)."""
+    if report.refused:  # answered from what is stored
+        print(f"warning: {plain(report.refused)}", file=sys.stderr)
     for path, reason in report.newly_failed:
         print(f"warning: skipped {plain(str(Path(report.seeds_dir) / path))}: {plain(reason)}",
               file=sys.stderr)
+
+
+def _load(report: SyncReport, *, quiet: bool) -> int:
+    """Print what `load` did; 1 if it could not do all of it."""
+    if report.refused:
+        print(f"error: {plain(report.refused)}", file=sys.stderr)
+        return 1
+    print_report(report, quiet=quiet)
+    if report.unreadable:
+        print(f"error: part of {plain(report.seeds_dir)} could not be read (FAILED above); "
+              "the stored articles of the files there are kept: make it readable and run "
+              "load again", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,8 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bot(load_settings(require_token=True))
         setup_logging(settings)
-        if not args.seeds.is_dir():
-            print(f"error: seeds folder {args.seeds} does not exist (use --seeds DIR)",
+        # `ask` answers from what is stored without the folder; `load` has nothing to do.
+        problem = seeds_folder_problem(args.seeds) if command == "load" else None
+        if problem:
+            print(f"error: seeds folder {args.seeds} {problem}; nothing was changed. Point "
+                  "--seeds DIR (or NEWS_SEEDS_DIR) at the folder of article files",
                   file=sys.stderr)
             return 2
         return asyncio.run(_with_news(args, settings))

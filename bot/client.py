@@ -53,7 +53,13 @@ class NewsBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         report = await self.news.sync()
-        log.info("first sync: %s", report.summary())
+        if report.refused:  # the bot answers from what is stored
+            log.warning("first sync: %s", report.refused)
+        else:
+            log.info("first sync: %s", report.summary())
+            if not report.articles:
+                log.warning("no articles: seeds folder %s holds no article files; put some "
+                            "there or point NEWS_SEEDS_DIR at them", report.seeds_dir)
         for path, reason in report.failed:
             log.warning("skipped %s: %s", path, reason)
         for extension in EXTENSIONS:
@@ -184,9 +190,8 @@ def run_bot(settings: Settings) -> int:
     """The `run` command: start the bot; one clear line instead of a traceback on failure."""
     setup_logging(settings)
     log.debug("starting with %r", settings)
-    if not settings.seeds_dir.is_dir():
-        log.error("seeds folder %s does not exist; set NEWS_SEEDS_DIR", settings.seeds_dir)
-        return 2
+    # A missing seeds folder is no reason not to start: the first sync says so, and the bot
+    # answers from what is stored.
     try:
         asyncio.run(start_bot(settings))
     except discord.LoginFailure:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import hashlib
 import itertools
 import multiprocessing
 import os
+import signal
+import stat
+import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from bot.articles import record_from_json, record_to_json
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
@@ -44,6 +49,9 @@ MERGE_BATCH = 1000
 # Batches handed to the workers at a time: enough that they never wait for work, few
 # enough that parsed batches cannot pile up in memory when storing them falls behind.
 BATCHES_IN_FLIGHT = 8
+# How often a worker that cannot ask the kernel to end it with its parent checks on it.
+PARENT_CHECK_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 Progress = Callable[[int, int], None]
 
@@ -72,6 +80,13 @@ class SyncReport:
     merged_articles: int = 0
     merged_files: int = 0
     duration: float = 0.0
+    # Folders (ending in "/"; "" is the seeds folder itself) and files the scan could not
+    # read; each is in `failed` too. What the store holds of the files under them is kept.
+    unreadable: list[str] = field(default_factory=list)
+    kept: int = 0  # stored files under those, neither read nor removed
+    # Why this sync changed nothing although the folder may say otherwise: the seeds folder
+    # is missing, or empty while the store holds articles ("" when it synced).
+    refused: str = ""
 
     @property
     def changed(self) -> bool:
@@ -84,7 +99,8 @@ class SyncReport:
                   if self.merged_articles else "")
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed{merged}; "
+            f"{len(self.removed)} removed, {len(self.failed)} failed"
+            f"{f', {self.kept} kept unread' if self.kept else ''}{merged}; "
             f"{self.articles} articles in {self.duration:.2f} s"
         )
 
@@ -109,30 +125,67 @@ class _FileResult(NamedTuple):
     result: _Loaded | ParseError | None  # None: same content as the store has, not parsed
 
 
-def scan(seeds_dir: Path) -> dict[str, tuple[int, int]]:
+class Scan(NamedTuple):
+    """The article files under a seeds folder, and what of it could not be read."""
+
+    found: dict[str, tuple[int, int]]  # path → (size, mtime_ns)
+    # (path, reason): folders end in "/" ("" is the seeds folder itself).
+    unreadable: list[tuple[str, str]]
+
+    def covers(self, path: str) -> bool:
+        """Whether a stored file may still be there, unseen: at a path, or under a folder,
+        that could not be read (an entry that could not be told apart may be a folder)."""
+        return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/")
+                   for place, _reason in self.unreadable)
+
+
+def scan(seeds_dir: Path) -> Scan:
     """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its
-    size and mtime_ns."""
+    size and mtime_ns, and the folders and entries that could not be read."""
     found: dict[str, tuple[int, int]] = {}
+    unreadable: list[tuple[str, str]] = []
     pending = [(seeds_dir, "")]
     while pending:
         folder, prefix = pending.pop()
         try:
             entries = list(os.scandir(folder))
-        except OSError:
-            continue  # a folder that vanished or cannot be read holds nothing we can load
+        except FileNotFoundError:
+            continue  # removed while the scan ran: its files are gone
+        except OSError as exc:
+            # Not "every file in it was removed": the files may well be there.
+            unreadable.append((prefix, f"cannot read this folder: {exc.strerror}; the "
+                                       "articles of the files stored under it are kept"))
+            continue
         for entry in entries:
             name = entry.name
             if name[0] == ".":
                 continue
             try:
                 if name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
-                    stat = entry.stat()
-                    found[prefix + name] = (stat.st_size, stat.st_mtime_ns)
+                    info = entry.stat()
+                    found[prefix + name] = (info.st_size, info.st_mtime_ns)
                 elif entry.is_dir():
                     pending.append((Path(entry.path), f"{prefix}{name}/"))
-            except OSError:
+            except FileNotFoundError:
                 continue
-    return found
+            except OSError as exc:
+                unreadable.append((prefix + name, f"cannot read: {exc.strerror}; its stored "
+                                                  "articles are kept"))
+    return Scan(found, unreadable)
+
+
+def seeds_folder_problem(seeds_dir: Path) -> str | None:
+    """Why `seeds_dir` is no folder to sync ("does not exist", ...), or None.
+
+    A folder that exists but cannot be read is a folder: the scan reports it as unreadable.
+    """
+    try:
+        mode = os.stat(seeds_dir).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except OSError:
+        return None  # e.g. a parent that cannot be searched: the scan says why
+    return None if stat.S_ISDIR(mode) else "is not a folder"
 
 
 def _read_and_parse(
@@ -190,7 +243,39 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
         return nullcontext(None)
     # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
     return ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_end_with_parent, initargs=(os.getpid(),))
+
+
+def _end_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the sync's process ends.
+
+    A parent killed outright (kill -9, the OOM killer) shuts no pool down: its workers, and
+    the resource tracker that waits for them, would run on for nobody. On Linux the kernel
+    kills the worker the moment its parent goes (prctl PR_SET_PDEATHSIG): no thread, no
+    polling. It fires when the thread that started the worker ends; the pool starts workers
+    from the thread that submits work, the event loop's, which outlives the pool. Elsewhere
+    a daemon thread notices that the worker was handed to another parent.
+    """
+    if not (sys.platform.startswith("linux") and _kernel_ends_us_with_parent()):
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before any of that was in place
+        os._exit(1)
+
+
+def _kernel_ends_us_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; whether it agreed."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)) == 0
+    except (OSError, AttributeError):  # no C library to load, or no prctl in it
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)  # nothing to clean up: the parent's transaction died with it
 
 
 @contextmanager
@@ -265,6 +350,61 @@ async def _merged(
     return dict(zip(urls, (row for rows in done for row in rows), strict=True))
 
 
+class _FileSource(Protocol):
+    """Where a sync reads what the store knows of files: the store, or its transaction."""
+
+    async def file_stats(self) -> dict[str, tuple[int, int]]: ...
+    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]: ...
+    async def failing_files(self) -> list[tuple[str, str]]: ...
+
+
+class _Plan(NamedTuple):
+    """What a sync has to do: the scan beside what the store knows."""
+
+    scanned: Scan
+    candidates: list[str]  # files new or changed in size or mtime
+    removed: list[str]  # sorted
+    kept: int  # stored files the scan could not see, under an unreadable folder
+    known: dict[str, FileState]  # of the candidates and the removed
+    failing: list[tuple[str, str]]  # stored failures of files on disk, not read again
+
+    def report_to(self, report: SyncReport) -> None:
+        """Set what the plan already tells of the sync (parsing tells the rest)."""
+        report.unchanged = len(self.scanned.found) - len(self.candidates)
+        report.removed = self.removed
+        report.kept = self.kept
+        report.unreadable = [place for place, _reason in self.scanned.unreadable]
+        report.failed = [*self.scanned.unreadable, *self.failing]
+        # An unreadable folder is news at every sync; a stored failing file was news once.
+        report.newly_failed = list(self.scanned.unreadable)
+
+
+async def _plan(source: _FileSource, scanned: Scan) -> _Plan:
+    on_disk = scanned.found
+    stats = await source.file_stats()
+    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
+    # (path, (size, mtime)) pairs, which hashes every pair.
+    candidates = [path for path, info in on_disk.items() if stats.get(path) != info]
+    gone = stats.keys() - on_disk.keys()
+    unseen = {path for path in gone if scanned.covers(path)} if scanned.unreadable else set()
+    removed = sorted(gone - unseen)
+    known = await source.file_states([*candidates, *removed])
+    failing = [(path, error) for path, error in await source.failing_files()
+               if path in on_disk and path not in known]
+    return _Plan(scanned, candidates, removed, len(unseen), known, failing)
+
+
+def _refusal(plan: _Plan, seeds_dir: Path, allow_empty: bool) -> str:
+    """Why this plan must not run ("" if it may): it would empty the store because the
+    folder is empty, as an unmounted volume is."""
+    if allow_empty or plan.scanned.found or plan.scanned.unreadable or not plan.removed:
+        return ""
+    return (f"seeds folder {seeds_dir} holds no article files, but the store has the articles "
+            f"of {len(plan.removed)} files: nothing removed (is a volume not mounted?); if "
+            "the files are elsewhere, point NEWS_SEEDS_DIR (or --seeds) there; to empty the "
+            "store on purpose, run: python -m bot load --allow-empty")
+
+
 async def sync(
     store: Store,
     seeds_dir: Path | str,
@@ -272,48 +412,73 @@ async def sync(
     max_bytes: int = DEFAULT_MAX_BYTES,
     backend: str = "auto",
     progress: Progress | None = None,
+    allow_empty: bool = False,
 ) -> SyncReport:
-    """Bring the store in line with the files under `seeds_dir`."""
+    """Bring the store in line with the files under `seeds_dir`.
+
+    Never because the folder vanished: a missing folder, or one suddenly empty (unless
+    `allow_empty`), changes nothing and the report says why; files under a folder that
+    cannot be read keep what the store has of them.
+    """
     started = time.perf_counter()
     seeds_dir = Path(seeds_dir)
     report = SyncReport(seeds_dir=str(seeds_dir))
-    if not seeds_dir.is_dir():
-        raise FileNotFoundError(f"seeds directory {seeds_dir} does not exist")
-    on_disk = await asyncio.to_thread(scan, seeds_dir)
-    stats = await store.file_stats()
-    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
-    # (path, (size, mtime)) pairs, which hashes every pair.
-    candidates = [path for path, stat in on_disk.items() if stats.get(path) != stat]
-    removed = stats.keys() - on_disk.keys()
-    known = await store.file_states([*candidates, *removed])
-    report.unchanged = len(on_disk) - len(candidates)
-    report.failed = [(path, error) for path, error in await store.failing_files()
-                     if path in on_disk and path not in known]
-    stored_failures = len(report.failed)
-    report.removed = sorted(removed)
-    if candidates or report.removed:
-        # Hashes of files that loaded: a touched file with the same content needs no parse.
-        good_hashes = {path: known[path].hash for path in candidates
-                       if path in known and not known[path].error}
-        with _workers(len(candidates)) as pool:
-            async with store.transaction() as tx:
-                with _collector_paused():
-                    # No reference to the writer outlives `run`: what it held is freed before
-                    # the collector resumes, rather than walked by its next pass.
-                    await _SyncWriter(tx, known, report).run(
-                        _parse_batches(seeds_dir, sorted(candidates), max_bytes, backend,
-                                       good_hashes, pool),
-                        len(candidates), progress, pool,
-                    )
-                await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
+    problem = seeds_folder_problem(seeds_dir)
+    if problem:
+        report.refused = (f"seeds folder {seeds_dir} {problem}: nothing synced, the stored "
+                          "articles stay; point NEWS_SEEDS_DIR (or --seeds) at the folder of "
+                          "article files")
     else:
-        await store.set_meta("last_sync", datetime.now(UTC).isoformat())
+        await _sync_folder(store, seeds_dir, report, max_bytes, backend, progress, allow_empty)
     report.articles = await store.article_count()
-    # Failing files this sync read; the rest of `failed` were stored by an earlier one.
-    report.newly_failed = sorted(report.failed[stored_failures:])
+    report.newly_failed.sort()
     report.failed.sort()
     report.duration = time.perf_counter() - started
     return report
+
+
+async def _sync_folder(
+    store: Store, seeds_dir: Path, report: SyncReport, max_bytes: int, backend: str,
+    progress: Progress | None, allow_empty: bool,
+) -> None:
+    """The sync of a folder that is there: decided outside the write lock, so that a sync
+    with nothing to do (most are) waits for no other and writes nothing; decided again
+    inside it if another sync wrote meanwhile."""
+    version = await store.data_version()  # before the reads the plan is made of
+    plan = await _plan(store, await asyncio.to_thread(scan, seeds_dir))
+    if not _ready(plan, report, seeds_dir, allow_empty):
+        return
+    with _workers(len(plan.candidates)) as pool:
+        async with store.transaction() as tx:
+            if await store.data_version() != version:
+                # Another sync (most likely another process's) committed while this one
+                # waited for the lock: what it read is stale, and acting on it would add
+                # the files that sync added a second time.
+                plan = await _plan(tx, plan.scanned)
+                if not _ready(plan, report, seeds_dir, allow_empty):
+                    return  # nothing written: the transaction commits empty
+            # Hashes of files that loaded: a touched file with the same content needs no parse.
+            good_hashes = {path: plan.known[path].hash for path in plan.candidates
+                           if path in plan.known and not plan.known[path].error}
+            with _collector_paused():
+                # No reference to the writer outlives `run`: what it held is freed before
+                # the collector resumes, rather than walked by its next pass.
+                await _SyncWriter(tx, plan.known, report).run(
+                    _parse_batches(seeds_dir, sorted(plan.candidates), max_bytes, backend,
+                                   good_hashes, pool),
+                    len(plan.candidates), progress, pool,
+                )
+            await tx.set_meta("last_sync", datetime.now(UTC).isoformat())
+
+
+def _ready(plan: _Plan, report: SyncReport, seeds_dir: Path, allow_empty: bool) -> bool:
+    """Report what the plan tells; whether it has anything to write."""
+    plan.report_to(report)
+    report.refused = _refusal(plan, seeds_dir, allow_empty)
+    if report.refused:
+        report.removed = []
+        return False
+    return bool(plan.candidates or plan.removed)
 
 
 class _SyncWriter:
@@ -373,6 +538,7 @@ class _SyncWriter:
                 self.report.unchanged += 1  # touched, same content: only the stat is new
             elif isinstance(item.result, ParseError):
                 self.report.failed.append((item.path, item.result.reason))
+                self.report.newly_failed.append((item.path, item.result.reason))
                 if not item.hash:  # unreadable: it keeps its old row until it can be read
                     continue
                 error = item.result.reason

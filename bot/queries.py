@@ -90,11 +90,17 @@ class News:
         self.last_report: SyncReport | None = None
         self._sync_lock = asyncio.Lock()
 
-    async def sync(self, progress: Progress | None = None) -> SyncReport:
-        """Sync the seeds folder; one at a time. The index is rebuilt only if the corpus moved."""
+    async def sync(
+        self, progress: Progress | None = None, *, allow_empty: bool = False
+    ) -> SyncReport:
+        """Sync the seeds folder; one at a time. The index is rebuilt only if the corpus moved.
+
+        `allow_empty`: a folder left empty empties the store (else it changes nothing).
+        """
         async with self._sync_lock:
             report = await sync(self.store, self.seeds_dir, max_bytes=self.max_bytes,
-                                backend=self.yaml_backend, progress=progress)
+                                backend=self.yaml_backend, progress=progress,
+                                allow_empty=allow_empty)
             if report.changed or self.last_report is None:
                 self.index = await SearchIndex.build(self.store)
             self.last_report = report

@@ -50,6 +50,12 @@ COUNT_CAP = 1000
 K = TypeVar("K", int, str)
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
+# How long a write waits for another connection's transaction (another process's sync, as a
+# rule) before failing with "database is locked": five minutes, several times as long as a
+# cold load of 100,000 files takes on two cores, so that two syncs, or a digest write and a
+# sync, wait their turn instead of failing; a process that keeps the lock for longer than
+# that is stuck, and the error says so.
+BUSY_TIMEOUT_MS = 300_000
 
 
 class FileState(NamedTuple):
@@ -235,6 +241,7 @@ class Store:
         path = Path(path)
         writer = await _Connection.adopt(path, _open_checked(path))
         try:
+            await writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await writer.execute("PRAGMA journal_mode=WAL")
             await writer.execute("PRAGMA synchronous=NORMAL")
             # A sync touches many index pages at once; 64 MiB of cache keeps them in memory.
@@ -248,6 +255,7 @@ class Store:
             await writer.close()
             raise
         await reader.execute("PRAGMA query_only=ON")
+        await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return cls(path, reader, writer)
 
     async def close(self) -> None:
@@ -274,20 +282,18 @@ class Store:
 
     async def file_stats(self) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of every known source file by path: all a sync reads of most."""
-        async with self._reader.execute("SELECT path, size, mtime_ns FROM files") as cursor:
-            return {path: (size, mtime_ns) for path, size, mtime_ns in await cursor.fetchall()}
+        return await _file_stats(self._reader)
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
         """What the store knows of these source files, by path (unknown ones left out)."""
-        states: dict[str, FileState] = {}
-        for chunk in _chunks(paths):
-            async with self._reader.execute(
-                "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
-                f"WHERE path IN ({_marks(len(chunk))})",
-                chunk,
-            ) as cursor:
-                states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
-        return states
+        return await _file_states(self._reader, paths)
+
+    async def data_version(self) -> int:
+        """A number that changes whenever any connection, this store's writer included, has
+        committed a write: equal before and after, nothing was written in between."""
+        async with self._reader.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -484,9 +490,7 @@ class Store:
                     for row in await cursor.fetchall()]
 
     async def failing_files(self) -> list[tuple[str, str]]:
-        sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
-        async with self._reader.execute(sql) as cursor:
-            return [(row[0], row[1]) for row in await cursor.fetchall()]
+        return await _failing_files(self._reader)
 
     async def get_meta(self, key: str) -> str | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:
@@ -524,8 +528,35 @@ class Store:
         )
 
 
+async def _file_stats(db: aiosqlite.Connection) -> dict[str, tuple[int, int]]:
+    async with db.execute("SELECT path, size, mtime_ns FROM files") as cursor:
+        return {path: (size, mtime_ns) for path, size, mtime_ns in await cursor.fetchall()}
+
+
+async def _file_states(db: aiosqlite.Connection, paths: Sequence[str]) -> dict[str, FileState]:
+    states: dict[str, FileState] = {}
+    for chunk in _chunks(paths):
+        async with db.execute(
+            "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
+            f"WHERE path IN ({_marks(len(chunk))})",
+            chunk,
+        ) as cursor:
+            states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
+    return states
+
+
+async def _failing_files(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+    sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
+    async with db.execute(sql) as cursor:
+        return [(row[0], row[1]) for row in await cursor.fetchall()]
+
+
 class Transaction:
-    """The write API, valid inside `Store.transaction()`."""
+    """The write API, valid inside `Store.transaction()`.
+
+    Its reads of the files see the store as this transaction holds it: what a sync decides
+    from them cannot be overtaken by another process's sync (see `Store.data_version`).
+    """
 
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
@@ -533,6 +564,18 @@ class Transaction:
         # their names can change, so `refresh_names` looks at them alone.
         self._touched_topics: set[int] = set()
         self._touched_providers: set[int] = set()
+
+    async def file_stats(self) -> dict[str, tuple[int, int]]:
+        """As `Store.file_stats`, inside the transaction."""
+        return await _file_stats(self._db)
+
+    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """As `Store.file_states`, inside the transaction."""
+        return await _file_states(self._db, paths)
+
+    async def failing_files(self) -> list[tuple[str, str]]:
+        """As `Store.failing_files`, inside the transaction."""
+        return await _failing_files(self._db)
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""

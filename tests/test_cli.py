@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pty
 import re
@@ -29,17 +30,43 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 _NUMBERED = re.compile(r"^\s*\d+\. (.+)$", re.MULTILINE)
 
 
-def run_cli(
-    *args: str | Path, cwd: Path, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+_PR_CAPBSET_DROP = 24  # from <linux/prctl.h>
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2  # from <linux/capability.h>
+# Loaded here, not in the forked child, which must not take the dynamic loader's locks.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _bound_by_permissions() -> None:
+    """In the child, before exec: give up root's power to read past file permissions.
+
+    Root keeps its uid (so it can still run the interpreter under /root and write the
+    test's database) but loses CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the set exec
+    grants: a folder chmod 000 is then unreadable to it, as to any user.
+    """
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if _LIBC.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def cli_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     # Only what Python needs: no settings leak in from the machine running the tests.
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("NEWS_", "DISCORD_"))}
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra_env or {})
+    return env
+
+
+def run_cli(
+    *args: str | Path, cwd: Path, extra_env: dict[str, str] | None = None,
+    obey_permissions: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS`; `obey_permissions`: file permissions bind it even as root."""
+    preexec = _bound_by_permissions if obey_permissions and os.geteuid() == 0 else None
     return subprocess.run(  # noqa: S603 - our own CLI, with arguments we choose
         [sys.executable, "-m", "bot", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd, env=cli_env(extra_env), capture_output=True, text=True, timeout=120,
+        check=False, preexec_fn=preexec,
     )
 
 
@@ -205,11 +232,15 @@ def test_bad_arguments_are_explained(cli: Cli, args: tuple[str, ...], message: s
     assert message in result.stderr
 
 
-def test_a_missing_seeds_folder_is_explained(tmp_path: Path) -> None:
+def test_a_missing_seeds_folder_is_explained_and_touches_no_store(tmp_path: Path) -> None:
     result = run_cli("load", "--seeds", tmp_path / "nope", "--db", tmp_path / "db.sqlite",
                      cwd=tmp_path)
     assert_clean_failure(result, 2)
-    assert f"seeds folder {tmp_path / 'nope'} does not exist" in result.stderr
+    assert result.stderr.strip() == (
+        f"error: seeds folder {tmp_path / 'nope'} does not exist; nothing was changed. "
+        "Point --seeds DIR (or NEWS_SEEDS_DIR) at the folder of article files"
+    )
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 def test_a_bad_setting_is_one_clear_line(cli: Cli) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import multiprocessing
@@ -153,9 +154,68 @@ async def test_the_size_limit_applies_when_loading(store: Store, seeds_dir: Path
     assert report.added == [AMD_FILE]
 
 
-async def test_a_missing_seeds_folder_is_an_error(store: Store, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        await sync(store, tmp_path / "nowhere")
+async def test_a_missing_seeds_folder_changes_nothing_and_says_why(
+    store: Store, seeds_dir: Path
+) -> None:
+    await sync(store, seeds_dir)
+    before = await snapshot(store)
+    moved = seeds_dir.rename(seeds_dir.with_name("elsewhere"))
+    report = await sync(store, seeds_dir)
+    assert report.refused.startswith(f"seeds folder {seeds_dir} does not exist: nothing synced")
+    assert "NEWS_SEEDS_DIR" in report.refused
+    assert report.removed == [] and not report.changed
+    assert report.articles == 15
+    assert await snapshot(store) == before
+    moved.rename(seeds_dir)
+    assert_report(await sync(store, seeds_dir), unchanged=2)
+
+
+async def test_an_emptied_seeds_folder_removes_nothing_unless_told_to(
+    store: Store, seeds_dir: Path
+) -> None:
+    await sync(store, seeds_dir)
+    before = await snapshot(store)
+    for path in seeds_dir.iterdir():  # as an unmounted volume looks: an empty folder
+        path.unlink()
+    report = await sync(store, seeds_dir)
+    assert report.refused.startswith(
+        f"seeds folder {seeds_dir} holds no article files, but the store has the articles "
+        "of 2 files: nothing removed"
+    )
+    assert "python -m bot load --allow-empty" in report.refused
+    assert report.removed == [] and report.articles == 15
+    assert await snapshot(store) == before
+
+    emptied = await sync(store, seeds_dir, allow_empty=True)
+    assert emptied.refused == ""
+    assert_report(emptied, removed=[META_FILE, AMD_FILE])
+    assert emptied.articles == 0
+    # An empty folder and an empty store: nothing to refuse.
+    assert (await sync(store, seeds_dir)).refused == ""
+
+
+async def test_a_sync_with_nothing_to_do_writes_nothing(store: Store, seeds_dir: Path) -> None:
+    await sync(store, seeds_dir)
+    # SQLite's data version, seen by a connection of its own, moves on any commit by another.
+    with sqlite3.connect(store.path) as watcher:
+        before = watcher.execute("PRAGMA data_version").fetchone()
+        report = await sync(store, seeds_dir)
+        assert_report(report, unchanged=2)
+        assert watcher.execute("PRAGMA data_version").fetchone() == before
+        touch(seeds_dir / AMD_FILE)  # a new mtime is stored: a write
+        await sync(store, seeds_dir)
+        assert watcher.execute("PRAGMA data_version").fetchone() != before
+
+
+async def test_two_stores_syncing_one_database_at_once_both_succeed(
+    store: Store, seeds_dir: Path
+) -> None:
+    write_new(seeds_dir)
+    async with await Store.open(store.path) as other:  # as another process would open it
+        first, second = await asyncio.gather(sync(store, seeds_dir), sync(other, seeds_dir))
+    assert sorted(first.added + second.added) == [META_FILE, AMD_FILE, "sub/new.txt"]
+    assert first.articles == second.articles == 17
+    await assert_as_if_loaded_afresh(store, seeds_dir)
 
 
 # ---- incremental sync ----------------------------------------------------------------------

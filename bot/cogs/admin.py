@@ -60,7 +60,9 @@ class AdminCog(commands.Cog):
             log.exception("background sync failed; retrying in %s min",
                           self.bot.settings.sync_minutes)
             return
-        if report.changed or report.failed:
+        if report.refused:
+            log.warning("background sync: %s", report.refused)
+        elif report.changed or report.failed:
             log.info("background sync: %s", report.summary())
 
     @resync.before_loop
@@ -79,8 +81,15 @@ class AdminCog(commands.Cog):
             raise UserFacingError("Reload failed; the corpus from before is still served.", [
                 f"Database: {exc.path}", f"Problem: it {exc.problem}",
                 f"What to do: {exc.remedy}"]) from exc
-        log.info("reload by %s: %s", interaction.user.id, report.summary())
-        await interaction.followup.send(embed=render.sync_report_embed(report), ephemeral=True)
+        if report.refused:
+            log.warning("reload by %s: %s", interaction.user.id, report.refused)
+            # One line per clause: each fits a line of the notice, the hint at the end too.
+            embed = render.message_embed("Not reloaded: the stored articles stay",
+                                         report.refused.split("; "), error=True)
+        else:
+            log.info("reload by %s: %s", interaction.user.id, report.summary())
+            embed = render.sync_report_embed(report)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @admin.command(name="stats", description="Corpus and bot statistics")
     @app_commands.check(operator_only)
