@@ -20,7 +20,7 @@ import pytest
 
 from bot.client import Backoff, start_bot
 from bot.config import Settings
-from tests.conftest import AMD_TITLE, ROOT
+from tests.conftest import AMD_TITLE, ROOT, SEEDS
 from tests.fake_discord import FakeDiscord, patch_discord_urls
 from tests.test_cli import assert_clean_failure, run_cli
 
@@ -154,8 +154,10 @@ def test_the_command_line_logs_the_same_way(tmp_path: Path, seeds_dir: Path) -> 
 
 
 def stderr_on_a_terminal(tmp_path: Path, extra_env: dict[str, str]) -> str:
-    """Stderr of a `run` that fails at once (no seeds folder), written to a pseudo-terminal."""
-    env = bot_env(tmp_path, tmp_path / "missing", TERM="xterm", **extra_env)
+    """Stderr of a `run` that fails at once (its database path is a folder), written to a
+    pseudo-terminal."""
+    env = bot_env(tmp_path, SEEDS, TERM="xterm", **extra_env)
+    env["NEWS_DB_PATH"] = str(tmp_path)
     main, terminal = pty.openpty()
     try:
         subprocess.run(
@@ -178,9 +180,9 @@ def stderr_on_a_terminal(tmp_path: Path, extra_env: dict[str, str]) -> str:
 
 def test_a_terminal_gets_colours_unless_no_color_is_set(tmp_path: Path) -> None:
     coloured = stderr_on_a_terminal(tmp_path, {})
-    assert "\x1b[31mERROR" in coloured and "seeds folder" in coloured
+    assert "\x1b[31mERROR" in coloured and "is a folder" in coloured
     plain = stderr_on_a_terminal(tmp_path, {"NO_COLOR": "1"})
-    assert "seeds folder" in plain and "\x1b[" not in plain
+    assert "is a folder" in plain and "\x1b[" not in plain
 
 
 # --------------------------------------------------------------------------- no network
