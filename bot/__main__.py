@@ -116,7 +116,8 @@ def print_report(report: SyncReport, *, quiet: bool = False) -> None:
         if paths and len(paths) <= 20:
             print(f"  {label}: {plain(', '.join(paths))}")
     for path, reason in report.failed:
-        print(f"  FAILED {plain(path)}: {plain(reason)}")
+        # "" is the seeds folder itself (it could not be read).
+        print(f"  FAILED {plain(path) or 'the seeds folder'}: {plain(reason)}")
     if report.warnings and not quiet:
         print(f"  {len(report.warnings)} warning(s):")
         for warning in report.warnings[:20]:

@@ -113,7 +113,7 @@ def test_an_unreadable_sub_folder_fails_alone_and_its_files_keep_their_articles(
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Synced {corpus.seeds}: 0 added, 0 updated, 2 unchanged, "
                                "0 removed, 1 failed, 1 kept unread; 16 articles")
-    assert (f"  FAILED {sub}: cannot read this folder: Permission denied; the articles of the "
+    assert ("  FAILED sub/: cannot read this folder: Permission denied; the articles of the "
             "files stored under it are kept") in lines
     assert result.stderr.strip() == (
         f"error: part of {corpus.seeds} could not be read (FAILED above); the stored articles "
@@ -140,7 +140,8 @@ def test_an_unreadable_seeds_folder_removes_nothing(
     assert_clean_failure(result, 1)
     assert result.stdout.startswith(f"Synced {corpus.seeds}: 0 added, 0 updated, 0 unchanged, "
                                     "0 removed, 1 failed, 2 kept unread; 15 articles")
-    assert f"  FAILED {corpus.seeds}: cannot read this folder: Permission denied" in result.stdout
+    assert ("  FAILED the seeds folder: cannot read this folder: Permission denied"
+            in result.stdout)
     corpus.seeds.chmod(stat.S_IRWXU)
     assert "2 unchanged, 0 removed" in corpus.run("load").stdout
 
