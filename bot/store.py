@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -891,15 +891,38 @@ def _migrations() -> list[tuple[int, Traversable]]:
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:
-    """Apply every numbered migration newer than the database, each in one transaction."""
-    async with db.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
-    for version, entry in _migrations():
-        if version <= current:
-            continue
-        script = entry.read_text(encoding="utf-8")
-        await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    """Apply every numbered migration newer than the database, in one transaction.
+
+    The version is read inside the write lock: two processes opening a new database at
+    once would otherwise both apply migration 1, and the second fail on its tables.
+    """
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for version, entry in _migrations():
+            if version > current:
+                for statement in _statements(entry.read_text(encoding="utf-8")):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration file, one at a time (executescript would commit
+    the transaction they must run in)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip() and not pending.strip().startswith("--"):
+        yield pending
 
 
 # ---- opening and errors ------------------------------------------------------------------

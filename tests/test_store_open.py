@@ -7,6 +7,7 @@ capabilities that let root ignore file modes (see `_as_plain_user`).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -320,3 +321,18 @@ async def test_a_full_disk_fails_reload_with_the_reason_and_the_old_corpus_answe
     again = await fake.slash("news latest", {"count": 3})
     assert (await again.response()).json["data"]["embeds"][0]["footer"]["text"] == (
         "Page 1 of 5 · 15 articles")
+
+
+async def test_several_processes_opening_a_new_database_at_once_all_open_it(
+    tmp_path: Path,
+) -> None:
+    """Each Store.open has its own connections, as separate processes do: the first to
+    take the write lock creates the schema, the others find it made."""
+    path = tmp_path / "new.db"
+
+    async def schema_version() -> int:
+        async with await Store.open(path) as store:
+            return await store.schema_version()
+
+    versions = await asyncio.gather(*(schema_version() for _ in range(6)))
+    assert len(set(versions)) == 1 and versions[0] >= 5
