@@ -27,7 +27,7 @@ _FILLABLE = (
     "excerpt", "published_at", "original_url", "web_url", "amp_url", "amp_cache_url",
     "category", "kind", "quality", "heat", "published", "provider", "topics", "images",
 )
-_EMPTY = (None, "", [])
+_EMPTY: tuple[object, ...] = (None, "", [])
 
 # (True, published, related stubs, path key, JSON) for a full version; (False, fields,
 # excerpt length, topics and images, published, JSON) for a stub (see `fullness`).

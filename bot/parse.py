@@ -361,14 +361,18 @@ def _positive(value: int | None) -> int | None:
     return value if value is not None and 0 < value < 100_000 else None
 
 
+def _prefixed(warn: Warn, prefix: str) -> Warn:
+    """`warn`, with each message after `prefix` (which related stub it is about)."""
+    return lambda message: warn(prefix + message)
+
+
 def _related(value: object, own_url: str, warn: Warn) -> tuple[Record, ...]:
     stubs: dict[str, Record] = {}
     for position, item in enumerate(_listed(value, "related", warn)[:MAX_RELATED], 1):
         if not isinstance(item, dict):
             warn(f"related #{position}: expected a mapping; dropped")
             continue
-        stub = _record(item, lambda message, n=position: warn(f"related #{n}: {message}"),
-                       is_stub=True)
+        stub = _record(item, _prefixed(warn, f"related #{position}: "), is_stub=True)
         if isinstance(stub, str):
             warn(f"related #{position}: {stub}; dropped")
         elif stub["url"] != own_url:  # an article is not related to itself

@@ -56,7 +56,8 @@ class NotFound:
 
 
 class _Named(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
 
 Named = TypeVar("Named", bound=_Named)

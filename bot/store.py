@@ -386,7 +386,7 @@ class Store:
             f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}",
             [match],
         ) as cursor:
-            matches = await cursor.fetchall()
+            matches = list(await cursor.fetchall())
         return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
 
     async def published_between(
@@ -521,8 +521,10 @@ class Store:
             for candidate in (self.path, Path(f"{self.path}-wal"))
             if candidate.exists()
         )
+        articles, full_articles, topics, providers, files, failing_files = counts
         return Stats(
-            *counts,
+            articles=articles, full_articles=full_articles, topics=topics,
+            providers=providers, files=files, failing_files=failing_files,
             database_bytes=size,
             last_sync=datetime.fromisoformat(last_sync) if last_sync else None,
         )
@@ -1048,23 +1050,23 @@ _DIGEST_COLUMNS = (
 )
 
 
-def _digest_from_row(row: Sequence[object]) -> Digest:
+def _digest_from_row(row: Sequence[Any]) -> Digest:
     last_window_end = row[10]
     return Digest(
-        guild_id=int(row[0]),  # type: ignore[arg-type]
-        channel_id=int(row[1]),  # type: ignore[arg-type]
+        guild_id=int(row[0]),
+        channel_id=int(row[1]),
         post_time=time.fromisoformat(str(row[2])),
         timezone=str(row[3]),
         topics=tuple(json.loads(str(row[4]))),
         keywords=tuple(json.loads(str(row[5]))),
-        size=int(row[6]),  # type: ignore[arg-type]
-        role_id=int(row[7]) if row[7] is not None else None,  # type: ignore[arg-type]
+        size=int(row[6]),
+        role_id=int(row[7]) if row[7] is not None else None,
         quiet_day=bool(row[8]),
         last_day=date.fromisoformat(str(row[9])) if row[9] else None,
-        last_window_end=(datetime.fromtimestamp(int(last_window_end), UTC)  # type: ignore[arg-type]
+        last_window_end=(datetime.fromtimestamp(int(last_window_end), UTC)
                          if last_window_end is not None else None),
         failure=str(row[11]) if row[11] is not None else None,
-        id=int(row[12]),  # type: ignore[arg-type]
+        id=int(row[12]),
     )
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import discord
+from discord.ext import commands
 
 from bot import render
 from bot.articles import Article
+
+if TYPE_CHECKING:
+    from bot.errors import NewsTree
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,9 @@ class OwnedView(discord.ui.View):
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
     ) -> None:
         # Component errors do not pass through the command tree; route them to the same handler.
-        await interaction.client.tree.on_error(interaction, error)  # type: ignore[arg-type]
+        # The bot is a commands.Bot with our NewsTree, whose on_error takes any exception.
+        tree = cast("NewsTree", cast("commands.Bot", interaction.client).tree)
+        await tree.on_error(interaction, error)
 
 
 class PagedView(OwnedView):
@@ -85,7 +92,9 @@ class PagedView(OwnedView):
     def _show(self, page: ListPage) -> None:
         self.previous_page.disabled = self.offset <= 0
         self.next_page.disabled = self.offset + self.page_size >= page.total
-        self.open_article.options = [
+        # The decorator's typing loses the select's type: name it.
+        menu = cast("discord.ui.Select[PagedView]", self.open_article)
+        menu.options = [
             discord.SelectOption(label=render.select_label(self.offset + i + 1, article),
                                  value=str(article.article_id))
             for i, article in enumerate(page.articles)
@@ -94,8 +103,8 @@ class PagedView(OwnedView):
         if page.total <= self.page_size:
             self.remove_item(self.previous_page)
             self.remove_item(self.next_page)
-        if not self.open_article.options:
-            self.remove_item(self.open_article)
+        if not menu.options:
+            self.remove_item(menu)
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
         self.offset = max(0, offset)

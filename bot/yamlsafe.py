@@ -7,16 +7,18 @@ expansion is capped so a billion-laughs document is refused instead of exhaustin
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import re
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import yaml
 
-try:
-    import yaml_rs
-except ImportError:  # pragma: no cover - depends on the platform having a wheel
-    yaml_rs = None
+yaml_rs: ModuleType | None = None
+with contextlib.suppress(ImportError):  # pragma: no cover - needs the platform's wheel
+    yaml_rs = importlib.import_module("yaml_rs")
 
 # The same ceiling yaml-rs applies by default: at most this many nodes after expanding aliases.
 MAX_EXPANDED_NODES = 1_000_000
@@ -56,10 +58,11 @@ class YamlError(ValueError):
         return self.describe()
 
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Any: the C loader and the Python one share no base class in the type stubs.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _StrictSafeLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _StrictSafeLoader(_BaseLoader):
     """PyYAML's safe loader with YAML 1.2 booleans and duplicate keys refused."""
 
 
