@@ -75,6 +75,8 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Seen] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -153,6 +155,14 @@ class FeedServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Seen(request.method, request.path, request.headers))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         route = self.routes.get(request.path)
         if route is None:
             return web.Response(status=404, text="no such route")

@@ -8,6 +8,7 @@ resolver answering from a table instead of DNS).
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import ipaddress
 import socket
@@ -272,7 +273,8 @@ async def test_http_errors(server: FeedServer, status: int, reason: str) -> None
 
 
 async def test_trickling_server_is_cut_off(server: FeedServer) -> None:
-    server.stream("/feed", b"<", interval=0.05)  # forever, one byte at a time
+    # One byte every 0.05 s for 5 s: the whole document, were the fetcher to wait for it.
+    server.stream("/feed", b"<", interval=0.05, chunks=100)
     result = await fetch(server.url("/feed"), total_timeout=0.5)
     assert result == Failed(server.url("/feed"), "timed out after 0.5 s")
 
@@ -289,7 +291,7 @@ async def test_declared_length_over_the_cap(server: FeedServer) -> None:
 async def test_endless_body_is_cut_off_at_the_cap(server: FeedServer) -> None:
     # Reading it all first would never end: the cap must stop the read.
     server.stream("/feed", b"x" * 4096)
-    result = await fetch(server.url("/feed"), max_bytes=100_000)
+    result = await fetch(server.url("/feed"), max_bytes=100_000, total_timeout=10)
     assert result == Failed(
         server.url("/feed"), "too big: more than the 0.1 MB limit (NEWS_FEED_MAX_BYTES)"
     )
@@ -326,6 +328,29 @@ async def test_broken_gzip_is_a_failure(server: FeedServer) -> None:
     result = await fetch(server.url("/feed"))
     assert isinstance(result, Failed)
     assert result.reason.startswith("broken response body from 127.0.0.1")
+
+
+async def test_concurrency_is_bounded_per_host_and_overall(server: FeedServer) -> None:
+    server.stream("/slow", b"<", interval=0.02, chunks=5)
+    resolver = MapResolver({"feeds.example": ["127.0.0.1"]})
+    urls = [server.url("/slow")] * 4 + [server.url("/slow", host="feeds.example")] * 4
+    async with Fetcher(allow_private=True, limit=3, limit_per_host=2, resolver=resolver) as f:
+        results = await asyncio.gather(*(f.fetch(url) for url in urls))
+    assert all(isinstance(result, Fetched) for result in results)
+    assert server.max_in_flight == 3
+    server.max_in_flight = 0
+    async with Fetcher(allow_private=True, limit_per_host=2) as fetcher:
+        await asyncio.gather(*(fetcher.fetch(server.url("/slow")) for _ in range(6)))
+    assert server.max_in_flight == 2
+
+
+async def test_waiting_for_a_turn_does_not_count_against_the_timeout(server: FeedServer) -> None:
+    # Eight answers of 0.3 s one after another take longer than one fetch may.
+    server.stream("/slow", b"<", interval=0.1, chunks=3)
+    async with Fetcher(allow_private=True, limit_per_host=1, total_timeout=1.5) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(server.url("/slow")) for _ in range(8)))
+    assert [type(result) for result in results] == [Fetched] * 8
+    assert server.max_in_flight == 1
 
 
 # --- network failures -------------------------------------------------------------------
