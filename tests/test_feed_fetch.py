@@ -425,6 +425,27 @@ async def test_guard_refuses_before_connecting(
 
 
 @pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("2130706433", "invalid URL http://2130706433:{port}/feed: "),
+        ("127.1", "invalid URL http://127.1:{port}/feed: "),
+        ("0x7f.1", "refused to fetch from 0x7f.1 (127.0.0.1): a loopback address"),
+        ("[0:0:0:0:0:ffff:127.0.0.1]", "refused to fetch from ::ffff:7f00:1: a loopback address"),
+        ("LOCALHOST", "refused to fetch from localhost: a loopback address"),
+        ("localhost.", "refused to fetch from localhost.: a loopback address"),
+        ("[::]", "refused to fetch from ::: an unspecified address"),
+        ("[fe80::1%25lo]", "refused to fetch from fe80::1%lo: a link-local address"),
+    ],
+)
+async def test_odd_spellings_of_local_addresses(server: FeedServer, host: str, reason: str) -> None:
+    server.add("/feed", RSS)
+    result = await fetch(f"http://{host}:{server.port}/feed", allow_private=False)
+    assert isinstance(result, Failed)
+    assert result.reason.startswith(reason.format(port=server.port))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
     ("addresses", "refused"),
     [
         (["192.168.0.10"], "192.168.0.10"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import importlib.metadata
-import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -142,7 +141,7 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"broken response body from {url.host}: {exc}"
     if isinstance(exc, aiohttp.InvalidURL):
-        return f"invalid URL {exc.url}"
+        return f"invalid URL {url}: {exc.description or exc.url}"
     return f"HTTP error from {url.host}: {exc or type(exc).__name__}"
 
 
@@ -300,13 +299,17 @@ class _Fetch:
             try:
                 async with asyncio.timeout(self.budget):
                     return await self._request(url)
+            except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
+                raise _Failure(
+                    f"connecting to {url.host} timed out after {fetcher._connect_timeout:g} s"
+                ) from exc
             except TimeoutError as exc:
                 raise _Failure(f"timed out after {fetcher._total_timeout:g} s") from exc
             except FetchRefused as exc:
                 raise _Failure(str(exc)) from exc
             except aiohttp.ClientError as exc:
                 raise _Failure(_describe_client_error(exc, url)) from exc
-            except (ssl.SSLError, OSError) as exc:
+            except OSError as exc:  # what aiohttp lets through unwrapped, TLS errors included
                 raise _Failure(f"network error with {url.host}: {exc}") from exc
             finally:
                 self.budget -= loop.time() - started
