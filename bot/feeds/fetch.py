@@ -171,7 +171,9 @@ class Fetcher:
     """One HTTP session for feed polls: `async with Fetcher() as f: await f.fetch(url)`.
 
     Concurrency is bounded overall and per host here, before a request starts, so that the
-    time a fetch waits for its turn does not count against its timeouts."""
+    time a fetch waits for its turn does not count against its timeouts. `allowed_networks`
+    (CIDR strings) are fetched from even without `allow_private`; `resolver` replaces the
+    system's name lookup under the guard and is closed with the Fetcher."""
 
     def __init__(
         self,
@@ -196,12 +198,11 @@ class Fetcher:
         self._base_resolver = resolver
         self.user_agent = f"AI-News-Bot/{_version()} (+{project_url})"
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
 
     async def __aenter__(self) -> Self:
-        connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self._policy, self._base_resolver),
-            limit=self._limit,
-        )
+        self._resolver = GuardedResolver(self._policy, self._base_resolver)
+        connector = aiohttp.TCPConnector(resolver=self._resolver, limit=self._limit)
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers={
@@ -224,6 +225,10 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        # A connector does not close a resolver it was given.
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
     async def fetch(
         self, url: str, etag: str | None = None, last_modified: str | None = None
