@@ -9,7 +9,7 @@ import itertools
 import multiprocessing
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -67,6 +67,7 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     articles: int = 0  # articles in the corpus after the sync
     duration: float = 0.0
+    article_ids: list[int] = field(default_factory=list)  # the articles written or deleted
 
     @property
     def changed(self) -> bool:
@@ -125,6 +126,16 @@ def scan(seeds_dir: Path) -> dict[str, tuple[int, int]]:
             except OSError:
                 continue
     return found
+
+
+def _compare(on_disk: dict[str, tuple[int, int]], known: Sequence[tuple[str, int, int]]
+             ) -> tuple[list[str], set[str]]:
+    """Files new or changed on disk (by size and mtime), and known files gone from it."""
+    stats = {path: (size, mtime_ns) for path, size, mtime_ns in known}
+    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
+    # (path, (size, mtime)) pairs, which hashes every pair.
+    candidates = [path for path, stat in on_disk.items() if stats.get(path) != stat]
+    return candidates, stats.keys() - on_disk.keys()
 
 
 def _read_and_parse(
@@ -272,11 +283,9 @@ async def sync(
     if not seeds_dir.is_dir():
         raise FileNotFoundError(f"seeds directory {seeds_dir} does not exist")
     on_disk = await asyncio.to_thread(scan, seeds_dir)
-    stats = await store.file_stats()
-    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
-    # (path, (size, mtime)) pairs, which hashes every pair.
-    candidates = [path for path, stat in on_disk.items() if stats.get(path) != stat]
-    removed = stats.keys() - on_disk.keys()
+    # Comparing every file is Python work on 100,000 entries: in a thread, so that a
+    # background sync finding nothing new does not hold up commands meanwhile.
+    candidates, removed = await asyncio.to_thread(_compare, on_disk, await store.file_stats())
     known = await store.file_states([*candidates, *removed])
     report.unchanged = len(on_disk) - len(candidates)
     report.failed = [(path, error) for path, error in await store.failing_files()
@@ -444,7 +453,9 @@ class _SyncWriter:
         rows.update((ids[url], row) for url, row in merged.items())
         await tx.write_articles(rows, first_new_id)
         # Articles that no file mentions any more.
-        await tx.delete_articles(sorted(ids[url] for url in to_check if url not in files_of))
+        deleted = sorted(ids[url] for url in to_check if url not in files_of)
+        await tx.delete_articles(deleted)
+        report.article_ids = sorted([*rows, *deleted])
         await tx.refresh_names()  # of the topics and providers just written or deleted
         for names in (report.added, report.updated):
             names.sort()

@@ -84,14 +84,24 @@ class News:
         self._sync_lock = asyncio.Lock()
 
     async def sync(self, progress: Progress | None = None) -> SyncReport:
-        """Sync the seeds folder; one at a time. The index is rebuilt only if the corpus moved."""
+        """Sync the seeds folder; one at a time. The index follows what the sync changed."""
         async with self._sync_lock:
             report = await sync(self.store, self.seeds_dir, max_bytes=self.max_bytes,
                                 backend=self.yaml_backend, progress=progress)
-            if report.changed or self.last_report is None:
+            if self.last_report is None:
                 self.index = await SearchIndex.build(self.store)
+            elif report.changed:
+                self.index = await self._updated_index(report.article_ids)
             self.last_report = report
             return report
+
+    async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
+        """The index with these articles read anew; built afresh when that is due."""
+        if not self.index.rebuild_due(len(article_ids)):
+            updated = await self.index.updated(self.store, article_ids)
+            if updated is not None:
+                return updated
+        return await SearchIndex.build(self.store)
 
     # ---- resolution --------------------------------------------------------------------
 

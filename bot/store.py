@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 import lz4.block
@@ -38,6 +38,7 @@ COUNT_CAP = 1000
 K = TypeVar("K", int, str)
 # SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
 _CHUNK = 900
+_TITLE_BATCH = 5000  # rows per fetch of every title
 
 
 class FileState(NamedTuple):
@@ -158,6 +159,9 @@ class TitleEntry:
     score: float
 
 
+TitleRow = tuple[int, str, int, float]  # id, title, is_stub, score
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     articles: int
@@ -260,10 +264,10 @@ class Store:
 
     # ---- files -------------------------------------------------------------------------
 
-    async def file_stats(self) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every known source file by path: all a sync reads of most."""
+    async def file_stats(self) -> list[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of every known source file: all a sync reads of most."""
         async with self._reader.execute("SELECT path, size, mtime_ns FROM files") as cursor:
-            return {path: (size, mtime_ns) for path, size, mtime_ns in await cursor.fetchall()}
+            return cast("list[tuple[str, int, int]]", list(await cursor.fetchall()))
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
         """What the store knows of these source files, by path (unknown ones left out)."""
@@ -467,6 +471,22 @@ class Store:
         async with self._reader.execute(sql) as cursor:
             return [TitleEntry(row[0], row[1], bool(row[2]), row[3])
                     for row in await cursor.fetchall()]
+
+    async def title_batches(self, article_ids: Sequence[int] | None = None
+                            ) -> AsyncIterator[list[TitleRow]]:
+        """(id, title, is_stub, score) of every article, or of these, ascending by id, a
+        batch at a time: the search index never holds a Python object per article."""
+        if article_ids is None:
+            sql = "SELECT id, title, is_stub, score FROM articles ORDER BY id"
+            async with self._reader.execute(sql) as cursor:
+                while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                    yield cast("list[TitleRow]", rows)
+            return
+        for chunk in _chunks(sorted(article_ids)):
+            sql = ("SELECT id, title, is_stub, score FROM articles "  # noqa: S608
+                   f"WHERE id IN ({_marks(len(chunk))}) ORDER BY id")
+            async with self._reader.execute(sql, chunk) as cursor:
+                yield cast("list[TitleRow]", list(await cursor.fetchall()))
 
     async def failing_files(self) -> list[tuple[str, str]]:
         sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
