@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -61,6 +61,7 @@ BOT_PER_KIND = 120  # sequential commands of each kind: a p99 over at least 100 
 BOT_BURST = 50
 BOT_BURST_ROUNDS = 5
 CHANGED_FRACTION = 0.01
+ADDED_FILES = 10  # a feed's few new articles: the sync the index must absorb cheaply
 NO_CHANGE_RUNS = 3
 SHAPE_PREFIX = "shape_"
 COMPLETE_MARKER = ".complete"  # hidden, so the loader never sees it
@@ -72,6 +73,7 @@ QUERY_KINDS = ("latest", "topic", "provider", "related", "search", "article",
 QUERY_P99_TARGET_MS = {"latest": 5.0, "topic": 5.0, "provider": 5.0, "article": 5.0,
                        "related": 20.0, "search": 20.0, "autocomplete_topic": 15.0,
                        "autocomplete_provider": 15.0, "autocomplete_article": 15.0}
+T = TypeVar("T")
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9'-]+")
 
@@ -290,6 +292,54 @@ async def changed_sync(store: Store, folder: Path, paths: list[Path], rng: Rando
     await sync(store, folder)  # the database is back in line with the pristine corpus
     (folder / COMPLETE_MARKER).touch()
     return elapsed
+
+
+async def cpu_of(work: Awaitable[T]) -> tuple[T, float]:
+    """What `work` returns, and the CPU milliseconds this process (every thread) spent."""
+    started = time.process_time()
+    result = await work
+    return result, (time.process_time() - started) * 1000
+
+
+async def indexed_sync(news: News, folder: Path) -> tuple[float, float]:
+    """A sync of the corpus as News.sync does it, with the CPU of its two parts: the
+    loader's (which stats every file of the folder) and the index update's."""
+    report, loading = await cpu_of(sync(news.store, folder))
+    updated, indexing = await cpu_of(news.index.updated(news.store, report.article_ids))
+    if updated is None:
+        raise RuntimeError("the index asked for a fresh build: the figure would not be an update")
+    news.index = updated
+    return loading, indexing
+
+
+async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[Figure]:
+    """ADDED_FILES new files (new articles and their stubs) dropped in and synced, then
+    removed and synced: what each sync costs the bot, and its index update alone."""
+    extra = folder.parent / f"{folder.name}-added"
+    shutil.rmtree(extra, ignore_errors=True)
+    added = [folder / f"zz_added_{path.name}"
+             for path in generate(extra, ADDED_FILES, seed + 1_000_003)]
+    (folder / COMPLETE_MARKER).unlink()  # a crash before the clean-up regenerates the corpus
+    try:
+        for path in added:
+            shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
+        add_loading, add_indexing = await indexed_sync(news, folder)
+        for path in added:
+            path.unlink()
+        remove_loading, remove_indexing = await indexed_sync(news, folder)
+    finally:
+        for path in added:
+            path.unlink(missing_ok=True)
+        shutil.rmtree(extra, ignore_errors=True)
+    await sync(news.store, folder)
+    (folder / COMPLETE_MARKER).touch()
+    log(size, f"{ADDED_FILES} files added: index update {add_indexing:.1f} ms CPU")
+    return [
+        Figure("sync_add10_cpu_ms", add_loading + add_indexing, "ms"),
+        Figure("index_update_add10_cpu_ms", add_indexing, "ms", 100.0),
+        Figure("sync_remove10_cpu_ms", remove_loading + remove_indexing, "ms"),
+        Figure("index_update_remove10_cpu_ms", remove_indexing, "ms", 100.0),
+    ]
 
 
 # ---- query inputs -------------------------------------------------------------------------
@@ -712,6 +762,7 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
+        figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 
 
