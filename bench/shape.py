@@ -17,7 +17,8 @@ from bot.articles import canonical_url
 # Of the 22 real 2022 files of the seed format that were looked at (issue 20): 75 articles,
 # 3.4 per file; 2.4 related stubs per file on average, from 0 to 21. Only these were counted.
 REAL_22_FILES: dict[str, float] = {
-    "files": 22, "articles": 75, "articles_per_file": 3.4, "stubs_per_file_mean": 2.4, "stubs_per_file_max": 21,
+    "files": 22, "articles": 75, "articles_per_file": 3.4, "stubs_per_file_mean": 2.4,
+    "stubs_per_file_max": 21,
 }
 
 

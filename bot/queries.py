@@ -13,6 +13,7 @@ from rapidfuzz import fuzz, process, utils
 
 from bot.articles import Article, canonical_url, is_http_url
 from bot.loader import Progress, SyncReport, sync
+from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Page, ProviderCount, Stats, Store, TopicCount
@@ -93,6 +94,8 @@ class News:
             elif report.changed:
                 self.index = await self._updated_index(report.article_ids)
             self.last_report = report
+            # Even a sync that changed nothing held every file's path and stat meanwhile.
+            await asyncio.to_thread(give_back_free_memory)
             return report
 
     async def _updated_index(self, article_ids: list[int]) -> SearchIndex:

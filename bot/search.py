@@ -7,9 +7,7 @@ changed (and now and then built afresh), never per keystroke.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -112,19 +110,6 @@ class _Columns:
         self.texts.append(Texts.of([processed(row[1]) for row in rows]))
 
 
-def _give_back_free_memory() -> None:
-    """Return the C heap's free pages to the system, where the C library can (glibc).
-
-    A build's temporaries (hundreds of MB of numpy arrays and row objects) are freed when
-    it ends, but glibc keeps most of that memory mapped for reuse that never comes: the
-    process would stay that much larger for good.
-    """
-    if sys.platform.startswith("linux"):
-        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # absent from musl
-        if trim is not None:
-            trim(0)
-
-
 def _best(scores: np.ndarray, gone: np.ndarray, limit: int) -> np.ndarray:
     """Positions of the `limit` best scores not gone, best first; ties: lower position."""
     live = np.flatnonzero(~gone)
@@ -197,10 +182,7 @@ class SearchIndex:
         # rapidfuzz: off the event loop.
         async for rows in store.title_batches():
             await asyncio.to_thread(columns.add, rows)
-        index = await asyncio.to_thread(cls._of, topics, providers, columns)
-        del columns
-        await asyncio.to_thread(_give_back_free_memory)
-        return index
+        return await asyncio.to_thread(cls._of, topics, providers, columns)
 
     def rebuild_due(self, changes: int) -> bool:
         """Whether `changes` more changed articles are better met by a fresh build."""
