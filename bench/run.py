@@ -643,6 +643,12 @@ def proc_status_mb(pid: int, field: str) -> float:
     raise LookupError(f"no {field} in /proc/{pid}/status")
 
 
+def proc_cpu_ms(pid: int) -> float:
+    """CPU milliseconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 class _Pauses:
     """Every cyclic garbage collection's duration, by generation (gc.callbacks)."""
 
@@ -712,12 +718,16 @@ async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str,
             rss_after_start = proc_status_mb(child.pid, "VmRSS")
             child.send_signal(signal.SIGUSR1)
             sequential: dict[str, list[float]] = {kind: [] for kind in BOT_KINDS}
+            cpu_before = proc_cpu_ms(child.pid)
             for kind, command in interleaved(commands, BOT_PER_KIND):
                 sequential[kind].append(await _one_command(fake, command))
+            cpu_sequential = proc_cpu_ms(child.pid) - cpu_before
             burst: list[float] = []
             mixed = [command for _kind, command in interleaved(commands, BOT_BURST)]
+            cpu_before = proc_cpu_ms(child.pid)
             for round_number in range(BOT_BURST_ROUNDS):
                 burst += await _burst(fake, mixed[round_number * BOT_BURST:][:BOT_BURST])
+            cpu_burst = (proc_cpu_ms(child.pid) - cpu_before) / BOT_BURST_ROUNDS
             rss_end = proc_status_mb(child.pid, "VmRSS")
             peak = proc_status_mb(child.pid, "VmHWM")
         finally:
@@ -726,6 +736,8 @@ async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str,
             output, _ = await child.communicate()
     lines = output.decode().strip().splitlines()
     return {"sequential": sequential, "burst": burst, "rss_after_start_mb": rss_after_start,
+            "cpu_per_command_ms": cpu_sequential / (BOT_PER_KIND * len(BOT_KINDS)),
+            "cpu_per_burst_ms": cpu_burst,
             "rss_end_mb": rss_end, "peak_rss_mb": peak, **json.loads(lines[-1])}
 
 
@@ -742,6 +754,9 @@ def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[F
         Figure("bot_sequential_max_ms", max(everything), "ms"),
         Figure("bot_burst50_p50_ms", percentile(result["burst"], 50), "ms"),
         Figure("bot_burst50_p99_ms", percentile(result["burst"], 99), "ms", 250.0),
+        # CPU figures do not move with the machine's load as latencies do.
+        Figure("bot_cpu_per_command_ms", result["cpu_per_command_ms"], "ms"),
+        Figure("bot_cpu_per_burst50_ms", result["cpu_per_burst_ms"], "ms"),
         Figure("bot_rss_after_start_mb", result["rss_after_start_mb"], "MB", 300.0),
         Figure("bot_rss_end_mb", result["rss_end_mb"], "MB", 300.0),
         Figure("bot_peak_rss_mb", result["peak_rss_mb"], "MB"),
