@@ -8,6 +8,7 @@ import hashlib
 import re
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -20,9 +21,22 @@ from string import Formatter
 ANCHOR = datetime(2022, 6, 1, tzinfo=UTC)
 WINDOW_MINUTES = 90 * 24 * 60
 
-# Articles that only ever appear as related stubs, per article that has a file: stubs in the
-# real data point at pages the corpus never got, and the loader must cope with both kinds.
-ORPHANS_PER_FILE = 0.8
+# The shape of the real data (bench/shape.py prints it beside the generated corpus'). The 22
+# real 2022 files of this format that were looked at hold 75 articles, 3.4 per file, with 2.4
+# related stubs per file on average, from 0 to 21; the two seed files hold 13 and 4 stubs,
+# one of which (seed 003 inside seed 000) has its own file. The stubs' curve is skewed over
+# 0..21 (a third of the files list nothing, one in ~50 lists 13 or more) with a mean of 2.5,
+# not 2.4: the 22 files' two means can only both hold if no stub ever repeats an article,
+# and a few do here, so 2.5 is what brings the articles per file (the corpus' size) to 3.4.
+RELATED_COUNT_WEIGHTS = (340, 190, 130, 95, 70, 50, 37, 27, 20, 15, 11, 8, 6, 5, 4, 3, 2, 2, 1,
+                         1, 1, 1)
+RELATED_COUNT_CUM_WEIGHTS = list(accumulate(RELATED_COUNT_WEIGHTS))
+# Most stubs point at pages the corpus never got a file for; a few at an article that has
+# its own file (the seeds: 1 of 17), a few repeat a stub-only article that a recent file
+# listed (one story's cluster of files).
+STUB_WITH_FILE_SHARE = 0.02
+STUB_REPEAT_SHARE = 0.01
+RECENT_STUBS = 2000  # stub-only articles a later file may list again
 DUPLICATE_RATE = 0.005  # the same article written again in another file
 NO_AMP_RATE = 0.02  # on top of the providers that never have AMP pages (~9% of articles)
 TRACKED_ORIGINAL_RATE = 0.08
@@ -155,8 +169,8 @@ TOPICS: tuple[str, ...] = (
 )
 TOPIC_CUM_WEIGHTS = list(accumulate(1.0 / rank for rank in range(1, len(TOPICS) + 1)))
 AI_TOPIC_RATE = 0.75
-TOPIC_COUNT_CUM_WEIGHTS = list(accumulate((15, 30, 30, 15, 10)))  # 1..5 topics
-RELATED_COUNT_CUM_WEIGHTS = list(accumulate((8, 6, 8, 10, 12, 12, 10, 8, 7, 6, 5, 4, 4)))  # 0..12
+# 1..5 topics, three the commonest (both seeds have three): a mean of ~3.
+TOPIC_COUNT_CUM_WEIGHTS = list(accumulate((5, 25, 40, 20, 10)))
 
 # Company -> (ticker, topic it pulls in); the topic makes related lists cluster sensibly.
 COMPANIES: dict[str, tuple[str, str]] = {
@@ -504,27 +518,53 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _related(rng: Random, entity: Entity, self_index: int, world: list[Entity],
-             by_topic: dict[str, list[int]]) -> str:
-    n = rng.choices(range(13), cum_weights=RELATED_COUNT_CUM_WEIGHTS)[0]
-    if not n:
-        return ""
-    # Related articles share a topic; prefer a specific one over the ubiquitous "AI".
+@dataclass(slots=True)
+class _World:
+    """The articles with a file, and the stub-only articles made as related lists need them."""
+
+    files: list[Entity]
+    by_topic: dict[str, list[int]]  # positions in `files` per topic
+    used_urls: set[str]
+    recent: deque[Entity]  # stub-only articles a later file may list again
+    made: int = 0  # stub-only articles made so far
+
+    def stub_only(self, rng: Random) -> Entity:
+        entity = _entity(rng, len(self.files) + self.made, False, self.used_urls)
+        self.made += 1
+        self.recent.append(entity)
+        return entity
+
+
+def _related_entities(rng: Random, entity: Entity, self_index: int, world: _World
+                      ) -> list[Entity]:
+    n = rng.choices(range(len(RELATED_COUNT_WEIGHTS)), cum_weights=RELATED_COUNT_CUM_WEIGHTS)[0]
+    # Related articles with a file share a topic; a specific one over the ubiquitous "AI".
     specific = [t for t in entity.topics if t != "AI"] or entity.topics
-    chosen: list[int] = []
-    for _ in range(3 * n):
+    chosen: list[Entity] = []
+    for _ in range(3 * n):  # bounded: a pick already chosen is skipped, not retried forever
         if len(chosen) >= n:
             break
-        pool = by_topic[rng.choice(specific)]
-        other = pool[rng.randrange(len(pool))]
-        if other != self_index and other not in chosen:
+        roll = rng.random()
+        if roll < STUB_WITH_FILE_SHARE:
+            pool = world.by_topic[rng.choice(specific)]
+            position = pool[rng.randrange(len(pool))]
+            other = world.files[position] if position != self_index else None
+        elif roll < STUB_WITH_FILE_SHARE + STUB_REPEAT_SHARE and world.recent:
+            other = world.recent[rng.randrange(len(world.recent))]
+        else:
+            other = world.stub_only(rng)
+        if other is not None and all(other is not c for c in chosen):
             chosen.append(other)
-    if not chosen:  # a topic held by this article alone: no related block, never an empty one
+    return chosen
+
+
+def _related(rng: Random, entity: Entity, self_index: int, world: _World) -> str:
+    chosen = _related_entities(rng, entity, self_index, world)
+    if not chosen:  # no related block, never an empty one
         return ""
-    chosen.sort(key=lambda i: -world[i].quality)  # the source lists related by quality
+    chosen.sort(key=lambda other: -other.quality)  # the source lists related by quality
     parts = ["related:\n"]
-    for i in chosen:
-        other = world[i]
+    for other in chosen:
         roll = rng.random()
         # Stubs of the same page often differ in URL noise only; identity must see through it.
         if roll < 0.2:
@@ -583,13 +623,12 @@ def generate(out_dir: Path, count: int, seed: int = 0) -> list[Path]:
     duplicates = round(count * DUPLICATE_RATE)
     with_file = count - duplicates
     used_urls: set[str] = set()
-    world = [_entity(rng, i, True, used_urls) for i in range(with_file)]
-    world += [_entity(rng, with_file + i, False, used_urls)
-              for i in range(int(with_file * ORPHANS_PER_FILE))]
+    files = [_entity(rng, i, True, used_urls) for i in range(with_file)]
     by_topic: dict[str, list[int]] = {}
-    for i, entity in enumerate(world):
+    for i, entity in enumerate(files):
         for topic in entity.topics:
             by_topic.setdefault(topic, []).append(i)
+    world = _World(files, by_topic, used_urls, deque(maxlen=RECENT_STUBS))
 
     # File order: each article once, with a duplicate slipped in at a random later position.
     order = list(range(with_file))
@@ -599,8 +638,8 @@ def generate(out_dir: Path, count: int, seed: int = 0) -> list[Path]:
 
     paths: list[Path] = []
     for number, index in enumerate(order):
-        entity = world[index]
-        text = _render(entity, _related(rng, entity, index, world, by_topic), _secured(rng))
+        entity = files[index]
+        text = _render(entity, _related(rng, entity, index, world), _secured(rng))
         data = text.encode()
         # Named by content, like the seeds: a rewritten duplicate gets its own name.
         path = out_dir / f"{number:06d}_{hashlib.blake2b(data, digest_size=8).hexdigest()}.txt"

@@ -30,6 +30,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -37,7 +38,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -47,6 +48,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
 from bench.generate import generate  # noqa: E402
+from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
 from bot.queries import News  # noqa: E402
 from bot.search import SCORE_CUTOFF, SearchIndex  # noqa: E402
@@ -55,11 +57,13 @@ from bot.store import Store, TitleEntry  # noqa: E402
 DEFAULT_SIZES = (1000, 10000, 100000)
 INPUTS_PER_KIND = 60
 QUERY_ROUNDS = 3  # timed passes over each input set, after one untimed warm-up pass
-BOT_SEQUENTIAL = 200
+BOT_PER_KIND = 120  # sequential commands of each kind: a p99 over at least 100 calls
 BOT_BURST = 50
 BOT_BURST_ROUNDS = 5
 CHANGED_FRACTION = 0.01
+ADDED_FILES = 10  # a feed's few new articles: the sync the index must absorb cheaply
 NO_CHANGE_RUNS = 3
+SHAPE_PREFIX = "shape_"
 COMPLETE_MARKER = ".complete"  # hidden, so the loader never sees it
 # Same score "to 0.1 point": the title index itself orders ties at that resolution.
 QUALITY_TOLERANCE = 0.05
@@ -69,6 +73,7 @@ QUERY_KINDS = ("latest", "topic", "provider", "related", "search", "article",
 QUERY_P99_TARGET_MS = {"latest": 5.0, "topic": 5.0, "provider": 5.0, "article": 5.0,
                        "related": 20.0, "search": 20.0, "autocomplete_topic": 15.0,
                        "autocomplete_provider": 15.0, "autocomplete_article": 15.0}
+T = TypeVar("T")
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9'-]+")
 
@@ -115,6 +120,8 @@ def _format(value: float, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "ms":
         return f"{value:.2f} ms"
+    if unit == "n":
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
     return f"{value:.3f} s"
 
 
@@ -125,12 +132,29 @@ def _target_text(figure: Figure) -> str:
 
 
 def print_table(results: dict[int, list[Figure]]) -> None:
-    """One row per figure per N: value, target, PASS/MISS."""
+    """One row per figure per N: value, target, PASS/MISS (the shape is printed apart)."""
     print(f"{'N':>7}  {'figure':<32} {'value':>12}  {'target':>12}  status")
     for size, figures in results.items():
         for figure in figures:
+            if figure.name.startswith(SHAPE_PREFIX):
+                continue
             print(f"{size:>7}  {figure.name:<32} {_format(figure.value, figure.unit):>12}  "
                   f"{_target_text(figure):>12}  {figure.status}")
+    print()
+
+
+def print_shape(results: dict[int, list[Figure]], seeds: dict[str, float]) -> None:
+    """The corpus' shape at every N beside the same figures of seeds/ and the 22 real files."""
+    sizes = list(results)
+    print("shape of the corpus (generated at each N; the seeds; the 22 real files)")
+    print(f"{'figure':<28}" + "".join(f"{f'N={size}':>12}" for size in sizes)
+          + f"{'seeds/':>12}{'real 22':>12}")
+    by_size = {size: {f.name.removeprefix(SHAPE_PREFIX): f.value for f in figures
+                      if f.name.startswith(SHAPE_PREFIX)} for size, figures in results.items()}
+    for name in seeds:
+        cells = [by_size[size].get(name) for size in sizes] + [seeds[name], REAL_22_FILES.get(name)]
+        print(f"{name:<28}" + "".join(f"{'' if v is None else _format(v, 'n'):>12}"
+                                      for v in cells))
     print()
 
 
@@ -187,14 +211,18 @@ def front_matter(text: str) -> str | None:
     return text[first.end() : second.start()]
 
 
-def yaml_floor(paths: Iterable[Path]) -> float:
-    """Seconds to read every file and parse its front matter with libyaml's C loader alone."""
-    started = time.perf_counter()
+def yaml_floor(paths: Iterable[Path]) -> tuple[float, dict[str, float]]:
+    """Seconds to read every file and parse its front matter with libyaml's C loader alone,
+    and the shape of the corpus (counted from the parsed files, outside the timing)."""
+    counter = ShapeCounter()
+    elapsed = 0.0
     for path in paths:
+        started = time.perf_counter()
         text = front_matter(path.read_text(encoding="utf-8"))
-        if text is not None:
-            yaml.load(text, Loader=yaml.CSafeLoader)
-    return time.perf_counter() - started
+        fields = None if text is None else yaml.load(text, Loader=yaml.CSafeLoader)
+        elapsed += time.perf_counter() - started
+        counter.add(fields)
+    return elapsed, counter.figures()
 
 
 def warm_page_cache(paths: Iterable[Path]) -> None:
@@ -225,8 +253,8 @@ async def measure_syncs(size: int, seed: int, folder: Path, db_path: Path) -> li
     """Cold load vs the YAML floor, sync with nothing changed, sync with 1 % changed."""
     paths = article_files(folder)
     warm_page_cache(paths)
-    floor = yaml_floor(paths)
-    log(size, f"floor {floor:.2f} s")
+    floor, shape = yaml_floor(paths)
+    log(size, f"floor {floor:.2f} s; {shape['articles']:.0f} articles in {size} files")
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)
     async with await Store.open(db_path) as store:
@@ -245,6 +273,7 @@ async def measure_syncs(size: int, seed: int, folder: Path, db_path: Path) -> li
         Figure("sync_unchanged_s", unchanged[len(unchanged) // 2], "s", unchanged_target(size)),
         Figure("sync_1pct_changed_s", changed, "s"),
         Figure("sync_1pct_changed_pct_of_cold", 100 * changed / cold, "%", 5.0),
+        *(Figure(f"{SHAPE_PREFIX}{name}", value, "n") for name, value in shape.items()),
     ]
 
 
@@ -263,6 +292,54 @@ async def changed_sync(store: Store, folder: Path, paths: list[Path], rng: Rando
     await sync(store, folder)  # the database is back in line with the pristine corpus
     (folder / COMPLETE_MARKER).touch()
     return elapsed
+
+
+async def cpu_of(work: Awaitable[T]) -> tuple[T, float]:
+    """What `work` returns, and the CPU milliseconds this process (every thread) spent."""
+    started = time.process_time()
+    result = await work
+    return result, (time.process_time() - started) * 1000
+
+
+async def indexed_sync(news: News, folder: Path) -> tuple[float, float]:
+    """A sync of the corpus as News.sync does it, with the CPU of its two parts: the
+    loader's (which stats every file of the folder) and the index update's."""
+    report, loading = await cpu_of(sync(news.store, folder))
+    updated, indexing = await cpu_of(news.index.updated(news.store, report.article_ids))
+    if updated is None:
+        raise RuntimeError("the index asked for a fresh build: the figure would not be an update")
+    news.index = updated
+    return loading, indexing
+
+
+async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[Figure]:
+    """ADDED_FILES new files (new articles and their stubs) dropped in and synced, then
+    removed and synced: what each sync costs the bot, and its index update alone."""
+    extra = folder.parent / f"{folder.name}-added"
+    shutil.rmtree(extra, ignore_errors=True)
+    added = [folder / f"zz_added_{path.name}"
+             for path in generate(extra, ADDED_FILES, seed + 1_000_003)]
+    (folder / COMPLETE_MARKER).unlink()  # a crash before the clean-up regenerates the corpus
+    try:
+        for path in added:
+            shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
+        add_loading, add_indexing = await indexed_sync(news, folder)
+        for path in added:
+            path.unlink()
+        remove_loading, remove_indexing = await indexed_sync(news, folder)
+    finally:
+        for path in added:
+            path.unlink(missing_ok=True)
+        shutil.rmtree(extra, ignore_errors=True)
+    await sync(news.store, folder)
+    (folder / COMPLETE_MARKER).touch()
+    log(size, f"{ADDED_FILES} files added: index update {add_indexing:.1f} ms CPU")
+    return [
+        Figure("sync_add10_cpu_ms", add_loading + add_indexing, "ms"),
+        Figure("index_update_add10_cpu_ms", add_indexing, "ms", 100.0),
+        Figure("sync_remove10_cpu_ms", remove_loading + remove_indexing, "ms"),
+        Figure("index_update_remove10_cpu_ms", remove_indexing, "ms", 100.0),
+    ]
 
 
 # ---- query inputs -------------------------------------------------------------------------
@@ -523,17 +600,27 @@ def measure_quality(index: SearchIndex, inputs: Inputs) -> list[Figure]:
 # ---- the bot through the fake Discord (subprocess) ----------------------------------------
 
 
-def bot_commands(inputs: Inputs) -> list[tuple[str, dict[str, Any]]]:
-    """A mix of /news commands built from the query inputs, interleaved kind by kind."""
-    kinds: list[list[tuple[str, dict[str, Any]]]] = [
-        [("news latest", {"count": limit}) for limit, _offset, _since in inputs.latest],
-        [("news topic", {"topic": text}) for text in inputs.topic],
-        [("news provider", {"provider": text}) for text in inputs.provider],
-        [("news search", {"query": text[:200]}) for text in inputs.search],
-        [("news article", {"article": text}) for text in inputs.article],
-        [("news related", {"article": text}) for text in inputs.related],
-    ]
-    return [kind[i] for i in range(INPUTS_PER_KIND) for kind in kinds]
+BOT_KINDS = ("latest", "topic", "provider", "search", "article", "related")
+BOT_TIMED_KINDS = ("latest", "topic", "search")  # each gets its own p99 figure
+Commands = dict[str, list[tuple[str, dict[str, Any]]]]
+
+
+def bot_commands(inputs: Inputs) -> Commands:
+    """Per kind, the /news commands built from the query inputs."""
+    return {
+        "latest": [("news latest", {"count": limit}) for limit, _offset, _since in inputs.latest],
+        "topic": [("news topic", {"topic": text}) for text in inputs.topic],
+        "provider": [("news provider", {"provider": text}) for text in inputs.provider],
+        "search": [("news search", {"query": text[:200]}) for text in inputs.search],
+        "article": [("news article", {"article": text}) for text in inputs.article],
+        "related": [("news related", {"article": text}) for text in inputs.related],
+    }
+
+
+def interleaved(commands: Commands, rounds: int) -> list[tuple[str, tuple[str, dict[str, Any]]]]:
+    """`rounds` commands of every kind, kind by kind: (kind, command)."""
+    return [(kind, commands[kind][i % len(commands[kind])])
+            for i in range(rounds) for kind in BOT_KINDS]
 
 
 async def _one_command(fake: Any, command: tuple[str, dict[str, Any]]) -> float:
@@ -548,12 +635,49 @@ async def _burst(fake: Any, commands: Sequence[tuple[str, dict[str, Any]]]) -> l
     return [handle.latency * 1000 for handle in handles]
 
 
+def proc_status_mb(pid: int, field: str) -> float:
+    """A memory field of a process' /proc status (VmRSS: resident now, VmHWM: its peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no {field} in /proc/{pid}/status")
+
+
+def proc_cpu_ms(pid: int) -> float:
+    """CPU milliseconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+class _Pauses:
+    """Every cyclic garbage collection's duration, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.durations: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.durations[info["generation"]].append(
+                (time.perf_counter() - self._started) * 1000)
+
+    def summary(self) -> dict[str, float]:
+        full = self.durations[2]
+        return {"gc_full_collections": len(full), "gc_full_max_ms": max(full, default=0.0),
+                "gc_young_max_ms": max(self.durations[0] + self.durations[1], default=0.0)}
+
+
 async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str) -> None:
     """In the child: the real bot on the benchmark database, against the parent's fake.
 
     The fake runs in the parent so that its own work (building interactions, recording
-    responses) is not counted as the bot's time. Stops on SIGTERM and prints its peak RSS.
+    responses) is not counted as the bot's time. Stops on SIGTERM and prints what its
+    garbage collections cost once it was up (the collections of the start-up are left out).
     """
+    import gc
+
     import yarl
     from discord.gateway import DiscordWebSocket
     from discord.http import Route
@@ -565,13 +689,18 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
     async with await Store.open(db_path) as store:
         await store.set_meta(COMMAND_HASH_KEY, "")  # make it publish its commands to the fake
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
+    # The default settings, the background re-sync of the folder too: its first round runs
+    # as the bot becomes ready, during the first commands, as it does for a real start.
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path)
+    pauses = _Pauses()
+    loop = asyncio.get_running_loop()
+    # SIGUSR1 from the parent: the bot is up; from now on the collections are counted.
+    loop.add_signal_handler(signal.SIGUSR1, lambda: gc.callbacks.append(pauses))
     await start_bot(settings)
-    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
+    print(json.dumps(pauses.summary()), flush=True)
 
 
-async def drive_bot(db_path: Path, seeds: Path, commands: list[tuple[str, dict[str, Any]]]
-                    ) -> dict[str, Any]:
+async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str, Any]:
     """Start the bot in a child process against a fake here, time commands, stop it."""
     from tests.fake_discord import FakeDiscord
 
@@ -584,32 +713,56 @@ async def drive_bot(db_path: Path, seeds: Path, commands: list[tuple[str, dict[s
         try:
             await fake.wait_until_connected(timeout=600)
             await fake.wait_for_request("PUT", r"/applications/\d+/commands$", timeout=600)
-            for command in commands[:12]:  # warm-up: first use of every code path
+            for _kind, command in interleaved(commands, 2):  # first use of every code path
                 await _one_command(fake, command)
-            sequential = [await _one_command(fake, commands[i % len(commands)])
-                          for i in range(BOT_SEQUENTIAL)]
+            rss_after_start = proc_status_mb(child.pid, "VmRSS")
+            child.send_signal(signal.SIGUSR1)
+            sequential: dict[str, list[float]] = {kind: [] for kind in BOT_KINDS}
+            cpu_before = proc_cpu_ms(child.pid)
+            for kind, command in interleaved(commands, BOT_PER_KIND):
+                sequential[kind].append(await _one_command(fake, command))
+            cpu_sequential = proc_cpu_ms(child.pid) - cpu_before
             burst: list[float] = []
+            mixed = [command for _kind, command in interleaved(commands, BOT_BURST)]
+            cpu_before = proc_cpu_ms(child.pid)
             for round_number in range(BOT_BURST_ROUNDS):
-                start = round_number * BOT_BURST
-                burst += await _burst(fake, [commands[(start + i) % len(commands)]
-                                             for i in range(BOT_BURST)])
+                burst += await _burst(fake, mixed[round_number * BOT_BURST:][:BOT_BURST])
+            cpu_burst = (proc_cpu_ms(child.pid) - cpu_before) / BOT_BURST_ROUNDS
+            rss_end = proc_status_mb(child.pid, "VmRSS")
+            peak = proc_status_mb(child.pid, "VmHWM")
         finally:
             if child.returncode is None:
-                child.terminate()  # SIGTERM: the bot closes itself and reports its peak RSS
+                child.terminate()  # SIGTERM: the bot closes itself and reports its pauses
             output, _ = await child.communicate()
     lines = output.decode().strip().splitlines()
-    return {"sequential": sequential, "burst": burst,
-            "peak_rss_mb": json.loads(lines[-1])["peak_rss_mb"]}
+    return {"sequential": sequential, "burst": burst, "rss_after_start_mb": rss_after_start,
+            "cpu_per_command_ms": cpu_sequential / (BOT_PER_KIND * len(BOT_KINDS)),
+            "cpu_per_burst_ms": cpu_burst,
+            "rss_end_mb": rss_end, "peak_rss_mb": peak, **json.loads(lines[-1])}
 
 
 def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[Figure]:
     result = asyncio.run(drive_bot(db_path, seeds, bot_commands(inputs)))
+    everything = [ms for timings in result["sequential"].values() for ms in timings]
+    log(size, f"bot: {len(everything)} sequential commands, "
+              f"{result['gc_full_collections']} full collections")
     return [
-        Figure("bot_sequential_p50_ms", percentile(result["sequential"], 50), "ms"),
-        Figure("bot_sequential_p99_ms", percentile(result["sequential"], 99), "ms", 20.0),
+        Figure("bot_sequential_p50_ms", percentile(everything, 50), "ms"),
+        Figure("bot_sequential_p99_ms", percentile(everything, 99), "ms", 20.0),
+        *(Figure(f"bot_{kind}_p99_ms", percentile(result["sequential"][kind], 99), "ms", 20.0)
+          for kind in BOT_TIMED_KINDS),
+        Figure("bot_sequential_max_ms", max(everything), "ms"),
         Figure("bot_burst50_p50_ms", percentile(result["burst"], 50), "ms"),
         Figure("bot_burst50_p99_ms", percentile(result["burst"], 99), "ms", 250.0),
-        Figure("bot_peak_rss_mb", result["peak_rss_mb"], "MB", 300.0),
+        # CPU figures do not move with the machine's load as latencies do.
+        Figure("bot_cpu_per_command_ms", result["cpu_per_command_ms"], "ms"),
+        Figure("bot_cpu_per_burst50_ms", result["cpu_per_burst_ms"], "ms"),
+        Figure("bot_rss_after_start_mb", result["rss_after_start_mb"], "MB", 300.0),
+        Figure("bot_rss_end_mb", result["rss_end_mb"], "MB", 300.0),
+        Figure("bot_peak_rss_mb", result["peak_rss_mb"], "MB"),
+        Figure("bot_gc_full_collections", result["gc_full_collections"], "n"),
+        Figure("bot_gc_full_max_ms", result["gc_full_max_ms"], "ms"),
+        Figure("bot_gc_young_max_ms", result["gc_young_max_ms"], "ms"),
     ]
 
 
@@ -626,6 +779,7 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
+        figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 
 
@@ -654,7 +808,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark the AI news bot.")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="comma-separated corpus sizes (files)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "results.json")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json",
+                        help="where the figures go (default: bench/results.json)")
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "work",
                         help="where corpora (cached) and databases go")
     parser.add_argument("--seed", type=int, default=0)
@@ -681,7 +836,10 @@ def main(argv: list[str] | None = None) -> int:
     results = {size: measure_size(size, args.seed, args.work) for size in args.sizes}
     elapsed = time.perf_counter() - started
     print_table(results)
-    meta = {"seed": args.seed, "sizes": args.sizes, "cpus": os.cpu_count(),
+    seeds_shape = yaml_floor(article_files(REPO / "seeds"))[1]
+    print_shape(results, seeds_shape)
+    meta = {"seeds_shape": seeds_shape, "real_22_files_shape": REAL_22_FILES,
+            "seed": args.seed, "sizes": args.sizes, "cpus": os.cpu_count(),
             "python": sys.version.split()[0], "duration_s": elapsed,
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
     write_json(args.out, results, meta)

@@ -87,6 +87,7 @@ class SyncReport:
     # Why this sync changed nothing although the folder may say otherwise: the seeds folder
     # is missing, or empty while the store holds articles ("" when it synced).
     refused: str = ""
+    article_ids: list[int] = field(default_factory=list)  # the articles written or deleted
 
     @property
     def changed(self) -> bool:
@@ -186,6 +187,16 @@ def seeds_folder_problem(seeds_dir: Path) -> str | None:
     except OSError:
         return None  # e.g. a parent that cannot be searched: the scan says why
     return None if stat.S_ISDIR(mode) else "is not a folder"
+
+
+def _compare(on_disk: dict[str, tuple[int, int]], known: Sequence[tuple[str, int, int]]
+             ) -> tuple[list[str], set[str]]:
+    """Files new or changed on disk (by size and mtime), and known files gone from it."""
+    stats = {path: (size, mtime_ns) for path, size, mtime_ns in known}
+    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
+    # (path, (size, mtime)) pairs, which hashes every pair.
+    candidates = [path for path, stat in on_disk.items() if stats.get(path) != stat]
+    return candidates, stats.keys() - on_disk.keys()
 
 
 def _read_and_parse(
@@ -353,7 +364,7 @@ async def _merged(
 class _FileSource(Protocol):
     """Where a sync reads what the store knows of files: the store, or its transaction."""
 
-    async def file_stats(self) -> dict[str, tuple[int, int]]: ...
+    async def file_stats(self) -> list[tuple[str, int, int]]: ...
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]: ...
     async def failing_files(self) -> list[tuple[str, str]]: ...
 
@@ -381,11 +392,9 @@ class _Plan(NamedTuple):
 
 async def _plan(source: _FileSource, scanned: Scan) -> _Plan:
     on_disk = scanned.found
-    stats = await source.file_stats()
-    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
-    # (path, (size, mtime)) pairs, which hashes every pair.
-    candidates = [path for path, info in on_disk.items() if stats.get(path) != info]
-    gone = stats.keys() - on_disk.keys()
+    # Comparing every file is Python work on 100,000 entries: in a thread, so that a
+    # background sync finding nothing new does not hold up commands meanwhile.
+    candidates, gone = await asyncio.to_thread(_compare, on_disk, await source.file_stats())
     unseen = {path for path in gone if scanned.covers(path)} if scanned.unreadable else set()
     removed = sorted(gone - unseen)
     known = await source.file_states([*candidates, *removed])
@@ -622,7 +631,9 @@ class _SyncWriter:
         rows.update((ids[url], row) for url, row in merged.items())
         await tx.write_articles(rows, first_new_id)
         # Articles that no file mentions any more.
-        await tx.delete_articles(sorted(ids[url] for url in to_check if url not in files_of))
+        deleted = sorted(ids[url] for url in to_check if url not in files_of)
+        await tx.delete_articles(deleted)
+        report.article_ids = sorted([*rows, *deleted])
         await tx.refresh_names()  # of the topics and providers just written or deleted
         for names in (report.added, report.updated):
             names.sort()

@@ -13,6 +13,7 @@ from rapidfuzz import fuzz, process, utils
 
 from bot.articles import Article, canonical_url, is_http_url
 from bot.loader import Progress, SyncReport, sync
+from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Page, ProviderCount, Stats, Store, TopicCount
@@ -94,7 +95,7 @@ class News:
     async def sync(
         self, progress: Progress | None = None, *, allow_empty: bool = False
     ) -> SyncReport:
-        """Sync the seeds folder; one at a time. The index is rebuilt only if the corpus moved.
+        """Sync the seeds folder; one at a time. The index follows what the sync changed.
 
         `allow_empty`: a folder left empty empties the store (else it changes nothing).
         """
@@ -102,10 +103,22 @@ class News:
             report = await sync(self.store, self.seeds_dir, max_bytes=self.max_bytes,
                                 backend=self.yaml_backend, progress=progress,
                                 allow_empty=allow_empty)
-            if report.changed or self.last_report is None:
+            if self.last_report is None:
                 self.index = await SearchIndex.build(self.store)
+            elif report.changed:
+                self.index = await self._updated_index(report.article_ids)
             self.last_report = report
+            # Even a sync that changed nothing held every file's path and stat meanwhile.
+            await asyncio.to_thread(give_back_free_memory)
             return report
+
+    async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
+        """The index with these articles read anew; built afresh when that is due."""
+        if not self.index.rebuild_due(len(article_ids)):
+            updated = await self.index.updated(self.store, article_ids)
+            if updated is not None:
+                return updated
+        return await SearchIndex.build(self.store)
 
     # ---- resolution --------------------------------------------------------------------
 

@@ -1,28 +1,32 @@
 """Fuzzy resolution of what a person typed to topics, providers and articles; autocomplete.
 
-The index is an in-memory snapshot of names and titles, rebuilt after each sync that
-changed something, never per keystroke.
+The index is an in-memory snapshot of names and titles, updated from what each sync
+changed (and now and then built afresh), never per keystroke.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from bot.store import ProviderCount, Store, TitleEntry, TopicCount
-from bot.titles import TitleIndex
+from bot.store import ProviderCount, Store, TitleEntry, TitleRow, TopicCount
+from bot.titles import Texts, TitleIndex, processed
 
 # Below this WRatio score a candidate is noise, not a suggestion.
 SCORE_CUTOFF = 60.0
 AUTOCOMPLETE_LIMIT = 25
 # Below this token-set score two titles are about different things.
 SIMILAR_CUTOFF = 50.0
+# A sync's changes go into the index's small second segment until it holds more than this
+# many titles (or this share of them); then the index is built afresh.
+MIN_DELTA = 2000
+DELTA_SHARE = 50
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
@@ -81,12 +85,59 @@ def _best_per_item(query: str, names: list[str], owners: list[T]) -> list[Scored
     return list(best.values())
 
 
+class _Columns:
+    """Title rows gathered batch by batch into arrays and blobs, never an object per title.
+
+    Each full collection of the cyclic garbage collector walks every tracked object, and
+    a few hundred thousand title entries would make each one a pause in the middle of
+    commands; arrays and blobs are not tracked. Entries are made on demand for the few
+    titles a query returns.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.stubs: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.names: list[Texts] = []
+        self.texts: list[Texts] = []
+
+    def add(self, rows: Sequence[TitleRow]) -> None:
+        count = len(rows)
+        self.ids.append(np.fromiter((row[0] for row in rows), np.int64, count))
+        self.stubs.append(np.fromiter((bool(row[2]) for row in rows), np.bool_, count))
+        self.scores.append(np.fromiter((row[3] for row in rows), np.float64, count))
+        self.names.append(Texts.of([row[1].encode("utf-8") for row in rows]))
+        self.texts.append(Texts.of([processed(row[1]) for row in rows]))
+
+
+def _best(scores: np.ndarray, gone: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the `limit` best scores not gone, best first; ties: lower position."""
+    live = np.flatnonzero(~gone)
+    if len(live) > limit:
+        values = scores[live]
+        kth = np.partition(values, len(values) - limit)[len(values) - limit]
+        live = live[values >= kth]
+    return live[np.lexsort((live, -scores[live]))][:limit]
+
+
 class SearchIndex:
-    """Topics, providers and titles of one corpus snapshot, ready for fuzzy matching."""
+    """Topics, providers and titles of one corpus snapshot, ready for fuzzy matching.
+
+    Positions follow article ids, ascending. A sync's changes make a new snapshot
+    (`updated`) that shares the unchanged bulk with this one.
+    """
 
     def __init__(
-        self, topics: list[TopicCount], providers: list[ProviderCount], titles: list[TitleEntry]
+        self, topics: list[TopicCount], providers: list[ProviderCount],
+        titles: Sequence[TitleEntry],
     ):
+        columns = _Columns()
+        columns.add([(entry.id, entry.title, entry.is_stub, entry.score)
+                     for entry in sorted(titles, key=lambda entry: entry.id)])
+        self._set_names(topics, providers)
+        self._set_titles(columns)
+
+    def _set_names(self, topics: list[TopicCount], providers: list[ProviderCount]) -> None:
         self.topics = topics
         self.providers = providers
         self._topic_names = [topic.name for topic in topics]
@@ -98,35 +149,117 @@ class SearchIndex:
             for spelling in sorted(spellings):
                 self._provider_names.append(spelling)
                 self._provider_owners.append(provider)
-        # Titles are kept as columns, not as one TitleEntry per article: each full collection
-        # of the cyclic garbage collector walks every tracked object, and 170,000 entries
-        # (at 100,000 articles) made each one ~30 ms longer, a pause in the middle of
-        # commands. A tuple of strings, numpy arrays and a dict of ints are not tracked.
-        # Entries are made on demand for the few titles a query returns.
-        self._names = tuple(entry.title for entry in titles)
-        self._ids = np.fromiter((entry.id for entry in titles), np.int64, len(titles))
-        self._stubs = np.fromiter((entry.is_stub for entry in titles), np.bool_, len(titles))
-        self._scores = np.fromiter((entry.score for entry in titles), np.float64, len(titles))
-        self._position = {entry.id: position for position, entry in enumerate(titles)}
-        self._titles = TitleIndex(self._names)
-        best = heapq.nlargest(AUTOCOMPLETE_LIMIT, range(len(titles)), key=self._scores.item)
-        self._best_score = self._scores.item(best[0]) if best else 0.0
-        self._best_titles = [self._entry(position) for position in best]
 
-    def score_of(self, article_id: int) -> float:
-        """An article's ranking score. One the index has not seen yet came with the sync
-        that is being indexed now: it counts as the best-scored (the newest) article."""
-        position = self._position.get(article_id)
-        if position is None:
-            return self._best_score
-        return self._scores.item(position)
+    def _set_titles(self, columns: _Columns) -> None:
+        self._ids = np.concatenate(columns.ids) if columns.ids else np.empty(0, np.int64)
+        self._stubs = np.concatenate(columns.stubs) if columns.stubs else np.empty(0, np.bool_)
+        self._scores = (np.concatenate(columns.scores) if columns.scores
+                        else np.empty(0, np.float64))
+        self._gone = np.zeros(len(self._ids), dtype=np.bool_)  # deleted since the build
+        self._names = Texts.joined(columns.names)
+        self._renamed: dict[int, str] = {}  # titles that differ from `_names` (or are new)
+        self._titles = TitleIndex.of(Texts.joined(columns.texts))
+        self._set_best()
+
+    def _set_best(self) -> None:
+        best = _best(self._scores, self._gone, AUTOCOMPLETE_LIMIT)
+        self._best_score = self._scores.item(best[0]) if len(best) else 0.0
+        self._best_titles = [self._entry(position) for position in best.tolist()]
+
+    @classmethod
+    def _of(cls, topics: list[TopicCount], providers: list[ProviderCount], columns: _Columns
+            ) -> SearchIndex:
+        index = object.__new__(cls)
+        index._set_names(topics, providers)
+        index._set_titles(columns)
+        return index
 
     @classmethod
     async def build(cls, store: Store) -> SearchIndex:
         topics, providers = await store.topic_counts(), await store.provider_counts()
-        titles = await store.titles()
-        # Indexing 100,000 titles takes about a second, mostly in numpy: off the event loop.
-        return await asyncio.to_thread(cls, topics, providers, titles)
+        columns = _Columns()
+        # Indexing a few hundred thousand titles takes seconds, mostly in numpy and
+        # rapidfuzz: off the event loop.
+        async for rows in store.title_batches():
+            await asyncio.to_thread(columns.add, rows)
+        return await asyncio.to_thread(cls._of, topics, providers, columns)
+
+    def rebuild_due(self, changes: int) -> bool:
+        """Whether `changes` more changed articles are better met by a fresh build."""
+        return self._titles.delta_size + changes > max(MIN_DELTA, len(self._ids) // DELTA_SHARE)
+
+    async def updated(self, store: Store, article_ids: Iterable[int]) -> SearchIndex | None:
+        """A new snapshot: this one with the articles a sync wrote or deleted read anew.
+
+        Exactly what `build` would give, at the cost of the changed articles alone; the
+        topics and providers (a few hundred rows) are read again whole. None when a fresh
+        build is due instead.
+        """
+        wanted = sorted(set(article_ids))
+        rows: list[TitleRow] = []
+        async for batch in store.title_batches(wanted):
+            rows += batch
+        topics, providers = await store.topic_counts(), await store.provider_counts()
+        found = {row[0] for row in rows}
+        new = self._with_titles(rows, [i for i in wanted if i not in found])
+        if new is not None:
+            new._set_names(topics, providers)
+        return new
+
+    def _position(self, article_id: int) -> int | None:
+        """Where an article id is (gone or not); None if it was never indexed."""
+        position = int(np.searchsorted(self._ids, article_id))
+        if position < len(self._ids) and self._ids.item(position) == article_id:
+            return position
+        return None
+
+    def _live_position(self, article_id: int) -> int | None:
+        position = self._position(article_id)
+        return None if position is None or self._gone.item(position) else position
+
+    def _with_titles(self, rows: Sequence[TitleRow], removed: Sequence[int]
+                     ) -> SearchIndex | None:
+        """A copy with `rows` written (ids ascending) and `removed` ids gone; None if that
+        needs a fresh build."""
+        existing = [(position, row) for row in rows
+                    if (position := self._position(row[0])) is not None]
+        added = [row for row in rows if self._position(row[0]) is None]
+        if added and len(self._ids) and added[0][0] < self._ids.item(-1):
+            return None  # positions follow ids: an id below the last one needs a fresh build
+        added_at = len(self._ids)
+        new = object.__new__(SearchIndex)
+        new._ids = np.concatenate([self._ids, np.array([row[0] for row in added], np.int64)])
+        new._stubs = np.concatenate([self._stubs, np.zeros(len(added), np.bool_)])
+        new._scores = np.concatenate([self._scores, np.zeros(len(added), np.float64)])
+        new._gone = np.concatenate([self._gone, np.zeros(len(added), np.bool_)])
+        new._names = self._names
+        new._renamed = dict(self._renamed)
+        changes: dict[int, str | None] = {}
+        placed = existing + [(added_at + i, row) for i, row in enumerate(added)]
+        for position, (_id, title, is_stub, score) in placed:
+            new._stubs[position] = bool(is_stub)
+            new._scores[position] = score
+            if position >= added_at or self._gone.item(position) or self._name(position) != title:
+                changes[position] = title
+                new._renamed[position] = title
+            new._gone[position] = False
+        for article_id in removed:
+            position = self._position(article_id)
+            if position is not None and not new._gone.item(position):
+                new._gone[position] = True
+                changes[position] = None
+                new._renamed.pop(position, None)
+        new._titles = self._titles.changed(changes, len(new._ids)) if changes else self._titles
+        new._set_best()
+        return new
+
+    def score_of(self, article_id: int) -> float:
+        """An article's ranking score. One the index has not seen yet came with the sync
+        that is being indexed now: it counts as the best-scored (the newest) article."""
+        position = self._live_position(article_id)
+        if position is None:
+            return self._best_score
+        return self._scores.item(position)
 
     def match_topics(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TopicCount]]:
         """Topics best matching `text`; an exact (case-insensitive) name comes first."""
@@ -159,15 +292,19 @@ class SearchIndex:
     @property
     def titles(self) -> list[TitleEntry]:
         """Every indexed title, made afresh on each use: for tools and tests, not queries."""
-        return [self._entry(position) for position in range(len(self._names))]
+        return [self._entry(position) for position in np.flatnonzero(~self._gone).tolist()]
+
+    def _name(self, position: int) -> str:
+        renamed = self._renamed.get(position)
+        return self._names.text(position) if renamed is None else renamed
 
     def _entry(self, position: int) -> TitleEntry:
-        return TitleEntry(self._ids.item(position), self._names[position],
+        return TitleEntry(self._ids.item(position), self._name(position),
                           self._stubs.item(position), self._scores.item(position))
 
     def title_entry(self, article_id: int) -> TitleEntry | None:
         """The indexed title of an article, if the article exists in this snapshot."""
-        position = self._position.get(article_id)
+        position = self._live_position(article_id)
         return None if position is None else self._entry(position)
 
     def similar_titles(self, title: str, limit: int) -> list[Scored[TitleEntry]]:
@@ -186,7 +323,8 @@ class SearchIndex:
             # WRatio often ties; on a tie, the title holding more of the typed words wins,
             # then a full article over a stub, then the better ranked one.
             index, score = hit
-            held = sum(word in self._titles.texts[index] for word in words)
+            text = self._titles.text(index)
+            held = sum(word in text for word in words)
             return (-round(score, 1), -held, self._stubs.item(index), -self._scores.item(index))
 
         return [Scored(self._entry(index), score)

@@ -20,7 +20,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 import lz4.block
@@ -56,6 +56,7 @@ _CHUNK = 900
 # sync, wait their turn instead of failing; a process that keeps the lock for longer than
 # that is stuck, and the error says so.
 BUSY_TIMEOUT_MS = 300_000
+_TITLE_BATCH = 5000  # rows per fetch of every title
 
 
 class FileState(NamedTuple):
@@ -176,6 +177,9 @@ class TitleEntry:
     score: float
 
 
+TitleRow = tuple[int, str, int, float]  # id, title, is_stub, score
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     articles: int
@@ -280,8 +284,8 @@ class Store:
 
     # ---- files -------------------------------------------------------------------------
 
-    async def file_stats(self) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every known source file by path: all a sync reads of most."""
+    async def file_stats(self) -> list[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of every known source file: all a sync reads of most."""
         return await _file_stats(self._reader)
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
@@ -489,6 +493,22 @@ class Store:
             return [TitleEntry(row[0], row[1], bool(row[2]), row[3])
                     for row in await cursor.fetchall()]
 
+    async def title_batches(self, article_ids: Sequence[int] | None = None
+                            ) -> AsyncIterator[list[TitleRow]]:
+        """(id, title, is_stub, score) of every article, or of these, ascending by id, a
+        batch at a time: the search index never holds a Python object per article."""
+        if article_ids is None:
+            sql = "SELECT id, title, is_stub, score FROM articles ORDER BY id"
+            async with self._reader.execute(sql) as cursor:
+                while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                    yield cast("list[TitleRow]", rows)
+            return
+        for chunk in _chunks(sorted(article_ids)):
+            sql = ("SELECT id, title, is_stub, score FROM articles "  # noqa: S608
+                   f"WHERE id IN ({_marks(len(chunk))}) ORDER BY id")
+            async with self._reader.execute(sql, chunk) as cursor:
+                yield cast("list[TitleRow]", list(await cursor.fetchall()))
+
     async def failing_files(self) -> list[tuple[str, str]]:
         return await _failing_files(self._reader)
 
@@ -530,9 +550,9 @@ class Store:
         )
 
 
-async def _file_stats(db: aiosqlite.Connection) -> dict[str, tuple[int, int]]:
+async def _file_stats(db: aiosqlite.Connection) -> list[tuple[str, int, int]]:
     async with db.execute("SELECT path, size, mtime_ns FROM files") as cursor:
-        return {path: (size, mtime_ns) for path, size, mtime_ns in await cursor.fetchall()}
+        return cast("list[tuple[str, int, int]]", list(await cursor.fetchall()))
 
 
 async def _file_states(db: aiosqlite.Connection, paths: Sequence[str]) -> dict[str, FileState]:
@@ -567,7 +587,7 @@ class Transaction:
         self._touched_topics: set[int] = set()
         self._touched_providers: set[int] = set()
 
-    async def file_stats(self) -> dict[str, tuple[int, int]]:
+    async def file_stats(self) -> list[tuple[str, int, int]]:
         """As `Store.file_stats`, inside the transaction."""
         return await _file_stats(self._db)
 

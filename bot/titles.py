@@ -5,12 +5,18 @@ an autocomplete keystroke. WRatio on a short query is dominated by the best part
 (substring) alignment, and a title that aligns well with the query holds most of the
 query's trigrams. So the titles holding the most of the query's trigrams are found with
 numpy (a bincount over posting lists), and only those are scored with WRatio.
+
+A sync changes a few titles of a large corpus: the index is then updated, not rebuilt. The
+posting lists built at start (the base) stay as they are; the titles changed since sit in a
+small second segment (the delta), rebuilt on each update, and the base titles they replace
+or remove are masked out. Every query gives exactly what an index built afresh would.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +29,60 @@ _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
 BLOCK = 16384  # titles per posting block
 POSTINGS_BUDGET = 60_000  # title entries counted per query, beyond its rarest trigrams
 MAX_TRIGRAMS = 24  # rarest trigrams always counted, whatever the budget
-_SEPARATOR = 0  # byte between titles in the concatenated text; never inside a title
+_SEPARATOR = 0  # byte after each title in a blob of titles; never inside a title
+_NO_POSITIONS = np.empty(0, dtype=np.int64)
+
+
+class Texts:
+    """Strings kept as one UTF-8 blob, each followed by a NUL byte.
+
+    A tuple of 300,000 str objects costs ~50 bytes of header each on top of the text (and,
+    with one non-ASCII letter, two or four bytes per character); this costs one byte more.
+    """
+
+    __slots__ = ("blob", "starts")
+
+    def __init__(self, blob: bytes, starts: np.ndarray):
+        self.blob = blob
+        self.starts = starts  # int64; text i is blob[starts[i] : starts[i + 1] - 1]
+
+    @classmethod
+    def of(cls, encoded: Sequence[bytes]) -> Texts:
+        lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
+        starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        return cls(b"".join(e + b"\x00" for e in encoded), starts)
+
+    @classmethod
+    def joined(cls, parts: Sequence[Texts]) -> Texts:
+        """The texts of `parts`, one after another."""
+        offsets = np.cumsum([0] + [len(part.blob) for part in parts])
+        starts = np.concatenate([part.starts[:-1] + offset
+                                 for part, offset in zip(parts, offsets, strict=False)]
+                                + [offsets[-1:]]).astype(np.int64)
+        return cls(b"".join(part.blob for part in parts), starts)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def raw(self, index: int) -> bytes:
+        return self.blob[self.starts.item(index) : self.starts.item(index + 1) - 1]
+
+    def text(self, index: int) -> str:
+        return self.raw(index).decode("utf-8")
+
+    def lengths(self) -> np.ndarray:
+        """The UTF-8 length of every text."""
+        return (np.diff(self.starts) - 1).astype(np.int32)
+
+    def where(self, offsets: Sequence[int]) -> np.ndarray:
+        """The index of the text holding each byte offset of the blob."""
+        return np.searchsorted(self.starts, offsets, side="right") - 1
+
+
+def processed(title: str) -> bytes:
+    """A title as the index holds it: rapidfuzz's `default_process`, in UTF-8."""
+    return utils.default_process(title).encode("utf-8")
 
 
 def _codes(data: np.ndarray) -> np.ndarray:
@@ -40,11 +99,13 @@ class _Block(NamedTuple):
     owners: np.ndarray  # title positions, grouped by code, ascending within a code
 
 
-def _postings(encoded: Sequence[bytes], first: int) -> _Block:
-    """The posting lists of `encoded` titles (numbered from `first`), each pair once."""
-    joined = np.frombuffer(b"\x00".join(encoded) + b"\x00" * 3, dtype=np.uint8)
-    lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=len(encoded))
-    owner = np.repeat(np.arange(first, first + len(encoded), dtype=np.int64), lengths)
+def _postings(texts: Texts, first: int, end: int, positions: np.ndarray) -> _Block:
+    """The posting lists of texts `first` to `end` (at `positions`), each pair once."""
+    data = np.frombuffer(texts.blob, dtype=np.uint8)
+    joined = np.concatenate([data[texts.starts.item(first) : texts.starts.item(end)],
+                             np.zeros(2, dtype=np.uint8)])
+    lengths = np.diff(texts.starts[first : end + 1])
+    owner = np.repeat(positions[first:end], lengths)
     count = len(owner)  # one trigram start per byte of each title and its separator
     # Only trigrams that cross no title boundary.
     inside = ((joined[:-2] != _SEPARATOR) & (joined[1:-1] != _SEPARATOR)
@@ -91,44 +152,140 @@ def _merge(blocks: list[_Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return codes, offsets, owners
 
 
-class TitleIndex:
-    """Processed titles with one trigram → titles posting list per trigram.
+class _Segment:
+    """Texts at given positions, with one trigram → positions posting list per trigram.
 
     The posting lists are built in blocks of BLOCK titles, then merged: sorting all of
     100,000 titles' trigram pairs at once would briefly need several times the size of the
     finished index. One list per trigram (not per block) keeps a query to one lookup.
     """
 
+    __slots__ = ("codes", "offsets", "owners", "positions", "texts")
+
+    def __init__(self, texts: Texts, positions: np.ndarray):
+        self.texts = texts
+        self.positions = positions  # ascending
+        blocks = [_postings(texts, first, min(first + BLOCK, len(texts)), positions)
+                  for first in range(0, len(texts), BLOCK)]
+        self.codes, self.offsets, self.owners = _merge(blocks)
+
+    def lists(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each wanted code: where its posting list starts and ends (empty if unknown),
+        and where the code is in `codes` (-1 if unknown)."""
+        if not len(self.codes):
+            empty = np.zeros(len(wanted), dtype=np.int64)
+            return empty, empty, empty - 1
+        at = np.minimum(np.searchsorted(self.codes, wanted), len(self.codes) - 1)
+        known = self.codes[at] == wanted
+        starts = np.where(known, self.offsets[at], 0)
+        ends = np.where(known, self.offsets[at + 1], 0)
+        return starts, ends, np.where(known, at, -1)
+
+    def occurrences(self, pattern: re.Pattern[bytes], limit: int | None,
+                    skip: np.ndarray | None = None) -> list[int]:
+        """The position of each of the first `limit` occurrences (all: None) of `pattern`, in
+        text order, in texts not masked by `skip`."""
+        found: list[int] = []
+        matches = pattern.finditer(self.texts.blob)
+        while limit is None or len(found) < limit:
+            need = None if limit is None else limit - len(found)
+            offsets = [match.start() for match in islice(matches, need)]
+            if offsets:
+                at = self.texts.where(offsets)
+                if skip is not None:
+                    at = at[~skip[at]]
+                found.extend(self.positions[at].tolist())
+            if need is None or len(offsets) < need:
+                break
+        return found
+
+
+class TitleIndex:
+    """Processed titles by position, searchable by trigram; updated by `changed`."""
+
     def __init__(self, titles: Sequence[str]):
         # WRatio is scored on processed text, exactly as `processor=default_process` would.
-        # A tuple, not a list: a tuple of strings drops out of the cyclic garbage collector's
-        # sight, while each full collection would walk a list's 100,000+ items.
-        self.texts = tuple(utils.default_process(title) for title in titles)
-        encoded = [text.encode("utf-8") for text in self.texts]
-        self._lengths = np.fromiter((len(e) for e in encoded), dtype=np.int32,
-                                    count=len(encoded))
-        blocks = [_postings(encoded[first : first + BLOCK], first)
-                  for first in range(0, len(encoded), BLOCK)]
-        del encoded  # ~20 MB at 100,000 titles that the merge's peak can do without
-        self._codes, self._offsets, self._owners = _merge(blocks)
-        # All titles in one string (and where each starts), for queries too short for trigrams.
-        self._all_text = "\n".join(self.texts)
-        self._starts = np.cumsum([0] + [len(text) + 1 for text in self.texts[:-1]])
+        self._start(Texts.of([processed(title) for title in titles]))
+
+    @classmethod
+    def of(cls, texts: Texts) -> TitleIndex:
+        """The index of titles already processed (`processed`) and gathered in `texts`."""
+        index = object.__new__(cls)
+        index._start(texts)
+        return index
+
+    def _start(self, texts: Texts) -> None:
+        self._base = _Segment(texts, np.arange(len(texts), dtype=np.int64))
+        self._live = np.diff(self._base.offsets)  # titles holding each base code, not masked
+        self._masked = np.zeros(len(texts), dtype=bool)  # base titles replaced or removed
+        self._dead = _NO_POSITIONS  # the same, as positions
+        self._delta = _Segment(Texts.of([]), _NO_POSITIONS)
+        self._slot: dict[int, int] = {}  # position -> its text's index in the delta
+        self._lengths = texts.lengths()  # UTF-8 length of each position's text
+        self._size = len(texts)
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return self._size
+
+    @property
+    def delta_size(self) -> int:
+        """How many titles changed since the base was built."""
+        return len(self._delta.texts)
+
+    def text(self, position: int) -> str:
+        """The processed title at `position` ("" for a removed one)."""
+        return self._raw(position).decode("utf-8")
+
+    def _raw(self, position: int) -> bytes:
+        slot = self._slot.get(position)
+        if slot is not None:
+            return self._delta.texts.raw(slot)
+        if position < len(self._masked) and not self._masked[position]:
+            return self._base.texts.raw(position)
+        return b""
+
+    def changed(self, titles: Mapping[int, str | None], size: int) -> TitleIndex:
+        """A new index: the titles at these positions replaced (None: removed), positions
+        up to `size` in all. This one is left as it was, for the queries running on it."""
+        new = object.__new__(TitleIndex)
+        new._base = self._base
+        delta = {position: self._raw(position) for position in self._slot}
+        base_size = len(self._masked)
+        newly_masked = [p for p in titles if p < base_size and not self._masked[p]]
+        for position, title in titles.items():
+            if title is None:
+                delta.pop(position, None)
+            else:
+                delta[position] = processed(title)
+        new._masked = self._masked.copy()
+        new._masked[newly_masked] = True
+        new._dead = np.flatnonzero(new._masked)
+        new._live = self._live.copy()
+        if newly_masked:
+            gone = np.array(sorted(newly_masked), dtype=np.int64)
+            block = _postings(Texts.of([self._base.texts.raw(p) for p in gone]), 0, len(gone),
+                              gone)
+            new._live[np.searchsorted(self._base.codes, block.codes)] -= block.counts
+        order = sorted(delta)
+        new._delta = _Segment(Texts.of([delta[p] for p in order]),
+                              np.array(order, dtype=np.int64))
+        new._slot = {position: slot for slot, position in enumerate(order)}
+        new._lengths = np.zeros(size, dtype=np.int32)
+        new._lengths[: len(self._lengths)] = self._lengths
+        for position, slot in new._slot.items():
+            new._lengths[position] = len(new._delta.texts.raw(slot))
+        new._size = size
+        return new
 
     def _candidates(self, query: str) -> np.ndarray:
-        if not len(self._codes):
-            return np.empty(0, dtype=np.int64)
         data = np.frombuffer(query.encode("utf-8"), dtype=np.uint8)
         wanted = np.unique(_codes(data)).astype(np.int32)
-        # Where each wanted trigram's posting list lies; empty for a trigram no title has.
-        at = np.minimum(np.searchsorted(self._codes, wanted), len(self._codes) - 1)
-        known = self._codes[at] == wanted
-        starts = np.where(known, self._offsets[at], 0)
-        ends = np.where(known, self._offsets[at + 1], 0)
-        sizes = ends - starts
+        # Where each wanted trigram's posting lists lie; empty for a trigram no title has.
+        starts, ends, at = self._base.lists(wanted)
+        delta_starts, delta_ends, _at = self._delta.lists(wanted)
+        sizes = delta_ends - delta_starts
+        if len(self._live):  # `at` is -1 for a code the base lacks
+            sizes = sizes + np.where(at >= 0, self._live[at], 0)
         # A long query's commonest trigrams (" ai", "ing") each list most titles of a large
         # corpus and tell little apart: past a budget, its rarest ones alone are counted.
         order = np.argsort(sizes, kind="stable")
@@ -137,10 +294,12 @@ class TitleIndex:
         kept = order[within & (sizes[order] > 0)]
         if len(kept) == 0:
             return np.empty(0, dtype=np.int64)
-        owners = self._owners
-        postings = [owners[start:end] for start, end in zip(starts[kept], ends[kept],
-                                                               strict=True)]
-        counts = np.bincount(np.concatenate(postings), minlength=len(self.texts))
+        counts = np.bincount(np.concatenate(_slices(self._base.owners, starts[kept],
+                                                    ends[kept])), minlength=self._size)
+        counts[self._dead] = 0  # replaced titles count with their new text, in the delta
+        extra = np.concatenate(_slices(self._delta.owners, delta_starts[kept],
+                                       delta_ends[kept]))
+        np.add.at(counts, extra, 1)
         # Only the titles holding any of the trigrams matter: the level arithmetic below runs
         # on them alone, not on a whole-corpus array.
         holding = np.flatnonzero(counts > 0)  # on a bool array: several times faster
@@ -161,13 +320,15 @@ class TitleIndex:
         return np.concatenate([sure, shortest])
 
     def _shortest_holding(self, query: str) -> list[int]:
-        # One C-speed scan of all titles, stopped early for a common query.
-        offsets = []
-        for match in re.finditer(re.escape(query), self._all_text):
-            offsets.append(match.start())
-            if len(offsets) >= _SHORT_SCAN:
-                break
-        holding = np.unique(np.searchsorted(self._starts, offsets, side="right") - 1)
+        # One C-speed scan of the titles in position order, stopped early for a common query;
+        # the delta's titles are merged in by position, as if they stood in the base.
+        pattern = re.compile(re.escape(query.encode("utf-8")))
+        found = self._base.occurrences(pattern, _SHORT_SCAN,
+                                       self._masked if len(self._dead) else None)
+        # The base's first occurrences and every one in the delta: the first of them by
+        # position are those an index built afresh would find first.
+        offsets = sorted(found + self._delta.occurrences(pattern, None))[:_SHORT_SCAN]
+        holding = np.unique(np.array(offsets, dtype=np.int64))
         if len(holding) > CANDIDATES:
             holding = holding[np.argpartition(self._lengths[holding], CANDIDATES)[:CANDIDATES]]
         return holding.tolist()
@@ -183,7 +344,12 @@ class TitleIndex:
             candidates = self._shortest_holding(query)
         else:
             candidates = self._candidates(query).tolist()
-        choices = {position: self.texts[position] for position in candidates}
+        choices = {position: self.text(position) for position in candidates}
         hits = process.extract(query, choices, scorer=scorer, processor=None,
                                score_cutoff=cutoff, limit=limit)
         return [(position, score) for _text, score, position in hits]
+
+
+def _slices(owners: np.ndarray, starts: Iterable[int], ends: Iterable[int]) -> list[np.ndarray]:
+    return [owners[start:end] for start, end in zip(starts, ends, strict=True)] or [
+        np.empty(0, dtype=np.int32)]

@@ -1,4 +1,4 @@
-"""Tests for bench/generate.py: the synthetic corpus is deterministic and shaped like the seeds."""
+"""Tests for bench/generate.py: the synthetic corpus is deterministic and shaped like real files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 import yaml_rs
+
+from bench.shape import REAL_22_FILES, shape_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -125,7 +127,7 @@ def test_field_types_and_ranges(docs: list[dict[str, Any]]) -> None:
             assert {k: type(v) for k, v in image.items()} == {
                 "url": str, "width": int, "height": int, "isCached": bool,
             }
-        assert len(doc.get("related", [])) <= 12
+        assert len(doc.get("related", [])) <= len(gen.RELATED_COUNT_WEIGHTS) - 1
         assert isinstance(doc["secured"], str) and ";" in doc["secured"]
 
 
@@ -152,7 +154,7 @@ def test_stubs_have_web_urls_and_some_point_at_generated_articles(
     assert stubs
     assert all(isinstance(s["webUrl"], str) and s["webUrl"].startswith("https://") for s in stubs)
     to_files = [s for s in stubs if loose_url(s["webUrl"]) in own]
-    assert 0.1 * len(stubs) < len(to_files) < 0.9 * len(stubs)  # both kinds, neither dominant
+    assert 0 < len(to_files) < 0.1 * len(stubs)  # both kinds; as in the real data, few have a file
     by_url = {loose_url(doc["originalUrl"]): doc for doc in docs}
     for stub in to_files:
         assert stub["title"] == by_url[loose_url(stub["webUrl"])]["title"]
@@ -219,6 +221,40 @@ def test_yaml_rs_agrees_with_pyyaml(corpus: list[Path]) -> None:
     for path in corpus:
         text = front_matter(path.read_text(encoding="utf-8"))
         assert _normalise(yaml_rs.loads(text)) == _normalise(yaml.safe_load(text)), path.name
+
+
+@pytest.fixture(scope="module")
+def shape(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
+    paths = gen.generate(tmp_path_factory.mktemp("shape"), 3000, seed=9)
+    return shape_of(yaml.load(front_matter(path.read_text(encoding="utf-8")),
+                              Loader=yaml.CSafeLoader) for path in paths)
+
+
+def test_the_corpus_has_the_shape_of_the_real_files(shape: dict[str, float]) -> None:
+    real = REAL_22_FILES
+    # Articles per file (the corpus' size) and stubs per file, as in the 22 real files.
+    assert abs(shape["articles_per_file"] - real["articles_per_file"]) <= 0.15
+    assert abs(shape["stubs_per_file_mean"] - real["stubs_per_file_mean"]) <= 0.25
+    # Their spread, not only the mean: many files list none or one, a few list many.
+    assert shape["stubs_per_file_max"] == real["stubs_per_file_max"]
+    assert 0.25 <= shape["files_without_stubs"] <= 0.42
+    assert shape["stubs_per_file_p50"] <= 2 and shape["stubs_per_file_p90"] >= 5
+    # Few stubs point at an article with a file of its own (1 of 17 in the seeds).
+    assert 0.005 <= shape["stubs_with_own_file"] <= 0.06
+    # An article is mentioned about once; a duplicate file now and then.
+    assert 1.0 < shape["versions_per_article_mean"] < 1.1
+    assert shape["files_per_full_article_max"] == 2
+    # Three topics per article (both seeds have three); ~40 providers, a few per file.
+    assert 2.8 <= shape["topics_per_article_mean"] <= 3.2
+    assert shape["providers"] >= 40 and 2.5 <= shape["providers_per_file_mean"] <= 4
+
+
+def test_the_seeds_shape_is_computed_the_same_way() -> None:
+    seeds = shape_of(load(path) for path in sorted(SEEDS.glob("*.txt")))
+    assert seeds["files"] == 2 and seeds["articles"] == 15
+    assert seeds["stubs_per_file_mean"] == 8.5 and seeds["stubs_per_file_max"] == 13
+    assert seeds["stubs_with_own_file"] == 1 / 17  # seed 003 is listed by seed 000
+    assert seeds["topics_per_article_mean"] == 3
 
 
 @pytest.mark.parametrize("count", [0, 1, 3])

@@ -34,12 +34,14 @@ def test_posting_lists_hold_exactly_the_titles_with_each_trigram(
     texts = sample_titles(300)
     index = TitleIndex(texts)
     expected: dict[int, list[int]] = {}
-    for position, text in enumerate(index.texts):
+    for position in range(len(index)):
+        text = index.text(position)
         for code in trigrams(text):
             expected.setdefault(code, []).append(position)
-    assert index._codes.tolist() == sorted(expected)
-    for i, code in enumerate(index._codes.tolist()):
-        owners = index._owners[index._offsets[i] : index._offsets[i + 1]].tolist()
+    base = index._base
+    assert base.codes.tolist() == sorted(expected)
+    for i, code in enumerate(base.codes.tolist()):
+        owners = base.owners[base.offsets[i] : base.offsets[i + 1]].tolist()
         assert owners == expected[code]  # ascending, each title once
 
 
@@ -61,7 +63,7 @@ def test_a_title_finds_itself_first() -> None:
     for position in range(0, 500, 25):
         hits = index.search(texts[position], 5, 60.0)
         assert hits[0][1] == 100.0
-        assert index.texts[hits[0][0]] == utils.default_process(texts[position])
+        assert index.text(hits[0][0]) == utils.default_process(texts[position])
 
 
 def test_an_empty_index_finds_nothing() -> None:
