@@ -1,0 +1,1 @@
+"""Feeds: fetching (HTTP, politeness, address guard) and entries → articles."""
