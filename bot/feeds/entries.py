@@ -210,7 +210,8 @@ def _xml_entry(entry: Any) -> _Entry:
         summary=_string(entry.get("summary")),
         content=_string(contents[0].get("value")) if contents else None,
         published=_struct_time(entry.get("published_parsed") or entry.get("created_parsed")),
-        updated=_struct_time(entry.get("updated_parsed")),
+        # The plain dict lookup: feedparser's own maps a missing `updated` to `published`.
+        updated=_struct_time(dict.get(entry, "updated_parsed")),
         categories=tuple(_string(tag.get("term")) or _string(tag.get("label")) or ""
                          for tag in entry.get("tags") or []),
         images=tuple(image for image in images if image is not None),
