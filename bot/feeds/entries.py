@@ -169,7 +169,10 @@ def _read_xml(body: bytes, content_type: str | None, url: str) -> _Feed | FeedEr
     try:
         # A stream, never the bytes themselves: feedparser opens a bytes argument that
         # names an existing file.
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+        # No sanitising or URL rewriting in HTML: only its text and first image are kept,
+        # and those are cleaned and resolved here.
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                                  sanitize_html=False, resolve_relative_uris=False)
     except Exception as exc:  # feedparser reads untrusted bytes; any failure is the document's
         return FeedError(f"not a feed: the parser failed ({type(exc).__name__}: {exc})"[:300])
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -419,7 +422,11 @@ def _string(value: object) -> str | None:
 def _plain(value: str | None) -> str | None:
     """Text as one line of visible characters: HTML tags dropped, entities decoded,
     whitespace squeezed; None if nothing is left."""
-    return _visible(_html_text(value).text) if value else None
+    if not value:
+        return None
+    if "<" not in value and "&" not in value:  # most titles and tags: no markup to parse
+        return _visible(" ".join(value.split()))
+    return _visible(_html_text(value).text)
 
 
 @dataclass(frozen=True, slots=True)
