@@ -210,7 +210,9 @@ def test_utf16_with_bom() -> None:
 
 def test_declared_charset_in_the_content_type_is_used() -> None:
     body = (FEEDS / "latin1.xml").read_bytes().replace(b' encoding="ISO-8859-1"', b"")
-    (record,) = parse_bytes(body, content_type="application/rss+xml; charset=iso-8859-1").records
+    doc = parse_bytes(body, content_type="application/rss+xml; charset=iso-8859-1")
+    assert isinstance(doc, FeedDocument)
+    (record,) = doc.records
     assert record["title"] == "L'IA générative arrive dans les entreprises françaises"
 
 
