@@ -53,6 +53,7 @@ def test_rss_20_entries_become_full_article_records() -> None:
     assert (doc.title, doc.link, doc.domain) == (
         "The Register - AI + ML", "https://www.theregister.com/software/ai_ml/", "theregister.com")
     assert doc.ttl_minutes == 30
+    assert doc.warnings == ()  # a well-formed feed: nothing to report
     nvidia = by_title(doc)["Nvidia readies its next GPU for datacenter AI training"]
     assert nvidia["url"] == "https://theregister.com/2024/03/18/nvidia_blackwell"
     assert nvidia["original_url"] == nvidia["web_url"] == (

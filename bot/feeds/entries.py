@@ -193,7 +193,7 @@ def _read_xml(body: bytes, content_type: str | None, url: str) -> _Feed | FeedEr
 
 def _harmless(exc: object) -> bool:
     """A complaint about the declared encoding only: feedparser read the document anyway."""
-    return type(exc).__name__ in ("CharacterEncodingOverride", "NonXMLContentType")
+    return isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType)
 
 
 def _one_line(value: object) -> str:
