@@ -107,7 +107,11 @@ def parse_feed(
     known_topics: Sequence[str] = (),
     now: datetime,
 ) -> FeedDocument | FeedError:
-    """Parse one feed document fetched from `url`; never raises for any input."""
+    """Parse one feed document fetched from `url` at `now` (aware); never raises for any body.
+
+    `topic_hint` is given to every article (an OPML category); `known_topics` are the
+    store's topic names, which the tagger finds in titles and excerpts.
+    """
     if not body.strip():
         return FeedError("not a feed: the document is empty")
     feed = _read_json(body) if _is_json(body, content_type) else _read_xml(body, content_type, url)
