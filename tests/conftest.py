@@ -20,6 +20,8 @@ from tests.fake_discord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+# The seed article files (the seeds folder also holds the default feed list, feeds.opml).
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
 ODD_FILES = Path(__file__).resolve().parent / "odd_files"
 BROKEN = ODD_FILES / "broken"
 ODD = ODD_FILES / "odd"
@@ -75,9 +77,9 @@ async def snapshot(store: Store) -> dict[str, Any]:
 
 @pytest.fixture
 def seeds_dir(tmp_path: Path) -> Path:
-    """A private copy of the real seeds folder."""
+    """A private copy of the real seed articles."""
     folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
+    shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns("*.opml"))
     return folder
 
 

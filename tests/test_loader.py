@@ -24,6 +24,7 @@ from conftest import (
     META_URL,
     ODD,
     ODD_FILES,
+    SEED_FILES,
     SEEDS,
     snapshot,
     write_article,
@@ -520,7 +521,7 @@ async def test_several_full_versions_of_one_article_merge(store: Store, seeds_di
 
 def _order_corpus(folder: Path) -> dict[str, str]:
     """Files whose versions of shared articles conflict, as name → text."""
-    files = {path.name: path.read_text(encoding="utf-8") for path in SEEDS.iterdir()}
+    files = {path.name: path.read_text(encoding="utf-8") for path in SEED_FILES}
     for path in ODD.iterdir():
         files[path.name] = path.read_bytes().decode("utf-8")
     files["broken.txt"] = (BROKEN / "duplicate_keys.txt").read_text(encoding="utf-8")

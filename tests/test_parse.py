@@ -19,6 +19,7 @@ from conftest import (
     META_TITLE,
     META_URL,
     ODD,
+    SEED_FILES,
     SEEDS,
     fixture_files,
     front_matter,
@@ -399,7 +400,7 @@ def _kind(error: ParseError) -> str:
 
 @pytest.mark.parametrize(
     "path",
-    [*fixture_files(SEEDS), *fixture_files(ODD), *fixture_files(BROKEN)],
+    [*SEED_FILES, *fixture_files(ODD), *fixture_files(BROKEN)],
     ids=lambda path: f"{path.parent.name}/{path.name}",
 )
 def test_both_yaml_back_ends_give_the_same_result(path: Path) -> None:
@@ -426,7 +427,7 @@ def _assert_records_are_the_articles(parsed: Parsed, path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [*fixture_files(SEEDS), *fixture_files(ODD)],
+    [*SEED_FILES, *fixture_files(ODD)],
     ids=lambda path: f"{path.parent.name}/{path.name}",
 )
 def test_a_parsed_record_is_exactly_what_its_article_stores(path: Path) -> None:
