@@ -57,6 +57,7 @@ _CHUNK = 900
 # that is stuck, and the error says so.
 BUSY_TIMEOUT_MS = 300_000
 _TITLE_BATCH = 5000  # rows per fetch of every title
+FOLDER_SOURCE = 1  # the seeds folder's source id (migration 0006); each feed has its own
 
 
 class FileState(NamedTuple):
@@ -285,12 +286,14 @@ class Store:
     # ---- files -------------------------------------------------------------------------
 
     async def file_stats(self) -> list[tuple[str, int, int]]:
-        """(path, size, mtime_ns) of every known source file: all a sync reads of most."""
+        """(path, size, mtime_ns) of every known file of the seeds folder: all a sync reads
+        of most."""
         return await _file_stats(self._reader)
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
-        """What the store knows of these source files, by path (unknown ones left out)."""
-        return await _file_states(self._reader, paths)
+        """What the store knows of these files of the seeds folder, by path (unknown ones
+        left out)."""
+        return await _file_states(self._reader, paths, FOLDER_SOURCE)
 
     async def data_version(self) -> int:
         """A number that changes whenever any connection, this store's writer included, has
@@ -531,8 +534,9 @@ class Store:
             "SELECT count(*) FROM articles WHERE is_stub = 0",
             "SELECT count(*) FROM topics",
             "SELECT count(*) FROM providers",
-            "SELECT count(*) FROM files",
-            "SELECT count(*) FROM files WHERE error IS NOT NULL",
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE}",  # noqa: S608
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE} "  # noqa: S608
+            "AND error IS NOT NULL",
         ):
             counts.append(await self._count(sql))
         last_sync = await self.get_meta("last_sync")
@@ -551,25 +555,29 @@ class Store:
 
 
 async def _file_stats(db: aiosqlite.Connection) -> list[tuple[str, int, int]]:
-    async with db.execute("SELECT path, size, mtime_ns FROM files") as cursor:
+    # Read off the (source_id, path) index: a feed's entries are never part of the folder.
+    async with db.execute("SELECT path, size, mtime_ns FROM files WHERE source_id = ?",
+                          [FOLDER_SOURCE]) as cursor:
         return cast("list[tuple[str, int, int]]", list(await cursor.fetchall()))
 
 
-async def _file_states(db: aiosqlite.Connection, paths: Sequence[str]) -> dict[str, FileState]:
+async def _file_states(db: aiosqlite.Connection, paths: Sequence[str], source_id: int
+                       ) -> dict[str, FileState]:
     states: dict[str, FileState] = {}
     for chunk in _chunks(paths):
         async with db.execute(
             "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
-            f"WHERE path IN ({_marks(len(chunk))})",
-            chunk,
+            f"WHERE source_id = ? AND path IN ({_marks(len(chunk))})",
+            [source_id, *chunk],
         ) as cursor:
             states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
     return states
 
 
 async def _failing_files(db: aiosqlite.Connection) -> list[tuple[str, str]]:
-    sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
-    async with db.execute(sql) as cursor:
+    sql = ("SELECT path, error FROM files WHERE source_id = ? AND error IS NOT NULL "
+           "ORDER BY path")
+    async with db.execute(sql, [FOLDER_SOURCE]) as cursor:
         return [(row[0], row[1]) for row in await cursor.fetchall()]
 
 
@@ -591,9 +599,10 @@ class Transaction:
         """As `Store.file_stats`, inside the transaction."""
         return await _file_stats(self._db)
 
-    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
-        """As `Store.file_states`, inside the transaction."""
-        return await _file_states(self._db, paths)
+    async def file_states(self, paths: Sequence[str], source_id: int = FOLDER_SOURCE
+                          ) -> dict[str, FileState]:
+        """As `Store.file_states`, inside the transaction; of any source."""
+        return await _file_states(self._db, paths, source_id)
 
     async def failing_files(self) -> list[tuple[str, str]]:
         """As `Store.failing_files`, inside the transaction."""
@@ -651,14 +660,16 @@ class Transaction:
                 )
 
     async def record_files(
-        self, states: Sequence[tuple[int, str, int, int, str, str | None]]
+        self, states: Sequence[tuple[int, str, int, int, str, str | None]],
+        source_id: int = FOLDER_SOURCE,
     ) -> None:
-        """Insert or update file rows (id, path, size, mtime_ns, hash, error)."""
+        """Insert or update file rows (id, path, size, mtime_ns, hash, error) of a source."""
         await self._db.executemany(
-            "INSERT INTO files (id, path, size, mtime_ns, hash, error) VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO files (id, source_id, path, size, mtime_ns, hash, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error",
-            states,
+            [(file_id, source_id, *rest) for file_id, *rest in states],
         )
 
     async def _lookup(
