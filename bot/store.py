@@ -1246,11 +1246,12 @@ class FeedStore:
             raise RuntimeError("feed vanished after adding")
         return feed, bool(added)
 
-    async def merge(self, entries: Iterable[FeedEntry]) -> list[str]:
-        """Add the feeds of a list (a feed list file) that are neither known nor removed by
-        the operator; the URLs added."""
-        return await self._adding([(entry.url, entry.title, entry.topic_hint)
-                                   for entry in entries], again=False)
+    async def merge(self, entries: Iterable[FeedEntry], *, again: bool = False) -> list[str]:
+        """Add the feeds of a list that are not known; the URLs added. Feeds the operator
+        removed are added back only `again` (an import by hand, not the feed list file)."""
+        # A list written without titles names each feed by its URL (see `write_opml`).
+        return await self._adding([(entry.url, entry.title if entry.title != entry.url else None,
+                                    entry.topic_hint) for entry in entries], again=again)
 
     async def _adding(self, feeds: Sequence[tuple[str, str | None, str | None]], *,
                       again: bool) -> list[str]:
@@ -1273,6 +1274,11 @@ class FeedStore:
                    *, again: bool) -> bool:
         async with self._writer.execute("SELECT 1 FROM feeds WHERE key = ?", [key]) as cursor:
             if await cursor.fetchone() is not None:
+                if again:  # by hand: a feed disabled (410 Gone) is polled again
+                    await self._writer.execute(
+                        "UPDATE feeds SET status = 'new', failures = 0, failing_since = NULL, "
+                        "last_error = NULL, next_poll_at = NULL "
+                        "WHERE key = ? AND status = 'disabled'", [key])
                 return False
         if not again:
             async with self._writer.execute(
