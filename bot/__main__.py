@@ -1,4 +1,5 @@
-"""Command line: `run` the bot (default), `load` the corpus, `ask` it questions."""
+"""Command line: `run` the bot (default), `load` the corpus, `ask` it questions, manage
+`feeds` and `fetch` them."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from typing import Any, NoReturn
 from bot.articles import Article, is_http_url
 from bot.config import ConfigError, Settings, load_settings
 from bot.exceptions import NewsBotError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.listing import FetchReport, feed_line
+from bot.feeds.opml import FeedEntry, OpmlError, read_opml, write_opml
 from bot.loader import SyncReport, seeds_folder_problem
 from bot.logs import setup_logging
-from bot.queries import Answer, News, NotFound
+from bot.queries import Answer, FeedListError, News, NotFound
 from bot.store import Store
 from bot.text import counted, echo, page_of, plain
 
@@ -81,7 +85,29 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     ask.add_argument("--limit", type=_positive, default=10, action=_Given,
                      help="results per page (default 10)")
     ask.add_argument("--page", type=_positive, default=1, help="page number (default 1)")
+    _feed_commands(commands, settings)
     return parser
+
+
+def _feed_commands(commands: Any, settings: Settings) -> None:
+    """`feeds add|remove|list|import|export` and `fetch`."""
+    db = _Parser(add_help=False)
+    db.add_argument("--db", type=Path, default=settings.db_path,
+                    help=f"SQLite database (default: {settings.db_path})")
+    feeds = commands.add_parser("feeds", help="manage the feed list")
+    actions = feeds.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", parents=[db], help="add feeds by URL")
+    add.add_argument("urls", nargs="+", metavar="URL", help="http(s) address of a feed")
+    remove = actions.add_parser("remove", parents=[db],
+                                help="remove a feed and the articles only it gave")
+    remove.add_argument("url", metavar="URL")
+    actions.add_parser("list", parents=[db], help="every feed with its state")
+    opml = actions.add_parser("import", parents=[db], help="add the feeds of an OPML file")
+    opml.add_argument("file", type=Path, metavar="FILE.opml")
+    actions.add_parser("export", parents=[db], help="print the feed list as OPML")
+    fetch = commands.add_parser("fetch", parents=[db], help="poll the feeds that are due")
+    fetch.add_argument("--all", action="store_true", dest="all_feeds",
+                       help="poll every feed now, ignoring schedules and back-off")
 
 
 def _kind(raw: str) -> str:
@@ -283,6 +309,125 @@ def _load(report: SyncReport, *, quiet: bool) -> int:
     return 0
 
 
+def news_for(store: Store, settings: Settings, seeds: Path | None = None) -> News:
+    """The corpus on `store` as the settings ask."""
+    return News(store, seeds or settings.seeds_dir, max_bytes=settings.max_file_bytes,
+                yaml_backend=settings.yaml_parser, feed_minutes=settings.feeds_minutes or 15,
+                feed_retention_days=settings.feed_retention_days)
+
+
+async def feeds_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`feeds …` and `fetch`."""
+    if args.command == "feeds" and args.action == "add":
+        bad = [url for url in args.urls if not is_http_url(url)]
+        if bad:  # before opening anything: none is added
+            print(f"error: not an http(s) URL: {echo(bad[0])!r}; give each feed's full "
+                  "address, like https://example.com/feed.xml (no feed was added)",
+                  file=sys.stderr)
+            return 2
+    entries: list[FeedEntry] = []
+    if args.command == "feeds" and args.action == "import":
+        read = _read_feed_file(args.file)
+        if isinstance(read, str):
+            print(f"error: {read}; no feed was added", file=sys.stderr)
+            return 1
+        entries = read
+    async with await Store.open(args.db) as store:
+        news = news_for(store, settings)
+        if args.command == "fetch":
+            return await _fetch(news, settings, all_feeds=args.all_feeds)
+        if args.action == "add":
+            return await _add_feeds(news, args.urls)
+        if args.action == "remove":
+            return await _remove_feed(news, args.url)
+        if args.action == "import":
+            added = await store.feeds.merge(entries, again=True)
+            print(f"Imported {args.file}: {counted(len(added), 'feed')} added, "
+                  f"{len(entries) - len(added)} already listed")
+            return 0
+        feeds = await store.feeds.all()
+        if args.action == "export":
+            print(write_opml(FeedEntry(feed.url, feed.title, feed.topic_hint) for feed in feeds),
+                  end="")
+            return 0
+        if not feeds:
+            print("No feeds. Add one with: python -m bot feeds add URL")
+        for feed in feeds:
+            print(plain(feed_line(feed)))
+        return 0
+
+
+def _read_feed_file(path: Path) -> list[FeedEntry] | str:
+    """The feeds an OPML file lists, or why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    entries = read_opml(data)
+    return f"{path}: {entries}" if isinstance(entries, OpmlError) else entries
+
+
+async def _add_feeds(news: News, urls: list[str]) -> int:
+    for url in urls:
+        before = await news.store.feeds.get(url)
+        feed, created = await news.store.feeds.add(url)
+        if created:
+            print(f"added {plain(feed.url)}")
+        elif before is not None and before.status == "disabled":
+            print(f"enabled again {plain(feed.url)} (it was disabled: "
+                  f"{plain(before.last_error or 'no reason given')})")
+        else:
+            print(f"already listed: {plain(feed.url)}")
+    print("Poll them now with: python -m bot fetch")
+    return 0
+
+
+async def _remove_feed(news: News, url: str) -> int:
+    removed = await news.remove_feed(url)
+    if removed is None:
+        print(f"error: no feed has the URL {echo(url)!r}; see the list with: python -m bot "
+              "feeds list", file=sys.stderr)
+        return 1
+    feed, report = removed
+    entries = len(report.removed)
+    print(f"removed {plain(feed.url)} and its {entries} entr{'y' if entries == 1 else 'ies'}; "
+          f"{counted(report.articles, 'article')} left")
+    return 0
+
+
+async def _fetch(news: News, settings: Settings, *, all_feeds: bool) -> int:
+    try:
+        added = await news.merge_feed_list(settings.feeds_file)
+    except FeedListError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        added = []
+    if added:
+        print(f"Added {counted(len(added), 'feed')} from {settings.feeds_file}")
+    async with Fetcher(allow_private=settings.feeds_allow_private,
+                       max_bytes=settings.feed_max_bytes) as fetcher:
+        report = await news.fetch(fetcher, all_feeds=all_feeds)
+    return print_fetch(report, all_feeds=all_feeds)
+
+
+def print_fetch(report: FetchReport, *, all_feeds: bool) -> int:
+    """The fetch report; 1 when every feed polled failed (no network, as a rule)."""
+    if not report.listed:
+        print("No feeds to poll. Add one with: python -m bot feeds add URL")
+        return 0
+    if not report.feeds:
+        print(f"No feed is due ({counted(report.listed, 'feed')} listed); "
+              "python -m bot fetch --all polls every feed now")
+        return 0
+    for outcome in sorted(report.feeds, key=lambda each: each.url):
+        print(f"  {plain(outcome.line())}")
+    print(f"Fetched {report.summary()}")
+    if len(report.failed) == len(report.feeds):
+        print("error: every feed failed (see FAILED above); check the network, then run "
+              f"python -m bot fetch{' --all' if all_feeds else ''} again", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(require_token=False)
@@ -293,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bot(load_settings(require_token=True))
         setup_logging(settings)
+        if command in ("feeds", "fetch"):
+            return asyncio.run(feeds_command(args, settings))
         # `ask` answers from what is stored without the folder; `load` has nothing to do.
         problem = seeds_folder_problem(args.seeds) if command == "load" else None
         if problem:

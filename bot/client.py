@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.errors import NewsTree
 from bot.exceptions import StorageError
 from bot.logs import setup_logging
-from bot.queries import News
+from bot.queries import FeedListError, News
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class NewsBot(commands.Bot):
                             "there or point NEWS_SEEDS_DIR at them", report.seeds_dir)
         for path, reason in report.failed:
             log.warning("skipped %s: %s", path, reason)
+        await self._merge_feed_list()
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
@@ -74,6 +75,16 @@ class NewsBot(commands.Bot):
         # collect first keeps start-up's own garbage out of the frozen set.
         gc.collect()
         gc.freeze()
+
+    async def _merge_feed_list(self) -> None:
+        """Add the feeds of NEWS_FEEDS_FILE not yet known (never one the operator removed)."""
+        try:
+            added = await self.news.merge_feed_list(self.settings.feeds_file)
+        except FeedListError as exc:  # the stored feed list is still polled
+            log.warning("%s", exc)
+            return
+        if added:
+            log.info("added %d feeds from %s", len(added), self.settings.feeds_file)
 
     async def close(self) -> None:
         await super().close()
@@ -137,7 +148,9 @@ async def start_bot(settings: Settings, *, backoff: Backoff = Backoff()) -> None
     try:
         async with await Store.open(settings.db_path) as store:
             news = News(store, settings.seeds_dir, max_bytes=settings.max_file_bytes,
-                        yaml_backend=settings.yaml_parser)
+                        yaml_backend=settings.yaml_parser,
+                        feed_minutes=settings.feeds_minutes or 15,
+                        feed_retention_days=settings.feed_retention_days)
             await _run_until_stopped(news, settings, stop, backoff)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -15,6 +15,10 @@ from bot.yamlsafe import BACKENDS
 
 DEFAULT_SEEDS_DIR = Path("seeds")
 DEFAULT_DB_PATH = Path("data/news.db")
+DEFAULT_FEEDS_FILE = Path("seeds/feeds.opml")
+DEFAULT_FEED_MAX_BYTES = 10_000_000
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
 LOG_FORMATS = ("text", "json")
 _PORTAL_STEPS = "Discord Developer Portal → your application → Bot → Reset Token"
 
@@ -39,6 +43,11 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_BYTES
     yaml_parser: str = "auto"
     digest_grace_hours: int = 6  # a digest missed by less than this is posted late
+    feeds_file: Path | None = DEFAULT_FEEDS_FILE  # merged into the feed list; None: no file
+    feeds_minutes: int = 15  # 0 turns the background polls off
+    feed_max_bytes: int = DEFAULT_FEED_MAX_BYTES
+    feeds_allow_private: bool = False  # fetch from loopback and private addresses (LAN, tests)
+    feed_retention_days: int = 90  # 0 keeps feed articles forever
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -53,6 +62,16 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> i
     if value < minimum:
         raise ConfigError(f"{name}={value} is too small; it must be at least {minimum}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return False
+    if raw.lower() not in _FLAGS:
+        raise ConfigError(f"{name}={raw!r} is not 0 or 1; set {name}=1 to turn it on, "
+                          f"{name}=0 (or nothing) to leave it off")
+    return _FLAGS[raw.lower()]
 
 
 def _snowflake(raw: str, name: str) -> int:
@@ -142,4 +161,11 @@ def load_settings(
         max_file_bytes=_integer(env, "NEWS_MAX_FILE_BYTES", DEFAULT_MAX_BYTES, 1024),
         yaml_parser=parser,
         digest_grace_hours=_integer(env, "NEWS_DIGEST_GRACE_HOURS", 6, 0),
+        # Set but empty means "no file", unlike the other paths: unset takes the default.
+        feeds_file=(Path(env["NEWS_FEEDS_FILE"].strip()) if env["NEWS_FEEDS_FILE"].strip()
+                    else None) if "NEWS_FEEDS_FILE" in env else DEFAULT_FEEDS_FILE,
+        feeds_minutes=_integer(env, "NEWS_FEEDS_MINUTES", 15, 0),
+        feed_max_bytes=_integer(env, "NEWS_FEED_MAX_BYTES", DEFAULT_FEED_MAX_BYTES, 1024),
+        feeds_allow_private=_flag(env, "NEWS_FEEDS_ALLOW_PRIVATE"),
+        feed_retention_days=_integer(env, "NEWS_FEED_RETENTION_DAYS", 90, 0),
     )

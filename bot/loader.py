@@ -1,4 +1,5 @@
-"""Directory sync: scan the seeds folder, parse what changed, write it in one transaction."""
+"""Syncing sources: scan the seeds folder, parse what changed, write it in one transaction;
+a feed's entries are written the same way, as the versions of one source."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from bot.articles import record_from_json, record_to_json
+from bot.articles import Record, record_from_json, record_to_json
+from bot.feeds.state import Feed
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.store import (
+    FOLDER_SOURCE,
     ArticleRow,
     FileState,
     Store,
@@ -230,14 +233,20 @@ def _loaded(parsed: Parsed) -> _Loaded:
     """A parsed file's versions, encoded and ranked here in the worker: the parent then
     merges most articles without decoding any version again (it decodes one stub for an
     article that has no full version)."""
+    return _loaded_records([parsed.record, *parsed.related], parsed.warnings)
+
+
+def _loaded_records(records: Sequence[Record], warnings: tuple[str, ...],
+                    texts: Sequence[str] | None = None) -> _Loaded:
+    """The versions of these records (their JSON `texts` if already encoded)."""
     versions: list[tuple[Version, Candidate[_Alone]]] = []
-    for record in (parsed.record, *parsed.related):
-        text = record_to_json(record)
+    for position, record in enumerate(records):
+        text = record_to_json(record) if texts is None else texts[position]
         alone = text if record["is_stub"] else tuple(article_row(record, text))
         versions.append(((record["url"], record["is_stub"], record["published_at"] or "", text),
                          candidate(record, text, alone)))
     return _Loaded(pack_versions(version for version, _ in versions), tuple(versions),
-                   parsed.warnings)
+                   warnings)
 
 
 def _parse_batch(
@@ -497,10 +506,12 @@ class _SyncWriter:
     in its own article leaves its related stubs, and the articles they are, alone.
     """
 
-    def __init__(self, tx: Transaction, known: dict[str, FileState], report: SyncReport):
+    def __init__(self, tx: Transaction, known: dict[str, FileState], report: SyncReport,
+                 source_id: int = FOLDER_SOURCE):
         self.tx = tx
         self.known = known
         self.report = report
+        self.source_id = source_id
         self.parsed = 0
         self.next_file_id = 0  # set by `run`
         self.file_ids: dict[str, int] = {}
@@ -561,7 +572,7 @@ class _SyncWriter:
             self.file_ids[item.path] = file_id
             rows.append((file_id, item.path, item.size, item.mtime_ns, item.hash, error))
         before = await self.tx.stored_versions(reloaded)  # read before they are replaced
-        await self.tx.record_files(rows)
+        await self.tx.record_files(rows, self.source_id)
         await self.tx.save_packed([(file_id, result.packed) for file_id, result in loaded])
         fullest, published, affected = self.fullest, self.published, self.affected
         remention: list[int] = []  # known files that mention other articles than before
@@ -691,3 +702,100 @@ class _SyncWriter:
         # on (date, URL) pairs.
         new_urls.sort(key=lambda url: self.published.get(url, ""))
         ids.update((url, next_id + offset) for offset, url in enumerate(new_urls))
+
+
+# ---- feeds ---------------------------------------------------------------------------------
+
+FEED_SOURCE_KEY = "source"  # marks a feed's versions, which any file's full version outranks
+
+
+async def sync_feed(
+    store: Store, feed: Feed, records: Sequence[Record], *, now: datetime, retention_days: int
+) -> SyncReport:
+    """Write a feed's new and changed entries (each its source's "file": path = the entry's
+    canonical URL, its one version the entry's record) in one transaction.
+
+    Entries that dropped off the feed stay; those published more than `retention_days`
+    before `now` are removed (0 keeps them forever). A feed removed meanwhile gets nothing.
+    """
+    started = time.perf_counter()
+    report = SyncReport(seeds_dir=feed.url)
+    cutoff = now - timedelta(days=retention_days) if retention_days > 0 else None
+    async with store.transaction() as tx:
+        source_id = await tx.feed_source(feed.id)
+        if source_id is None:
+            report.refused = f"feed {feed.url} was removed: its entries were not stored"
+        else:
+            current = [record for record in records if cutoff is None
+                       or datetime.fromisoformat(record["published_at"]) >= cutoff]
+            urls = {record["url"] for record in current}
+            expired = ([url for url in await tx.entries_published_before(source_id, cutoff)
+                        if url not in urls] if cutoff is not None else [])
+            known = await tx.file_states([*sorted(urls), *expired], source_id)
+            results = await _entry_results(tx, current, known, now, report)
+            report.removed = expired
+            if results or expired:
+                with _collector_paused():
+                    await _SyncWriter(tx, known, report, source_id).run(
+                        _one_batch(results), len(results), None, None)
+    report.articles = await store.article_count()
+    report.duration = time.perf_counter() - started
+    return report
+
+
+async def remove_feed(store: Store, feed: Feed) -> SyncReport:
+    """Forget a feed and its entries: an article only it gave goes, others lose its version."""
+    started = time.perf_counter()
+    report = SyncReport(seeds_dir=feed.url)
+    async with store.transaction() as tx:
+        source_id = await tx.feed_source(feed.id)
+        if source_id is not None:
+            paths = await tx.source_paths(source_id)
+            report.removed = paths
+            if paths:
+                with _collector_paused():
+                    await _SyncWriter(tx, await tx.file_states(paths, source_id), report,
+                                      source_id).run(_one_batch([]), 0, None, None)
+            await tx.drop_feed(feed.id, source_id)
+    report.articles = await store.article_count()
+    report.duration = time.perf_counter() - started
+    return report
+
+
+async def _one_batch(results: list[_FileResult]) -> AsyncIterator[list[_FileResult]]:
+    if results:
+        yield results
+
+
+async def _entry_results(
+    tx: Transaction, records: Sequence[Record], known: dict[str, FileState], now: datetime,
+    report: SyncReport,
+) -> list[_FileResult]:
+    """The entries new or changed since the store last had them, as parsed files are."""
+    first_seen = await _first_seen(tx, records, known, now)
+    results: list[_FileResult] = []
+    for record in records:
+        url = record["url"]
+        entry = {**record, FEED_SOURCE_KEY: "feed"}
+        if url in first_seen:  # undated: it keeps the date it was first seen at
+            entry["published_at"] = first_seen[url]
+        text = record_to_json(entry)
+        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        state = known.get(url)
+        if state is not None and state.hash == digest:
+            report.unchanged += 1
+            continue
+        results.append(_FileResult(url, 0, 0, digest, _loaded_records([entry], (), [text])))
+    return results
+
+
+async def _first_seen(tx: Transaction, records: Sequence[Record], known: dict[str, FileState],
+                      now: datetime) -> dict[str, str]:
+    """The stored dates of known entries that the feed dates `now` (it gave none, or one in
+    the future): without this, such an entry would change at every poll."""
+    now_text = now.astimezone(UTC).isoformat()
+    ids = {known[record["url"]].id: record["url"] for record in records
+           if record["published_at"] == now_text and record["url"] in known}
+    stored = await tx.stored_versions(sorted(ids))
+    return {ids[file_id]: published for file_id, versions in stored.items()
+            for url, _stub, published, _data in versions if url == ids[file_id] and published}

@@ -50,15 +50,18 @@ def filled_fields(record: Record) -> int:
 def fullness(record: Record, text: str, fields: int | None = None) -> Fullness:
     """Sort key, greatest first: a full version before any stub.
 
-    Between full versions (files for the same article): the newest `publishedDateTime`,
-    then the file that lists the most related stubs, then the file whose path sorts first.
+    Between full versions (files and feed entries for the same article): any file before
+    any feed entry (a file is what the operator put there), then the newest
+    `publishedDateTime`, then the file that lists the most related stubs, then the file
+    whose path sorts first.
     Between stubs: more fields, then longer text, then the newest. The JSON text decides
     what is still tied (versions stored before full ones named their file), so the result
     never depends on the order versions arrive in. `fields` saves computing
     `filled_fields` again.
     """
     if not record["is_stub"]:
-        return (True, record["published_at"] or "", record.get("related_count", 0),
+        return (True, record.get("source") != "feed", record["published_at"] or "",
+                record.get("related_count", 0),
                 _sorts_first(record.get("path", "")), text)
     return (
         False,

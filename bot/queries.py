@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from rapidfuzz import fuzz, process, utils
 
 from bot.articles import Article, canonical_url, is_http_url
-from bot.loader import Progress, SyncReport, sync
+from bot.exceptions import NewsBotError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.listing import FeedOutcome, FetchReport
+from bot.feeds.opml import OpmlError, read_opml
+from bot.feeds.poll import Polled, due, poll
+from bot.feeds.state import Feed
+from bot.loader import Progress, SyncReport, remove_feed, sync, sync_feed
 from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Page, ProviderCount, Stats, Store, TopicCount
 from bot.text import echo
+
+log = logging.getLogger(__name__)
 
 # How much each kind of relation counts when ranking related articles.
 LISTED_WEIGHT = 3.0  # the article's own related list
@@ -73,6 +83,10 @@ def _resolved(kind: str, text: str, matches: list[Scored[Named]], known: list[st
     return NotFound(f"No {kind} matches {echo(text)!r}.", names or known[:SUGGESTIONS])
 
 
+class FeedListError(NewsBotError):
+    """A feed list file (OPML) that cannot be read or used; the message says why."""
+
+
 class News:
     """A corpus: its store, the seeds folder it syncs from and its fuzzy index."""
 
@@ -83,14 +97,20 @@ class News:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         yaml_backend: str = "auto",
+        feed_minutes: int = 15,
+        feed_retention_days: int = 90,
     ):
         self.store = store
         self.seeds_dir = seeds_dir
         self.max_bytes = max_bytes
         self.yaml_backend = yaml_backend
+        self.feed_minutes = feed_minutes
+        self.feed_retention_days = feed_retention_days
         self.index = SearchIndex([], [], [])
         self.last_report: SyncReport | None = None
-        self._sync_lock = asyncio.Lock()
+        self.last_fetch: FetchReport | None = None
+        self._sync_lock = asyncio.Lock()  # the folder sync and every index change
+        self._fetch_lock = asyncio.Lock()  # one poll of the feeds at a time
 
     async def sync(
         self, progress: Progress | None = None, *, allow_empty: bool = False
@@ -103,14 +123,20 @@ class News:
             report = await sync(self.store, self.seeds_dir, max_bytes=self.max_bytes,
                                 backend=self.yaml_backend, progress=progress,
                                 allow_empty=allow_empty)
-            if self.last_report is None:
-                self.index = await SearchIndex.build(self.store)
-            elif report.changed:
-                self.index = await self._updated_index(report.article_ids)
+            await self._follow(report.article_ids if report.changed else [],
+                               build=self.last_report is None)
             self.last_report = report
             # Even a sync that changed nothing held every file's path and stat meanwhile.
             await asyncio.to_thread(give_back_free_memory)
             return report
+
+    async def _follow(self, article_ids: list[int], *, build: bool) -> None:
+        """Bring the index in line with a write that changed these articles; `build` it
+        from the store instead (the first sync). Called with the sync lock held."""
+        if build:
+            self.index = await SearchIndex.build(self.store)
+        elif article_ids:
+            self.index = await self._updated_index(article_ids)
 
     async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
         """The index with these articles read anew; built afresh when that is due."""
@@ -119,6 +145,75 @@ class News:
             if updated is not None:
                 return updated
         return await SearchIndex.build(self.store)
+
+    # ---- feeds -------------------------------------------------------------------------
+
+    async def fetch(self, fetcher: Fetcher, *, all_feeds: bool = False,
+                    now: datetime | None = None) -> FetchReport:
+        """Poll the feeds that are due (or every feed not disabled, ignoring schedules and
+        back-off), store what they give, and update the index as a sync does."""
+        async with self._fetch_lock:
+            started = time.perf_counter()
+            now = now or datetime.now(UTC)
+            feeds = await self.store.feeds.all()
+            chosen = [feed for feed in feeds if feed.status != "disabled"] if all_feeds \
+                else due(feeds, now)
+            report = FetchReport(listed=len(feeds))
+            topics = [topic.name for topic in await self.store.topic_counts()]
+            async for polled in poll(chosen, fetcher, now=now, interval_minutes=self.feed_minutes,
+                                     known_topics=topics):
+                report.feeds.append(await self._store_polled(polled, now, report.article_ids))
+            if report.article_ids:
+                async with self._sync_lock:
+                    await self._follow(report.article_ids, build=self.last_report is None)
+            report.articles = await self.store.article_count()
+            report.duration = time.perf_counter() - started
+            self.last_fetch = report
+            return report
+
+    async def _store_polled(self, polled: Polled, now: datetime, article_ids: list[int]
+                            ) -> FeedOutcome:
+        """Store one feed's poll: its entries if it gave a document, then its new state."""
+        outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
+                              seconds=polled.seconds)
+        if polled.document is not None:
+            synced = await sync_feed(self.store, polled.feed, polled.document.records, now=now,
+                                     retention_days=self.feed_retention_days)
+            article_ids.extend(synced.article_ids)
+            outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
+                                  len(synced.added), len(synced.updated), synced.unchanged,
+                                  polled.document.skipped, polled.seconds)
+        await self.store.feeds.save(polled.feed)
+        if polled.outcome in ("failed", "gone"):
+            log.warning("feed %s: %s", polled.feed.url, polled.reason)
+        return outcome
+
+    async def remove_feed(self, url: str) -> tuple[Feed, SyncReport] | None:
+        """Remove a feed and the articles only it gave; None if no feed has that URL."""
+        feed = await self.store.feeds.get(url)
+        if feed is None:
+            return None
+        report = await remove_feed(self.store, feed)
+        async with self._sync_lock:
+            await self._follow(report.article_ids, build=False)
+        return feed, report
+
+    async def merge_feed_list(self, path: Path | None) -> list[str]:
+        """Add the feeds of a feed list file (NEWS_FEEDS_FILE) that are neither in the list
+        nor removed by the operator; the URLs added. A file that cannot be read is a
+        `FeedListError`."""
+        if path is None:
+            return []
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise FeedListError(f"feed list {path} cannot be read ({exc.strerror}); fix it "
+                                "or set NEWS_FEEDS_FILE (empty: no file)") from None
+        entries = read_opml(data)
+        if isinstance(entries, OpmlError):
+            raise FeedListError(f"feed list {path} is not usable: {entries}; fix it or set "
+                                "NEWS_FEEDS_FILE (empty: no file)")
+        return await self.store.feeds.merge(entries)
 
     # ---- resolution --------------------------------------------------------------------
 

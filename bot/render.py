@@ -15,6 +15,8 @@ import discord
 
 from bot.articles import Article, is_http_url
 from bot.digest import Digest, DigestContent
+from bot.feeds.listing import feed_state, next_poll
+from bot.feeds.state import Feed
 from bot.loader import SyncReport
 from bot.store import Stats
 from bot.text import counted, page_of, plain, shorten
@@ -206,8 +208,24 @@ def _add_failing_files(embed: discord.Embed, name: str,
     embed.add_field(name=name, value=_fit(lines, FIELD_VALUE_LIMIT, "\n"), inline=False)
 
 
+def feeds_embed(feeds: Sequence[Feed], offset: int, total: int, page_size: int
+                ) -> discord.Embed:
+    """A page of the feed list: each feed's address, title, state, articles and polls."""
+    lines = [
+        f"**{escape(shorten(feed.title or 'no title yet', 80))}** · <{safe_url(feed.url)}>\n"
+        f"{escape(shorten(feed_state(feed), 200))} · {counted(feed.articles, 'article')} · "
+        f"next poll {escape(next_poll(feed))}"
+        for feed in feeds
+    ]
+    embed = discord.Embed(title="Feeds", colour=NEWS_COLOUR,
+                          description=_fit(lines, DESCRIPTION_LIMIT, "\n\n") or
+                          "No feeds. Add one with /admin feeds add.")
+    embed.set_footer(text=f"Page {page_of(offset, page_size, total)} · {counted(total, 'feed')}")
+    return embed
+
+
 def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
-                failing: Sequence[tuple[str, str]]) -> discord.Embed:
+                failing: Sequence[tuple[str, str]], feeds: Sequence[Feed] = ()) -> discord.Embed:
     """Operator statistics for /admin stats."""
     embed = discord.Embed(title="AI News Bot stats", colour=NEWS_COLOUR)
     last_sync = discord.utils.format_dt(stats.last_sync, "R") if stats.last_sync else "never"
@@ -216,6 +234,7 @@ def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
         ("Topics", str(stats.topics)),
         ("Providers", str(stats.providers)),
         ("Files", f"{stats.files} ({stats.failing_files} failing)"),
+        ("Feeds", f"{len(feeds)} ({sum(feed.status == 'failing' for feed in feeds)} failing)"),
         ("Last sync", last_sync),
         ("Database", f"{stats.database_bytes / 1_048_576:.1f} MiB"),
         ("Uptime", str(uptime).split(".")[0]),
@@ -224,6 +243,10 @@ def stats_embed(stats: Stats, *, uptime: timedelta, latency_ms: float,
         embed.add_field(name=name, value=value)
     if failing:
         _add_failing_files(embed, "Failing files", failing)
+    failing_feeds = [(feed.url, feed_state(feed)) for feed in feeds
+                     if feed.status in ("failing", "disabled")]
+    if failing_feeds:
+        _add_failing_files(embed, "Failing feeds", failing_feeds)
     return embed
 
 

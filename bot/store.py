@@ -26,7 +26,7 @@ import aiosqlite
 import lz4.block
 import orjson
 
-from bot.articles import Article, Record, article_from_json
+from bot.articles import Article, Record, article_from_json, canonical_url
 from bot.digest import Digest
 from bot.exceptions import (
     OTHER_DB,
@@ -38,6 +38,8 @@ from bot.exceptions import (
     NotOurDatabase,
     StorageError,
 )
+from bot.feeds.opml import FeedEntry
+from bot.feeds.state import Feed
 from bot.ranking import rank_score
 
 _SET_META = (
@@ -57,6 +59,7 @@ _CHUNK = 900
 # that is stuck, and the error says so.
 BUSY_TIMEOUT_MS = 300_000
 _TITLE_BATCH = 5000  # rows per fetch of every title
+FOLDER_SOURCE = 1  # the seeds folder's source id (migration 0006); each feed has its own
 
 
 class FileState(NamedTuple):
@@ -232,6 +235,7 @@ class Store:
         # rolled back with) the sync's transaction, so every write takes this lock.
         self._write_lock = asyncio.Lock()
         self.digests = DigestStore(writer, self._write_lock)
+        self.feeds = FeedStore(writer, self._write_lock)
 
     @property
     def writing(self) -> bool:
@@ -285,12 +289,14 @@ class Store:
     # ---- files -------------------------------------------------------------------------
 
     async def file_stats(self) -> list[tuple[str, int, int]]:
-        """(path, size, mtime_ns) of every known source file: all a sync reads of most."""
+        """(path, size, mtime_ns) of every known file of the seeds folder: all a sync reads
+        of most."""
         return await _file_stats(self._reader)
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
-        """What the store knows of these source files, by path (unknown ones left out)."""
-        return await _file_states(self._reader, paths)
+        """What the store knows of these files of the seeds folder, by path (unknown ones
+        left out)."""
+        return await _file_states(self._reader, paths, FOLDER_SOURCE)
 
     async def data_version(self) -> int:
         """A number that changes whenever any connection, this store's writer included, has
@@ -531,8 +537,9 @@ class Store:
             "SELECT count(*) FROM articles WHERE is_stub = 0",
             "SELECT count(*) FROM topics",
             "SELECT count(*) FROM providers",
-            "SELECT count(*) FROM files",
-            "SELECT count(*) FROM files WHERE error IS NOT NULL",
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE}",  # noqa: S608
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE} "  # noqa: S608
+            "AND error IS NOT NULL",
         ):
             counts.append(await self._count(sql))
         last_sync = await self.get_meta("last_sync")
@@ -551,25 +558,29 @@ class Store:
 
 
 async def _file_stats(db: aiosqlite.Connection) -> list[tuple[str, int, int]]:
-    async with db.execute("SELECT path, size, mtime_ns FROM files") as cursor:
+    # Read off the (source_id, path) index: a feed's entries are never part of the folder.
+    async with db.execute("SELECT path, size, mtime_ns FROM files WHERE source_id = ?",
+                          [FOLDER_SOURCE]) as cursor:
         return cast("list[tuple[str, int, int]]", list(await cursor.fetchall()))
 
 
-async def _file_states(db: aiosqlite.Connection, paths: Sequence[str]) -> dict[str, FileState]:
+async def _file_states(db: aiosqlite.Connection, paths: Sequence[str], source_id: int
+                       ) -> dict[str, FileState]:
     states: dict[str, FileState] = {}
     for chunk in _chunks(paths):
         async with db.execute(
             "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
-            f"WHERE path IN ({_marks(len(chunk))})",
-            chunk,
+            f"WHERE source_id = ? AND path IN ({_marks(len(chunk))})",
+            [source_id, *chunk],
         ) as cursor:
             states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
     return states
 
 
 async def _failing_files(db: aiosqlite.Connection) -> list[tuple[str, str]]:
-    sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
-    async with db.execute(sql) as cursor:
+    sql = ("SELECT path, error FROM files WHERE source_id = ? AND error IS NOT NULL "
+           "ORDER BY path")
+    async with db.execute(sql, [FOLDER_SOURCE]) as cursor:
         return [(row[0], row[1]) for row in await cursor.fetchall()]
 
 
@@ -591,13 +602,46 @@ class Transaction:
         """As `Store.file_stats`, inside the transaction."""
         return await _file_stats(self._db)
 
-    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
-        """As `Store.file_states`, inside the transaction."""
-        return await _file_states(self._db, paths)
+    async def file_states(self, paths: Sequence[str], source_id: int = FOLDER_SOURCE
+                          ) -> dict[str, FileState]:
+        """As `Store.file_states`, inside the transaction; of any source."""
+        return await _file_states(self._db, paths, source_id)
 
     async def failing_files(self) -> list[tuple[str, str]]:
         """As `Store.failing_files`, inside the transaction."""
         return await _failing_files(self._db)
+
+    async def feed_source(self, feed_id: int) -> int | None:
+        """The source id of a feed; None if it was removed."""
+        async with self._db.execute("SELECT source_id FROM feeds WHERE id = ?",
+                                    [feed_id]) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
+
+    async def source_paths(self, source_id: int) -> list[str]:
+        """The paths (for a feed: entry URLs) of every file of a source."""
+        async with self._db.execute("SELECT path FROM files WHERE source_id = ? ORDER BY path",
+                                    [source_id]) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def entries_published_before(self, source_id: int, before: datetime) -> list[str]:
+        """The entries of a feed whose article was published before `before`."""
+        async with self._db.execute(
+            "SELECT f.path FROM files f JOIN mentions m ON m.file_id = f.id AND m.is_stub = 0 "
+            "JOIN articles a ON a.id = m.article_id "
+            "WHERE f.source_id = ? AND a.published_at < ? ORDER BY f.path",
+            [source_id, int(before.timestamp())],
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def drop_feed(self, feed_id: int, source_id: int) -> None:
+        """Forget a feed whose entries were removed, and remember it was removed."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO removed_feeds (key) SELECT key FROM feeds WHERE id = ?",
+            [feed_id],
+        )
+        await self._db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
+        await self._db.execute("DELETE FROM sources WHERE id = ?", [source_id])
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""
@@ -651,14 +695,16 @@ class Transaction:
                 )
 
     async def record_files(
-        self, states: Sequence[tuple[int, str, int, int, str, str | None]]
+        self, states: Sequence[tuple[int, str, int, int, str, str | None]],
+        source_id: int = FOLDER_SOURCE,
     ) -> None:
-        """Insert or update file rows (id, path, size, mtime_ns, hash, error)."""
+        """Insert or update file rows (id, path, size, mtime_ns, hash, error) of a source."""
         await self._db.executemany(
-            "INSERT INTO files (id, path, size, mtime_ns, hash, error) VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO files (id, source_id, path, size, mtime_ns, hash, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, hash = excluded.hash, error = excluded.error",
-            states,
+            [(file_id, source_id, *rest) for file_id, *rest in states],
         )
 
     async def _lookup(
@@ -1153,3 +1199,126 @@ class DigestStore:
             (day.isoformat(), failure,
              int(window_end.timestamp()) if window_end else None, digest_id),
         )
+
+
+_FEED_COLUMNS = (
+    "f.id, f.url, f.title, f.topic_hint, f.etag, f.last_modified, f.status, f.failures, "
+    "f.failing_since, f.last_error, f.last_poll_at, f.next_poll_at, f.min_interval_minutes, "
+    "(SELECT count(*) FROM files WHERE source_id = f.source_id)"
+)
+
+
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _feed_from_row(row: Sequence[Any]) -> Feed:
+    return Feed(
+        id=int(row[0]), url=str(row[1]), title=row[2], topic_hint=row[3], etag=row[4],
+        last_modified=row[5], status=str(row[6]), failures=int(row[7]),
+        failing_since=_when(row[8]), last_error=row[9], last_poll_at=_when(row[10]),
+        next_poll_at=_when(row[11]), min_interval_minutes=row[12], articles=int(row[13]),
+    )
+
+
+class FeedStore:
+    """The feed list: each feed's URL, what it is called and the state of its polls.
+
+    A feed is a source of articles (see migration 0006); its entries are written and
+    removed by the loader (`sync_feed`, `remove_feed`), never here.
+    """
+
+    def __init__(self, writer: aiosqlite.Connection, write_lock: asyncio.Lock):
+        self._writer = writer
+        self._write_lock = write_lock
+
+    async def add(self, url: str, title: str | None = None, topic_hint: str | None = None
+                  ) -> tuple[Feed, bool]:
+        """The feed at `url` and whether it is new: one per canonical URL (a feed removed
+        before is added again)."""
+        added = await self._adding([(url, title, topic_hint)], again=True)
+        feed = await self.get(url)
+        if feed is None:  # pragma: no cover - the row was just written
+            raise RuntimeError("feed vanished after adding")
+        return feed, bool(added)
+
+    async def merge(self, entries: Iterable[FeedEntry], *, again: bool = False) -> list[str]:
+        """Add the feeds of a list that are not known; the URLs added. Feeds the operator
+        removed are added back only `again` (an import by hand, not the feed list file)."""
+        # A list written without titles names each feed by its URL (see `write_opml`).
+        return await self._adding([(entry.url, entry.title if entry.title != entry.url else None,
+                                    entry.topic_hint) for entry in entries], again=again)
+
+    async def _adding(self, feeds: Sequence[tuple[str, str | None, str | None]], *,
+                      again: bool) -> list[str]:
+        """Add feeds (url, title, topic hint) in one transaction; the URLs added."""
+        added: list[str] = []
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                for url, title, topic_hint in feeds:
+                    if await self._add(canonical_url(url), url, title, topic_hint, again=again):
+                        added.append(url)
+            except BaseException:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+        return added
+
+    async def _add(self, key: str, url: str, title: str | None, topic_hint: str | None,
+                   *, again: bool) -> bool:
+        async with self._writer.execute("SELECT 1 FROM feeds WHERE key = ?", [key]) as cursor:
+            if await cursor.fetchone() is not None:
+                if again:  # by hand: a feed disabled (410 Gone) is polled again
+                    await self._writer.execute(
+                        "UPDATE feeds SET status = 'new', failures = 0, failing_since = NULL, "
+                        "last_error = NULL, next_poll_at = NULL "
+                        "WHERE key = ? AND status = 'disabled'", [key])
+                return False
+        if not again:
+            async with self._writer.execute(
+                "SELECT 1 FROM removed_feeds WHERE key = ?", [key]
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    return False
+        cursor = await self._writer.execute("INSERT INTO sources (kind) VALUES ('feed')")
+        await self._writer.execute(
+            "INSERT INTO feeds (source_id, key, url, title, topic_hint) VALUES (?, ?, ?, ?, ?)",
+            [cursor.lastrowid, key, url, title, topic_hint],
+        )
+        await self._writer.execute("DELETE FROM removed_feeds WHERE key = ?", [key])
+        return True
+
+    async def _select(self, where: str, params: Sequence[object]) -> list[Feed]:
+        async with self._writer.execute(
+            f"SELECT {_FEED_COLUMNS} FROM feeds f {where} ORDER BY f.id", params  # noqa: S608
+        ) as cursor:
+            return [_feed_from_row(row) for row in await cursor.fetchall()]
+
+    async def all(self) -> list[Feed]:
+        """Every feed, in the order they were added, with its number of articles."""
+        return await self._select("", ())
+
+    async def get(self, url: str) -> Feed | None:
+        """The feed added with `url` (in any spelling of it) or polled at it now."""
+        found = await self._select("WHERE f.key = ? OR f.url = ?", (canonical_url(url), url))
+        return found[0] if found else None
+
+    async def save(self, feed: Feed) -> None:
+        """Store a feed's state after a poll (a feed removed meanwhile stays removed)."""
+        async with self._write_lock:
+            await self._writer.execute(
+                "UPDATE feeds SET url = ?, title = coalesce(?, title), etag = ?, "
+                "last_modified = ?, status = ?, failures = ?, failing_since = ?, "
+                "last_error = ?, last_poll_at = ?, next_poll_at = ?, min_interval_minutes = ? "
+                "WHERE id = ?",
+                [feed.url, feed.title, feed.etag, feed.last_modified, feed.status,
+                 feed.failures, _iso(feed.failing_since), feed.last_error,
+                 _iso(feed.last_poll_at), _iso(feed.next_poll_at), feed.min_interval_minutes,
+                 feed.id],
+            )

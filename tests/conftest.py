@@ -107,8 +107,10 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def make_bot(store: Store, seeds: Path, clock: Callable[[], datetime] | None = None) -> NewsBot:
-    """The real bot on `store` and `seeds`, no background re-sync, optionally a test clock."""
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=store.path, sync_minutes=0)
+    """The real bot on `store` and `seeds`, no background re-sync or feed poll (and no feed
+    list file), optionally a test clock."""
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=store.path, sync_minutes=0,
+                        feeds_file=None, feeds_minutes=0)
     bot = NewsBot(news=News(store, seeds), settings=settings)
     if clock is not None:
         bot.clock = clock

@@ -54,7 +54,7 @@ async def test_commands_sync_globally_once(
     assert set(groups) == {"news", "admin", "digest"}
     assert {o["name"] for o in groups["news"]["options"]} == {
         "latest", "topic", "provider", "related", "search", "article", "topics"}
-    assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync"}
+    assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync", "feeds"}
     assert {o["name"] for o in groups["digest"]["options"]} == {"set", "show", "off", "preview"}
     assert int(groups["digest"]["default_member_permissions"]) == 0x20  # Manage Server
     assert await store.get_meta(COMMAND_HASH_KEY)

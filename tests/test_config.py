@@ -156,3 +156,30 @@ def test_the_dotenv_file_is_read_and_the_real_environment_wins(
     settings = load_settings(require_token=False, dotenv_path=str(dotenv))
     assert settings.sync_minutes == 5
     assert settings.log_level == "WARNING"
+
+
+def test_feed_settings_have_defaults_and_are_read() -> None:
+    defaults = load_settings(require_token=False, env={})
+    assert defaults.feeds_file == Path("seeds/feeds.opml")
+    assert (defaults.feeds_minutes, defaults.feed_max_bytes) == (15, 10_000_000)
+    assert (defaults.feeds_allow_private, defaults.feed_retention_days) == (False, 90)
+    settings = load_settings(require_token=False, env={
+        "NEWS_FEEDS_FILE": " /srv/feeds.opml ", "NEWS_FEEDS_MINUTES": "0",
+        "NEWS_FEED_MAX_BYTES": "2048", "NEWS_FEEDS_ALLOW_PRIVATE": "1",
+        "NEWS_FEED_RETENTION_DAYS": "0",
+    })
+    assert settings.feeds_file == Path("/srv/feeds.opml")
+    assert (settings.feeds_minutes, settings.feed_max_bytes) == (0, 2048)
+    assert (settings.feeds_allow_private, settings.feed_retention_days) == (True, 0)
+    # Set and empty: no feed list file at all.
+    assert load_settings(require_token=False, env={"NEWS_FEEDS_FILE": " "}).feeds_file is None
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("NEWS_FEEDS_ALLOW_PRIVATE", "maybe", "NEWS_FEEDS_ALLOW_PRIVATE='maybe' is not 0 or 1"),
+    ("NEWS_FEEDS_MINUTES", "-1", "NEWS_FEEDS_MINUTES=-1 is too small"),
+    ("NEWS_FEED_MAX_BYTES", "10MB", "NEWS_FEED_MAX_BYTES='10MB' is not a whole number"),
+    ("NEWS_FEED_RETENTION_DAYS", "-5", "NEWS_FEED_RETENTION_DAYS=-5 is too small"),
+])
+def test_bad_feed_settings_name_the_setting(name: str, value: str, expected: str) -> None:
+    assert config_error({name: value}).startswith(expected)

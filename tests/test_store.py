@@ -113,3 +113,37 @@ def test_packed_versions_come_back_exactly_whatever_the_text_holds(
     versions = [(url, is_stub, "2022-05-26T12:00:00+00:00", article_to_json(article)),
                 (url + "/other", True, "", article_to_json(article))]
     assert unpack_versions(pack_versions(versions)) == versions
+
+
+async def test_migration_0006_keeps_the_corpus_and_a_folder_sync_finds_nothing_to_do(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    path = tmp_path / "news.db"
+    async with await Store.open(path) as store:
+        await sync(store, seeds_dir)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("BEGIN; DROP TABLE files; DROP TABLE sources; DROP TABLE feeds; "
+                     "DROP TABLE removed_feeds; CREATE TABLE files ("
+                     "id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, "
+                     "mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, error TEXT); COMMIT;")
+    db.close()
+    # Back to schema 5 with the files the sync wrote (ids and stats as they were).
+    async with await Store.open(tmp_path / "copy.db") as fresh:
+        await sync(fresh, seeds_dir)
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    rows = copy.execute("SELECT id, path, size, mtime_ns, hash, error FROM files").fetchall()
+    copy.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
+    db.execute("PRAGMA user_version = 5")
+    db.close()
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == len(MIGRATIONS)
+        report = await sync(store, seeds_dir)
+        assert (report.added, report.updated, report.removed) == ([], [], [])
+        assert report.unchanged == len(rows)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT DISTINCT source_id FROM files").fetchall() == [(1,)]
+    plan = " ".join(row[3] for row in db.execute(
+        "EXPLAIN QUERY PLAN SELECT path, size, mtime_ns FROM files WHERE source_id = 1"))
+    assert "USING INDEX" in plan  # the folder's files are read off the index, not a scan

@@ -1,4 +1,5 @@
-"""`/admin …` for the bot's operator: reload, stats, command sync; and the background re-sync."""
+"""`/admin …` for the bot's operator: reload, stats, command sync, feeds; and the background
+re-sync of the folder and polls of the feeds."""
 
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import render
+from bot.articles import is_http_url
 from bot.client import NewsBot
 from bot.errors import UserFacingError
 from bot.exceptions import StorageError
+from bot.feeds.fetch import Fetcher
+from bot.text import echo
+from bot.views import ListPage, PagedView
 
 log = logging.getLogger(__name__)
+
+FEEDS_PAGE_SIZE = 10
 
 
 async def operator_only(interaction: discord.Interaction) -> bool:
@@ -35,6 +42,9 @@ class AdminCog(commands.Cog):
         default_permissions=discord.Permissions(administrator=True),
     )
 
+    feeds = app_commands.Group(name="feeds", description="The feeds the bot reads",
+                               parent=admin)
+
     def __init__(self, bot: NewsBot):
         self.bot = bot
 
@@ -43,9 +53,36 @@ class AdminCog(commands.Cog):
         if minutes > 0:
             self.resync.change_interval(minutes=minutes)
             self.resync.start()
+        feed_minutes = self.bot.settings.feeds_minutes
+        if feed_minutes > 0:
+            self.poll_feeds.change_interval(minutes=feed_minutes)
+            self.poll_feeds.start()
 
     async def cog_unload(self) -> None:
         self.resync.cancel()
+        self.poll_feeds.cancel()
+
+    @tasks.loop(minutes=15)
+    async def poll_feeds(self) -> None:
+        # As for the re-sync: an exception would stop the loop for good. One feed's trouble
+        # is already its own outcome; this catches a whole cycle's.
+        settings = self.bot.settings
+        try:
+            async with Fetcher(allow_private=settings.feeds_allow_private,
+                               max_bytes=settings.feed_max_bytes) as fetcher:
+                report = await self.bot.news.fetch(fetcher)
+        except StorageError as exc:
+            log.error("feed poll failed, retrying in %s min: %s", settings.feeds_minutes, exc)
+            return
+        except Exception:
+            log.exception("feed poll failed; retrying in %s min", settings.feeds_minutes)
+            return
+        if report.feeds:
+            log.info("feed poll: %s", report.summary())
+
+    @poll_feeds.before_loop
+    async def _before_poll(self) -> None:
+        await self.bot.wait_until_ready()
 
     @tasks.loop(minutes=10)
     async def resync(self) -> None:
@@ -101,6 +138,7 @@ class AdminCog(commands.Cog):
             # latency is NaN until the first heartbeat is acknowledged
             latency_ms=0.0 if math.isnan(self.bot.latency) else self.bot.latency * 1000,
             failing=await news.store.failing_files(),
+            feeds=await news.store.feeds.all(),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -111,6 +149,61 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.bot.sync_commands(force_global=True)
         await interaction.followup.send(f"Synced {count} commands globally.", ephemeral=True)
+
+
+    @feeds.command(name="add", description="Add a feed by its http(s) address")
+    @app_commands.describe(url="The feed's address, like https://example.com/feed.xml")
+    @app_commands.check(operator_only)
+    async def feeds_add(self, interaction: discord.Interaction, url: str) -> None:
+        url = url.strip()
+        if not is_http_url(url):
+            raise UserFacingError("Not a feed address", [
+                f"{echo(url, 100)!r} is not an http(s) URL.",
+                "Give the feed's full address, like https://example.com/feed.xml."])
+        store = self.bot.news.store
+        before = await store.feeds.get(url)
+        feed, created = await store.feeds.add(url)
+        if created:
+            title, lines = "Feed added", ["It is polled in the next cycle."]
+        elif before is not None and before.status == "disabled":
+            title, lines = "Feed enabled again", ["It is polled in the next cycle."]
+        else:
+            title, lines = "Feed already listed", []
+        log.info("feeds add by %s: %s (%s)", interaction.user.id, feed.url, title)
+        await interaction.response.send_message(
+            embed=render.message_embed(title, [f"<{feed.url}>", *lines]), ephemeral=True)
+
+    @feeds.command(name="remove", description="Remove a feed and the articles only it gave")
+    @app_commands.describe(url="The feed's address, as /admin feeds list shows it")
+    @app_commands.check(operator_only)
+    async def feeds_remove(self, interaction: discord.Interaction, url: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        removed = await self.bot.news.remove_feed(url.strip())
+        if removed is None:
+            raise UserFacingError("No such feed", [
+                f"No feed has the address {echo(url, 100)!r}.",
+                "See the list with /admin feeds list."])
+        feed, report = removed
+        log.info("feeds remove by %s: %s", interaction.user.id, feed.url)
+        await interaction.followup.send(embed=render.message_embed("Feed removed", [
+            f"<{feed.url}>", f"{len(report.removed)} of its entries removed; "
+            f"{report.articles} articles in the corpus."]), ephemeral=True)
+
+    @feeds.command(name="list", description="Every feed with its state")
+    @app_commands.check(operator_only)
+    async def feeds_list(self, interaction: discord.Interaction) -> None:
+        listed = await self.bot.news.store.feeds.all()
+
+        async def source(offset: int) -> ListPage:
+            page = listed[offset : offset + FEEDS_PAGE_SIZE]
+            return ListPage(render.feeds_embed(page, offset, len(listed), FEEDS_PAGE_SIZE), [],
+                            len(listed))
+
+        first = await source(0)
+        view = PagedView(interaction.user.id, source, self.bot.news.store.article,
+                         FEEDS_PAGE_SIZE, first)
+        await interaction.response.send_message(embed=first.embed, view=view, ephemeral=True)
+        view.interaction = interaction
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -1,0 +1,193 @@
+"""Feed entries in the store: one article per URL across sources, the file's fields first,
+entries kept after they drop off the feed, old ones pruned, and removing a feed."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from conftest import AMD_TITLE, AMD_URL, META_URL, snapshot
+
+from bot.articles import Record
+from bot.feeds.entries import FeedDocument, parse_feed
+from bot.feeds.opml import FeedEntry
+from bot.feeds.state import Feed
+from bot.loader import remove_feed, sync, sync_feed
+from bot.queries import News
+from bot.store import Store
+
+FEED_URL = "https://feeds.example.org/ai.xml"
+OTHER_FEED = "https://other.example.net/rss"
+NOW = datetime(2022, 6, 1, 12, tzinfo=UTC)
+FEED_ONLY_URL = "https://example.org/2022/05/31/tpu-v5"
+FEED_ONLY_TITLE = "Google shows its TPU v5 pods"
+OLD_URL = "https://example.org/2022/01/02/old-news"
+
+
+def item(title: str, link: str, date: str | None, description: str = "") -> str:
+    when = f"<pubDate>{date}</pubDate>" if date else ""
+    return (f"<item><title>{title}</title><link>{link}</link>{when}"
+            f"<description>{description}</description></item>")
+
+
+# Dated after the file: the newest full version would win, were it not a feed entry.
+AMD_ITEM = item("AMD GPUs come to Azure (feed title)",
+                "https://www.theregister.com/2022/05/26/amd_azure_microsoft/?utm_source=rss",
+                "Fri, 27 May 2022 08:00:00 GMT", "The feed's own summary of the AMD news.")
+FEED_ONLY_ITEM = item(FEED_ONLY_TITLE, FEED_ONLY_URL + "?utm_medium=feed",
+                      "Tue, 31 May 2022 09:00:00 GMT", "Tensor chips for training, in pods.")
+OLD_ITEM = item("Old news from January", OLD_URL, "Sun, 02 Jan 2022 09:00:00 GMT", "Stale.")
+
+
+def document(*items: str, now: datetime = NOW) -> FeedDocument:
+    body = ("<?xml version='1.0'?><rss version='2.0'><channel><title>Example AI</title>"
+            f"<link>https://example.org/</link>{''.join(items)}</channel></rss>").encode()
+    parsed = parse_feed(body, url=FEED_URL, content_type="application/rss+xml",
+                        topic_hint=None, now=now)
+    assert isinstance(parsed, FeedDocument), parsed
+    return parsed
+
+
+async def feed_sync(store: Store, feed: Feed, records: tuple[Record, ...],
+                    now: datetime = NOW, retention_days: int = 90) -> list[str]:
+    report = await sync_feed(store, feed, records, now=now, retention_days=retention_days)
+    assert report.refused == ""
+    return sorted([*report.added, *report.updated])
+
+
+BOTH = sorted([AMD_URL, FEED_ONLY_URL])
+
+
+async def test_a_feed_entry_of_a_seed_article_is_that_article_with_the_files_fields(
+    news: News,
+) -> None:
+    feed, created = await news.store.feeds.add(FEED_URL)
+    assert created
+    before = await news.store.article_count()
+    assert await feed_sync(news.store, feed, document(AMD_ITEM, FEED_ONLY_ITEM).records) == BOTH
+    # Listed once: the AMD entry is the seed article (its URL had utm_* parameters).
+    assert await news.store.article_count() == before + 1
+    amd = await news.store.article_by_url(AMD_URL)
+    assert amd is not None
+    assert amd.title == AMD_TITLE  # the file's title, not the feed's
+    assert amd.excerpt.startswith("Microsoft Build Microsoft Azure on Thursday")
+    latest = (await news.latest(50)).page
+    urls = [article.url for article in latest.items]
+    assert urls.count(AMD_URL) == 1 and FEED_ONLY_URL in urls
+    assert latest.total == before + 1
+    feed_only = await news.store.article_by_url(FEED_ONLY_URL)
+    assert feed_only is not None and feed_only.title == FEED_ONLY_TITLE
+    assert feed_only.link == FEED_ONLY_URL  # without its tracking parameter
+    assert (await news.store.feeds.all())[0].articles == 2
+
+
+async def test_the_folder_sync_never_removes_feed_articles(
+    store: Store, seeds_dir: Path
+) -> None:
+    await sync(store, seeds_dir)
+    feed, _ = await store.feeds.add(FEED_URL)
+    await feed_sync(store, feed, document(AMD_ITEM, FEED_ONLY_ITEM).records)
+    for path in seeds_dir.iterdir():
+        path.unlink()
+    report = await sync(store, seeds_dir, allow_empty=True)
+    assert len(report.removed) > 0
+    # The AMD article stays, now from the feed alone; the feed-only one is untouched.
+    amd = await store.article_by_url(AMD_URL)
+    assert amd is not None and amd.title == "AMD GPUs come to Azure (feed title)"
+    assert await store.article_by_url(FEED_ONLY_URL) is not None
+    assert await store.article_by_url(META_URL) is None
+    assert await store.article_count() == 2
+
+
+async def test_file_and_feed_give_the_same_corpus_whichever_is_synced_first(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    records = document(AMD_ITEM, FEED_ONLY_ITEM).records
+    snapshots = []
+    for name, folder_first in (("a.db", True), ("b.db", False)):
+        async with await Store.open(tmp_path / name) as store:
+            feed, _ = await store.feeds.add(FEED_URL)
+            if folder_first:
+                await sync(store, seeds_dir)
+            await feed_sync(store, feed, records)
+            if not folder_first:
+                await sync(store, seeds_dir)
+            snapshots.append(await snapshot(store))
+    assert snapshots[0] == snapshots[1]
+    assert orjson.loads(snapshots[0]["articles"][AMD_URL])["title"] == AMD_TITLE
+
+
+async def test_entries_stay_after_they_drop_off_and_unchanged_ones_are_not_written_again(
+    store: Store,
+) -> None:
+    feed, _ = await store.feeds.add(FEED_URL)
+    await feed_sync(store, feed, document(FEED_ONLY_ITEM, AMD_ITEM).records)
+    later = NOW + timedelta(hours=1)
+    report = await sync_feed(store, feed, document(AMD_ITEM, now=later).records, now=later,
+                             retention_days=90)
+    assert (report.added, report.updated, report.removed, report.unchanged) == ([], [], [], 1)
+    assert await store.article_by_url(FEED_ONLY_URL) is not None
+
+
+async def test_an_undated_entry_keeps_the_date_it_was_first_seen(store: Store) -> None:
+    feed, _ = await store.feeds.add(FEED_URL)
+    undated = item("An undated post", "https://example.org/undated", None, "No date.")
+    assert await feed_sync(store, feed, document(undated).records) == [
+        "https://example.org/undated"]
+    later = NOW + timedelta(hours=2)
+    report = await sync_feed(store, feed, document(undated, now=later).records, now=later,
+                             retention_days=90)
+    assert (report.updated, report.unchanged) == ([], 1)
+    article = await store.article_by_url("https://example.org/undated")
+    assert article is not None and article.published_at == NOW
+
+
+async def test_retention_prunes_old_feed_articles_only(store: Store, seeds_dir: Path) -> None:
+    await sync(store, seeds_dir)
+    seeds = await store.article_count()
+    feed, _ = await store.feeds.add(FEED_URL)
+    # An entry older than the retention is not stored at all.
+    assert await feed_sync(store, feed, document(OLD_ITEM, FEED_ONLY_ITEM, AMD_ITEM).records
+                           ) == BOTH
+    assert await store.article_by_url(OLD_URL) is None
+    # 100 days on, the feed's entries are past the 90 days: pruned; the seed files stay.
+    later = NOW + timedelta(days=100)
+    report = await sync_feed(store, feed, (), now=later, retention_days=90)
+    assert report.removed == BOTH
+    assert await store.article_by_url(FEED_ONLY_URL) is None
+    amd = await store.article_by_url(AMD_URL)
+    assert amd is not None and amd.title == AMD_TITLE  # the file article is never pruned
+    assert await store.article_count() == seeds
+    # 0 keeps them forever.
+    await feed_sync(store, feed, document(OLD_ITEM).records, now=later, retention_days=0)
+    assert await store.article_by_url(OLD_URL) is not None
+
+
+async def test_removing_a_feed_removes_the_articles_only_it_gave(
+    store: Store, seeds_dir: Path
+) -> None:
+    await sync(store, seeds_dir)
+    seeds = await snapshot(store)
+    feed, _ = await store.feeds.add(FEED_URL)
+    await feed_sync(store, feed, document(AMD_ITEM, FEED_ONLY_ITEM).records)
+    report = await remove_feed(store, feed)
+    assert report.removed == BOTH
+    assert await store.feeds.all() == []
+    assert await snapshot(store) == seeds  # as if the feed had never been there
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM files WHERE source_id != 1").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM sources").fetchone() == (1,)
+    # A removed feed is not added back from a list, only by hand.
+    assert await store.feeds.merge([FeedEntry(FEED_URL), FeedEntry(OTHER_FEED)]) == [OTHER_FEED]
+    assert [feed.url for feed in await store.feeds.all()] == [OTHER_FEED]
+    assert (await store.feeds.add(FEED_URL))[1] is True
+
+
+async def test_a_feed_is_added_once_per_canonical_url(store: Store) -> None:
+    first, created = await store.feeds.add(FEED_URL)
+    again, created_again = await store.feeds.add("http://FEEDS.example.org/ai.xml?utm_source=x")
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id and again.url == FEED_URL
+    assert [feed.url for feed in await store.feeds.all()] == [FEED_URL]
