@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -28,6 +27,7 @@ from bot.articles import Record, record_from_json, record_to_json
 from bot.feeds.state import Feed
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
+from bot.results import SyncReport
 from bot.store import (
     FOLDER_SOURCE,
     ArticleRow,
@@ -64,49 +64,6 @@ _PlainRow = tuple[Any, ...]
 # Most stubs' articles have a full version, so a stub's row is built only when the stub
 # is the fullest version of its article (see `_SyncWriter._merged_fresh`).
 _Alone = _PlainRow | str
-
-
-@dataclass(slots=True)
-class SyncReport:
-    """What one sync did. Paths are relative to the seeds directory."""
-
-    seeds_dir: str
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    removed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    newly_failed: list[tuple[str, str]] = field(default_factory=list)  # read by this sync
-    warnings: list[str] = field(default_factory=list)
-    articles: int = 0  # articles in the corpus after the sync
-    # Of the articles this sync wrote, those that several files give in full, and those files.
-    merged_articles: int = 0
-    merged_files: int = 0
-    duration: float = 0.0
-    # Folders (ending in "/"; "" is the seeds folder itself) and files the scan could not
-    # read; each is in `failed` too. What the store holds of the files under them is kept.
-    unreadable: list[str] = field(default_factory=list)
-    kept: int = 0  # stored files under those, neither read nor removed
-    # Why this sync changed nothing although the folder may say otherwise: the seeds folder
-    # is missing, or empty while the store holds articles ("" when it synced).
-    refused: str = ""
-    article_ids: list[int] = field(default_factory=list)  # the articles written or deleted
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
-
-    def summary(self) -> str:
-        """One line for logs and replies."""
-        merged = (f"; {self.merged_files} files merged into {self.merged_articles} "
-                  f"article{'s' if self.merged_articles != 1 else ''}"
-                  if self.merged_articles else "")
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed"
-            f"{f', {self.kept} kept unread' if self.kept else ''}{merged}; "
-            f"{self.articles} articles in {self.duration:.2f} s"
-        )
 
 
 # Workers hand these over as named tuples: they unpickle a third faster than slotted

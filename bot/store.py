@@ -14,7 +14,6 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, closing
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -41,6 +40,7 @@ from bot.exceptions import (
 from bot.feeds.opml import FeedEntry
 from bot.feeds.state import Feed
 from bot.ranking import rank_score
+from bot.results import Page, ProviderCount, Stats, TitleEntry, TitleRow, TopicCount
 
 _SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
@@ -143,56 +143,6 @@ def article_row(record: Record, data: str) -> ArticleRow:
         topics=tuple(record["topics"]),
         data=data,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of results and how many there are in all."""
-
-    items: list[Article]
-    total: int  # at most COUNT_CAP
-    offset: int
-    limit: int
-    capped: bool = False  # more than COUNT_CAP matched: "1000+"
-
-
-@dataclass(frozen=True, slots=True)
-class TopicCount:
-    id: int
-    name: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderCount:
-    id: int
-    name: str
-    domain: str
-    names: tuple[str, ...]  # every spelling seen, for fuzzy matching
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class TitleEntry:
-    id: int
-    title: str
-    is_stub: bool
-    score: float
-
-
-TitleRow = tuple[int, str, int, float]  # id, title, is_stub, score
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    articles: int
-    full_articles: int
-    topics: int
-    providers: int
-    files: int
-    failing_files: int
-    database_bytes: int
-    last_sync: datetime | None
 
 
 @asynccontextmanager
