@@ -4,16 +4,11 @@ a feed's entries are written the same way, as the versions of one source."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import hashlib
 import itertools
-import multiprocessing
 import os
-import signal
 import stat
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -39,6 +34,7 @@ from bot.store import (
     meanwhile,
     pack_versions,
 )
+from bot.workers import process_pool
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves: a
@@ -52,9 +48,6 @@ MERGE_BATCH = 1000
 # Batches handed to the workers at a time: enough that they never wait for work, few
 # enough that parsed batches cannot pile up in memory when storing them falls behind.
 BATCHES_IN_FLIGHT = 8
-# How often a worker that cannot ask the kernel to end it with its parent checks on it.
-PARENT_CHECK_SECONDS = 1.0
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 Progress = Callable[[int, int], None]
 
@@ -218,41 +211,7 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
     workers = os.cpu_count() or 1
     if files < PARALLEL_THRESHOLD or workers < 2:
         return nullcontext(None)
-    # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
-    return ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
-
-
-def _end_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the sync's process ends.
-
-    A parent killed outright (kill -9, the OOM killer) shuts no pool down: its workers, and
-    the resource tracker that waits for them, would run on for nobody. On Linux the kernel
-    kills the worker the moment its parent goes (prctl PR_SET_PDEATHSIG): no thread, no
-    polling. It fires when the thread that started the worker ends; the pool starts workers
-    from the thread that submits work, the event loop's, which outlives the pool. Elsewhere
-    a daemon thread notices that the worker was handed to another parent.
-    """
-    if not (sys.platform.startswith("linux") and _kernel_ends_us_with_parent()):
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:  # the parent died before any of that was in place
-        os._exit(1)
-
-
-def _kernel_ends_us_with_parent() -> bool:
-    """Ask Linux to SIGKILL this process when its parent dies; whether it agreed."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)) == 0
-    except (OSError, AttributeError):  # no C library to load, or no prctl in it
-        return False
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)  # nothing to clean up: the parent's transaction died with it
+    return process_pool(workers)
 
 
 @contextmanager
