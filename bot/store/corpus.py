@@ -14,7 +14,7 @@ import aiosqlite
 from bot.articles import Article, article_from_json
 from bot.results import Page, ProviderCount, Stats, TitleEntry, TitleRow, TopicCount
 from bot.store.files import FOLDER_SOURCE
-from bot.store.sql import chunks, marks
+from bot.store.sql import json_list
 
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
@@ -120,11 +120,12 @@ class CorpusReads:
                    "ORDER BY score DESC, id LIMIT ?")
         else:
             sql = (
-                "SELECT a.id, a.data FROM articles a WHERE a.published_at >= ? "  # noqa: S608
+                "SELECT a.id, a.data FROM articles a WHERE a.published_at >= ? "
                 "AND a.published_at < ? AND a.id IN (SELECT article_id FROM article_topics "
-                f"WHERE topic_id IN ({marks(len(topic_ids))})) ORDER BY a.score DESC, a.id LIMIT ?"
+                "WHERE topic_id IN (SELECT value FROM json_each(?))) "
+                "ORDER BY a.score DESC, a.id LIMIT ?"
             )
-            params.extend(topic_ids)
+            params.append(json_list(topic_ids))
         return await self._articles(sql, [*params, limit])
 
     async def article(self, article_id: int) -> Article | None:
@@ -136,12 +137,9 @@ class CorpusReads:
         return items[0] if items else None
 
     async def articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
-        found: dict[int, Article] = {}
-        for chunk in chunks(list(article_ids)):
-            sql = f"SELECT id, data FROM articles WHERE id IN ({marks(len(chunk))})"  # noqa: S608
-            for article in await self._articles(sql, chunk):
-                found[article.article_id or 0] = article
-        return found
+        sql = "SELECT id, data FROM articles WHERE id IN (SELECT value FROM json_each(?))"
+        return {article.article_id or 0: article
+                for article in await self._articles(sql, [json_list(article_ids)])}
 
     async def linked(self, article_id: int) -> tuple[list[int], list[int]]:
         """(ids the article lists as related, ids of articles that list it)."""
@@ -214,17 +212,14 @@ class CorpusReads:
                             ) -> AsyncIterator[list[TitleRow]]:
         """(id, title, is_stub, score) of every article, or of these, ascending by id, a
         batch at a time: the search index never holds a Python object per article."""
-        if article_ids is None:
-            sql = "SELECT id, title, is_stub, score FROM articles ORDER BY id"
-            async with self._reader.execute(sql) as cursor:
-                while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
-                    yield cast("list[TitleRow]", rows)
-            return
-        for chunk in chunks(sorted(article_ids)):
-            sql = ("SELECT id, title, is_stub, score FROM articles "  # noqa: S608
-                   f"WHERE id IN ({marks(len(chunk))}) ORDER BY id")
-            async with self._reader.execute(sql, chunk) as cursor:
-                yield cast("list[TitleRow]", list(await cursor.fetchall()))
+        sql, params = "SELECT id, title, is_stub, score FROM articles ORDER BY id", []
+        if article_ids is not None:
+            sql = ("SELECT id, title, is_stub, score FROM articles "
+                   "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+            params = [json_list(article_ids)]
+        async with self._reader.execute(sql, params) as cursor:
+            while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                yield cast("list[TitleRow]", rows)
 
     async def get_meta(self, key: str) -> str | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:

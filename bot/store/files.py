@@ -8,7 +8,7 @@ from typing import NamedTuple, cast
 import aiosqlite
 import lz4.block
 
-from bot.store.sql import chunks, marks
+from bot.store.sql import json_list
 
 FOLDER_SOURCE = 1  # the seeds folder's source id (migration 0006); each feed has its own
 
@@ -58,15 +58,12 @@ async def file_stats(db: aiosqlite.Connection) -> list[tuple[str, int, int]]:
 
 async def file_states(db: aiosqlite.Connection, paths: Sequence[str], source_id: int
                        ) -> dict[str, FileState]:
-    states: dict[str, FileState] = {}
-    for chunk in chunks(paths):
-        async with db.execute(
-            "SELECT id, path, size, mtime_ns, hash, error FROM files "  # noqa: S608
-            f"WHERE source_id = ? AND path IN ({marks(len(chunk))})",
-            [source_id, *chunk],
-        ) as cursor:
-            states.update((row[1], FileState._make(row)) for row in await cursor.fetchall())
-    return states
+    async with db.execute(
+        "SELECT id, path, size, mtime_ns, hash, error FROM files "
+        "WHERE source_id = ? AND path IN (SELECT value FROM json_each(?))",
+        [source_id, json_list(paths)],
+    ) as cursor:
+        return {row[1]: FileState._make(row) for row in await cursor.fetchall()}
 
 
 async def failing_files(db: aiosqlite.Connection) -> list[tuple[str, str]]:

@@ -1,16 +1,16 @@
-"""SQL helpers every area of the store shares: lists of values in one statement, and running a
-statement while Python works."""
+"""SQL helpers every area of the store shares: a list of values as one parameter, and running
+a statement while Python works."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import orjson
+
 K = TypeVar("K", int, str)
-# SQLite allows 32766 host parameters; stay well below when expanding IN (...) lists.
-_CHUNK = 900
 SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -28,10 +28,11 @@ async def meanwhile(write: Coroutine[Any, Any, Any]) -> AsyncIterator[None]:
         yield
 
 
-def chunks(items: Sequence[K], size: int = _CHUNK) -> Iterable[Sequence[K]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def json_list(values: Iterable[K]) -> str:
+    """Values as the one parameter of `column IN (SELECT value FROM json_each(?))`.
 
-
-def marks(count: int) -> str:
-    return ",".join("?" * count)
+    Every list of values goes to SQLite this way: the SQL stays a fixed string, however
+    many values there are, so nothing is built from placeholders and no list is cut into
+    chunks to stay below SQLite's limit on parameters.
+    """
+    return orjson.dumps(list(values)).decode()

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import aiosqlite
-import orjson
 
 from bot.articles import Record
 from bot.ranking import rank_score
@@ -20,7 +19,7 @@ from bot.store.files import (
     file_stats,
     unpack_versions,
 )
-from bot.store.sql import SET_META, K, chunks, marks, meanwhile
+from bot.store.sql import SET_META, K, json_list, meanwhile
 
 # One row of article_topics: (topic id, article id, score, published_at, the article's
 # spelling of the topic).
@@ -135,29 +134,25 @@ class Transaction:
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""
-        found: dict[int, list[Version]] = {}
-        for chunk in chunks(list(file_ids)):
-            async with self._db.execute(
-                "SELECT file_id, data FROM file_versions "  # noqa: S608 - placeholders only
-                f"WHERE file_id IN ({marks(len(chunk))})",
-                chunk,
-            ) as cursor:
-                found.update((row[0], unpack_versions(row[1])) for row in await cursor.fetchall())
-        return found
+        async with self._db.execute(
+            "SELECT file_id, data FROM file_versions "
+            "WHERE file_id IN (SELECT value FROM json_each(?))",
+            [json_list(file_ids)],
+        ) as cursor:
+            return {row[0]: unpack_versions(row[1]) for row in await cursor.fetchall()}
 
     async def mentioned_by(self, article_ids: dict[str, int]) -> dict[str, dict[int, bool]]:
         """The files that mention each of these articles (URL → id), by URL: file id → as a
         stub. An article no file mentions is left out."""
         urls = {article_id: url for url, article_id in article_ids.items()}
         found: dict[str, dict[int, bool]] = {}
-        for chunk in chunks(sorted(urls)):
-            async with self._db.execute(
-                "SELECT article_id, file_id, is_stub FROM mentions "  # noqa: S608
-                f"WHERE article_id IN ({marks(len(chunk))})",
-                chunk,
-            ) as cursor:
-                for article_id, file_id, is_stub in await cursor.fetchall():
-                    found.setdefault(urls[article_id], {})[file_id] = bool(is_stub)
+        async with self._db.execute(
+            "SELECT article_id, file_id, is_stub FROM mentions "
+            "WHERE article_id IN (SELECT value FROM json_each(?))",
+            [json_list(sorted(urls))],
+        ) as cursor:
+            for article_id, file_id, is_stub in await cursor.fetchall():
+                found.setdefault(urls[article_id], {})[file_id] = bool(is_stub)
         return found
 
     async def article_data(self, article_ids: Sequence[int]) -> dict[int, str]:
@@ -176,13 +171,13 @@ class Transaction:
 
     async def remove_files(self, file_ids: Sequence[int]) -> None:
         """Forget files and everything they said."""
-        for chunk in chunks(list(file_ids)):
-            held = marks(len(chunk))
-            for table, column in (("mentions", "file_id"), ("file_versions", "file_id"),
-                                  ("files", "id")):
-                await self._db.execute(
-                    f"DELETE FROM {table} WHERE {column} IN ({held})", chunk  # noqa: S608
-                )
+        ids = json_list(file_ids)
+        for table, column in (("mentions", "file_id"), ("file_versions", "file_id"),
+                              ("files", "id")):
+            await self._db.execute(
+                f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",  # noqa: S608 - our own names
+                [ids],
+            )
 
     async def record_files(
         self, states: Sequence[tuple[int, str, int, int, str, str | None]],
@@ -202,14 +197,12 @@ class Transaction:
     ) -> dict[K, Any]:
         """`column` of the rows of `table` whose unique `key` is among `keys`, by key (table
         and columns are our own names, not input)."""
-        found: dict[K, Any] = {}
-        for chunk in chunks(keys):
-            async with self._db.execute(
-                f"SELECT {key}, {column} FROM {table} WHERE {key} IN ({marks(len(chunk))})",  # noqa: S608
-                chunk,
-            ) as cursor:
-                found.update((row[0], row[1]) for row in await cursor.fetchall())
-        return found
+        async with self._db.execute(
+            f"SELECT {key}, {column} FROM {table} "  # noqa: S608 - our own names
+            f"WHERE {key} IN (SELECT value FROM json_each(?))",
+            [json_list(keys)],
+        ) as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def article_ids(self, urls: Sequence[str]) -> dict[str, int]:
         """Ids of the stored articles among these canonical URLs."""
@@ -235,10 +228,10 @@ class Transaction:
 
     async def forget_mentions(self, file_ids: Sequence[int]) -> None:
         """Drop what these files mention, before `add_mentions` gives what they say now."""
-        for chunk in chunks(list(file_ids)):
-            await self._db.execute(
-                f"DELETE FROM mentions WHERE file_id IN ({marks(len(chunk))})", chunk  # noqa: S608
-            )
+        await self._db.execute(
+            "DELETE FROM mentions WHERE file_id IN (SELECT value FROM json_each(?))",
+            [json_list(file_ids)],
+        )
 
     async def add_mentions(
         self, mentioned: dict[int, list[str]], article_ids: dict[str, int]
@@ -258,7 +251,7 @@ class Transaction:
         await self._db.execute(
             "INSERT OR IGNORE INTO mentions (article_id, file_id, is_stub) "
             "SELECT value >> 32, (value >> 1) & 2147483647, value & 1 FROM json_each(?)",
-            [orjson.dumps(packed).decode()],
+            [json_list(packed)],
         )
 
     async def write_articles(self, rows: dict[int, ArticleRow], new_from: int) -> None:
@@ -269,12 +262,8 @@ class Transaction:
         ids = sorted(rows)
         provider_ids = await self._provider_ids(rows.values())
         topic_ids = await self._topic_ids(rows.values())
-        stored_indexed: dict[int, _Indexed] = {}
-        stored_topics: set[_TopicRow] = set()
-        for chunk in chunks([article_id for article_id in ids if article_id < new_from]):
-            released = await self._release(chunk)
-            stored_indexed.update(released.indexed)
-            stored_topics |= released.topic_rows
+        released = await self._release([article_id for article_id in ids if article_id < new_from])
+        stored_indexed, stored_topics = released.indexed, released.topic_rows
         article_rows = []
         # Articles whose indexed columns are as stored: only their other columns are written,
         # since assigning an indexed column, even its own value, rewrites its index entries.
@@ -309,7 +298,7 @@ class Transaction:
             "INSERT INTO articles_fts (rowid, title, excerpt, provider, topics) "
             "SELECT id, title, excerpt, provider, topics FROM articles_fts_text "
             "WHERE id IN (SELECT value FROM json_each(?))",
-            [orjson.dumps(ids).decode()],
+            [json_list(ids)],
         )):
             topic_rows = sorted(
                 (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
@@ -349,25 +338,25 @@ class Transaction:
 
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
-        for chunk in chunks(list(article_ids)):
-            await self._drop_topic_rows((await self._release(chunk)).topic_rows)
-            await self._db.execute(
-                f"DELETE FROM articles WHERE id IN ({marks(len(chunk))})", chunk  # noqa: S608
-            )
+        await self._drop_topic_rows((await self._release(article_ids)).topic_rows)
+        await self._db.execute(
+            "DELETE FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+            [json_list(article_ids)],
+        )
 
     async def _release(self, article_ids: Sequence[int]) -> _Released:
         """Before these articles are rewritten or deleted: remove their full-text entries,
         note the providers they were in, whose names may change, and return what they have
         stored in indexed columns and topic rows."""
-        held = marks(len(article_ids))
+        ids = json_list(article_ids)
         # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
-            f"DELETE FROM articles_fts WHERE rowid IN ({held})", article_ids  # noqa: S608
+            "DELETE FROM articles_fts WHERE rowid IN (SELECT value FROM json_each(?))", [ids]
         )
         async with self._db.execute(
-            "SELECT id, published_at, score, provider_id, provider_name FROM articles "  # noqa: S608
-            f"WHERE id IN ({held})",
-            article_ids,
+            "SELECT id, published_at, score, provider_id, provider_name FROM articles "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [ids],
         ) as cursor:
             indexed = {row[0]: tuple(row[1:]) for row in await cursor.fetchall()}
         self._touched_providers.update(
@@ -375,9 +364,9 @@ class Transaction:
             if provider_id is not None
         )
         async with self._db.execute(
-            "SELECT topic_id, article_id, score, published_at, name FROM article_topics "  # noqa: S608
-            f"WHERE article_id IN ({held})",
-            article_ids,
+            "SELECT topic_id, article_id, score, published_at, name FROM article_topics "
+            "WHERE article_id IN (SELECT value FROM json_each(?))",
+            [ids],
         ) as cursor:
             return _Released(indexed, {tuple(row) for row in await cursor.fetchall()})
 
@@ -396,28 +385,28 @@ class Transaction:
         a topic takes the spelling most of its articles use, a provider its nicest spelling.
         Only the topics and providers whose articles this transaction changed are looked at.
         """
-        for chunk in chunks(sorted(self._touched_topics)):
-            await self._drop_unused("topics", "article_topics", "topic_id", chunk)
-            await self._db.execute(
-                "UPDATE topics SET name = (SELECT name FROM article_topics "  # noqa: S608
-                "WHERE topic_id = topics.id GROUP BY name ORDER BY count(*) DESC, name LIMIT 1) "
-                f"WHERE id IN ({marks(len(chunk))})",
-                chunk,
-            )
+        topic_ids = json_list(sorted(self._touched_topics))
+        await self._drop_unused("topics", "article_topics", "topic_id", topic_ids)
+        await self._db.execute(
+            "UPDATE topics SET name = (SELECT name FROM article_topics "
+            "WHERE topic_id = topics.id GROUP BY name ORDER BY count(*) DESC, name LIMIT 1) "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            [topic_ids],
+        )
         best: dict[int, str] = {}
-        for chunk in chunks(sorted(self._touched_providers)):
-            await self._drop_unused("providers", "articles", "provider_id", chunk)
-            async with self._db.execute(
-                "SELECT DISTINCT provider_id, provider_name FROM articles "  # noqa: S608
-                f"WHERE provider_id IN ({marks(len(chunk))}) AND provider_name IS NOT NULL",
-                chunk,
-            ) as cursor:
-                for provider_id, name in await cursor.fetchall():
-                    current = best.get(provider_id)
-                    if current is None or (
-                        _provider_name_quality(name) > _provider_name_quality(current)
-                    ):
-                        best[provider_id] = name
+        provider_ids = json_list(sorted(self._touched_providers))
+        await self._drop_unused("providers", "articles", "provider_id", provider_ids)
+        async with self._db.execute(
+            "SELECT DISTINCT provider_id, provider_name FROM articles "
+            "WHERE provider_id IN (SELECT value FROM json_each(?)) AND provider_name IS NOT NULL",
+            [provider_ids],
+        ) as cursor:
+            for provider_id, name in await cursor.fetchall():
+                current = best.get(provider_id)
+                if current is None or (
+                    _provider_name_quality(name) > _provider_name_quality(current)
+                ):
+                    best[provider_id] = name
         await self._db.executemany(
             "UPDATE providers SET name = ? WHERE id = ?",
             ((name, provider_id) for provider_id, name in best.items()),
@@ -425,13 +414,13 @@ class Transaction:
         self._touched_topics.clear()
         self._touched_providers.clear()
 
-    async def _drop_unused(self, table: str, user: str, column: str, ids: Sequence[int]) -> None:
-        """Delete the rows of `table` among `ids` that no row of `user` refers to by `column`
-        (our own names, not input)."""
+    async def _drop_unused(self, table: str, user: str, column: str, ids: str) -> None:
+        """Delete the rows of `table` among `ids` (a `json_list`) that no row of `user` refers
+        to by `column` (our own names, not input)."""
         await self._db.execute(
-            f"DELETE FROM {table} WHERE id IN ({marks(len(ids))}) AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {user} WHERE {column} = {table}.id)",
-            ids,
+            f"DELETE FROM {table} WHERE id IN (SELECT value FROM json_each(?)) "  # noqa: S608
+            f"AND NOT EXISTS (SELECT 1 FROM {user} WHERE {column} = {table}.id)",
+            [ids],
         )
 
     async def set_meta(self, key: str, value: str) -> None:
