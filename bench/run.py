@@ -51,8 +51,9 @@ from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
 from bot.queries import News  # noqa: E402
+from bot.results import TitleEntry  # noqa: E402
 from bot.search import SCORE_CUTOFF, SearchIndex  # noqa: E402
-from bot.store import Store, TitleEntry  # noqa: E402
+from bot.store import Store  # noqa: E402
 
 DEFAULT_SIZES = (1000, 10000, 100000)
 INPUTS_PER_KIND = 60

@@ -18,9 +18,10 @@ from bot.exceptions import NewsBotError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.listing import FetchReport, feed_line
 from bot.feeds.opml import FeedEntry, OpmlError, read_opml, write_opml
-from bot.loader import SyncReport, seeds_folder_problem
+from bot.loader import seeds_folder_problem
 from bot.logs import setup_logging
 from bot.queries import Answer, FeedListError, News, NotFound
+from bot.results import SyncReport
 from bot.store import Store
 from bot.text import counted, echo, page_of, plain
 

@@ -4,22 +4,16 @@ a feed's entries are written the same way, as the versions of one source."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import hashlib
 import itertools
-import multiprocessing
 import os
-import signal
 import stat
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -28,6 +22,7 @@ from bot.articles import Record, record_from_json, record_to_json
 from bot.feeds.state import Feed
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
+from bot.results import SyncReport
 from bot.store import (
     FOLDER_SOURCE,
     ArticleRow,
@@ -39,6 +34,7 @@ from bot.store import (
     meanwhile,
     pack_versions,
 )
+from bot.workers import process_pool
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
 # Below this many changed files, starting worker processes costs more than it saves: a
@@ -52,9 +48,6 @@ MERGE_BATCH = 1000
 # Batches handed to the workers at a time: enough that they never wait for work, few
 # enough that parsed batches cannot pile up in memory when storing them falls behind.
 BATCHES_IN_FLIGHT = 8
-# How often a worker that cannot ask the kernel to end it with its parent checks on it.
-PARENT_CHECK_SECONDS = 1.0
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 Progress = Callable[[int, int], None]
 
@@ -64,49 +57,6 @@ _PlainRow = tuple[Any, ...]
 # Most stubs' articles have a full version, so a stub's row is built only when the stub
 # is the fullest version of its article (see `_SyncWriter._merged_fresh`).
 _Alone = _PlainRow | str
-
-
-@dataclass(slots=True)
-class SyncReport:
-    """What one sync did. Paths are relative to the seeds directory."""
-
-    seeds_dir: str
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    removed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    newly_failed: list[tuple[str, str]] = field(default_factory=list)  # read by this sync
-    warnings: list[str] = field(default_factory=list)
-    articles: int = 0  # articles in the corpus after the sync
-    # Of the articles this sync wrote, those that several files give in full, and those files.
-    merged_articles: int = 0
-    merged_files: int = 0
-    duration: float = 0.0
-    # Folders (ending in "/"; "" is the seeds folder itself) and files the scan could not
-    # read; each is in `failed` too. What the store holds of the files under them is kept.
-    unreadable: list[str] = field(default_factory=list)
-    kept: int = 0  # stored files under those, neither read nor removed
-    # Why this sync changed nothing although the folder may say otherwise: the seeds folder
-    # is missing, or empty while the store holds articles ("" when it synced).
-    refused: str = ""
-    article_ids: list[int] = field(default_factory=list)  # the articles written or deleted
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
-
-    def summary(self) -> str:
-        """One line for logs and replies."""
-        merged = (f"; {self.merged_files} files merged into {self.merged_articles} "
-                  f"article{'s' if self.merged_articles != 1 else ''}"
-                  if self.merged_articles else "")
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.failed)} failed"
-            f"{f', {self.kept} kept unread' if self.kept else ''}{merged}; "
-            f"{self.articles} articles in {self.duration:.2f} s"
-        )
 
 
 # Workers hand these over as named tuples: they unpickle a third faster than slotted
@@ -261,41 +211,7 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
     workers = os.cpu_count() or 1
     if files < PARALLEL_THRESHOLD or workers < 2:
         return nullcontext(None)
-    # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
-    return ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
-
-
-def _end_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when the sync's process ends.
-
-    A parent killed outright (kill -9, the OOM killer) shuts no pool down: its workers, and
-    the resource tracker that waits for them, would run on for nobody. On Linux the kernel
-    kills the worker the moment its parent goes (prctl PR_SET_PDEATHSIG): no thread, no
-    polling. It fires when the thread that started the worker ends; the pool starts workers
-    from the thread that submits work, the event loop's, which outlives the pool. Elsewhere
-    a daemon thread notices that the worker was handed to another parent.
-    """
-    if not (sys.platform.startswith("linux") and _kernel_ends_us_with_parent()):
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:  # the parent died before any of that was in place
-        os._exit(1)
-
-
-def _kernel_ends_us_with_parent() -> bool:
-    """Ask Linux to SIGKILL this process when its parent dies; whether it agreed."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)) == 0
-    except (OSError, AttributeError):  # no C library to load, or no prctl in it
-        return False
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)  # nothing to clean up: the parent's transaction died with it
+    return process_pool(workers)
 
 
 @contextmanager

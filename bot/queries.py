@@ -20,11 +20,12 @@ from bot.feeds.listing import FeedOutcome, FetchReport
 from bot.feeds.opml import OpmlError, read_opml
 from bot.feeds.poll import Polled, due, poll
 from bot.feeds.state import Feed
-from bot.loader import Progress, SyncReport, remove_feed, sync, sync_feed
+from bot.loader import Progress, remove_feed, sync, sync_feed
 from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
+from bot.results import Page, ProviderCount, Stats, SyncReport, TopicCount
 from bot.search import Scored, SearchIndex, fts_query
-from bot.store import Page, ProviderCount, Stats, Store, TopicCount
+from bot.store import Store
 from bot.text import echo
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,7 @@ from bot.articles import Article, is_http_url
 from bot.digest import Digest, DigestContent
 from bot.feeds.listing import feed_state, next_poll
 from bot.feeds.state import Feed
-from bot.loader import SyncReport
-from bot.store import Stats
+from bot.results import Stats, SyncReport
 from bot.text import counted, page_of, plain, shorten
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).

@@ -15,7 +15,8 @@ from typing import Generic, TypeVar
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 
-from bot.store import ProviderCount, Store, TitleEntry, TitleRow, TopicCount
+from bot.results import ProviderCount, TitleEntry, TitleRow, TopicCount
+from bot.store import Store
 from bot.titles import Texts, TitleIndex, processed
 
 # Below this WRatio score a candidate is noise, not a suggestion.

@@ -32,7 +32,8 @@ from conftest import (
 
 import bot.loader
 from bot.loader import SyncReport, sync
-from bot.store import Stats, Store
+from bot.results import Stats
+from bot.store import Store
 
 NASDAQ_URL = "https://nasdaq.com/articles/microsoft-msft-azure-selected-by-meta-to-boost-ai-innovation"
 META_ONLY_STUB = "https://theregister.com/2022/05/25/meta_azure_ai"  # listed by 000_ only

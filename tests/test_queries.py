@@ -369,7 +369,7 @@ async def test_a_broad_search_ranks_its_newest_matches(
 ) -> None:
     every = answer(await news.search("microsoft", limit=50)).page
     assert not every.capped and every.total > 3
-    monkeypatch.setattr("bot.store.COUNT_CAP", 3)  # "microsoft" is now a broad query
+    monkeypatch.setattr("bot.store.corpus.COUNT_CAP", 3)  # "microsoft" is now a broad query
     broad = answer(await news.search("microsoft", limit=50)).page
     assert (broad.total, broad.capped, len(broad.items)) == (3, True, 3)
     # Ids grow with publication: the three ranked are the three newest matches.
@@ -386,7 +386,7 @@ async def test_article_ids_follow_publication(news: News) -> None:
 
 
 async def test_totals_are_counted_up_to_a_cap(news: News, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.store.COUNT_CAP", 10)
+    monkeypatch.setattr("bot.store.corpus.COUNT_CAP", 10)
     page = answer(await news.latest(5)).page
     assert (page.total, page.capped, len(page.items)) == (10, True, 5)
     small = answer(await news.topic("AI hardware", 5)).page

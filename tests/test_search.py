@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
+from bot.results import TitleEntry
 from bot.search import SearchIndex
-from bot.store import TitleEntry
 
 
 def entries(count: int) -> list[TitleEntry]:

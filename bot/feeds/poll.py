@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import random
 import time
@@ -18,9 +17,7 @@ from bot.feeds import schedule
 from bot.feeds.entries import FeedDocument, FeedError, parse_feed
 from bot.feeds.fetch import Fetched, Fetcher
 from bot.feeds.state import Feed
-
-# The loader's worker initializer: a worker dies with the process that started it.
-from bot.loader import _end_with_parent
+from bot.workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +116,8 @@ class _Parser:
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork
-            # would copy. Workers start from the event loop's thread, as the initializer needs.
-            self._pool = ProcessPoolExecutor(
-                max_workers=os.cpu_count(),
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_end_with_parent,
-                initargs=(os.getpid(),),
-            )
+            # Workers start from the event loop's thread, as `end_with_parent` needs.
+            self._pool = process_pool(os.cpu_count() or 1)
         return self._pool
 
     async def close(self) -> None:

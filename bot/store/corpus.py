@@ -1,0 +1,256 @@
+"""Reading the corpus: pages of articles, full-text matches, topics, providers, titles, stats."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import cast
+
+import aiosqlite
+
+from bot.articles import Article, article_from_json
+from bot.results import Page, ProviderCount, Stats, TitleEntry, TitleRow, TopicCount
+from bot.store.files import FOLDER_SOURCE
+from bot.store.sql import json_list
+
+# Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
+# every one of 100,000 matches would cost more than finding the page.
+COUNT_CAP = 1000
+_TITLE_BATCH = 5000  # rows per fetch of every title
+
+
+def _article_from_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
+    return article_from_json(row[1], article_id=row[0])
+
+
+class CorpusReads:
+    """The corpus reads of `Store`, on its reader connection: it sees the last committed
+    corpus, also while a sync is being written."""
+
+    path: Path
+    _reader: aiosqlite.Connection
+
+    async def _articles(self, sql: str, params: Sequence[object]) -> list[Article]:
+        async with self._reader.execute(sql, params) as cursor:
+            return [_article_from_row(row) for row in await cursor.fetchall()]
+
+    async def _count(self, sql: str, params: Sequence[object] = ()) -> int:
+        async with self._reader.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _count_capped(self, rows_sql: str, params: Sequence[object]) -> tuple[int, bool]:
+        """How many rows `rows_sql` selects, counted up to COUNT_CAP; and whether there are more."""
+        found = await self._count(
+            f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP + 1})", params  # noqa: S608
+        )
+        return min(found, COUNT_CAP), found > COUNT_CAP
+
+    async def latest(
+        self, limit: int, offset: int = 0, since: datetime | None = None
+    ) -> Page:
+        """Newest first."""
+        since_seconds = int(since.timestamp()) if since else None
+        where = "WHERE published_at >= ?" if since else ""
+        params: list[object] = [since_seconds] if since else []
+        items = await self._articles(
+            f"SELECT id, data FROM articles {where} "  # noqa: S608 - fixed fragments only
+            "ORDER BY published_at DESC, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        total, capped = await self._count_capped(f"SELECT 1 FROM articles {where}", params)  # noqa: S608
+        return Page(items, total, offset, limit, capped)
+
+    async def by_topic(
+        self, topic_id: int, limit: int, offset: int = 0, since: datetime | None = None
+    ) -> Page:
+        """A topic's articles, best ranked first (straight off the topic's score index)."""
+        since_sql = " AND t.published_at >= ?" if since else ""
+        params: list[object] = [topic_id, *([int(since.timestamp())] if since else [])]
+        items = await self._articles(
+            "SELECT a.id, a.data FROM article_topics t JOIN articles a ON a.id = t.article_id "  # noqa: S608 - fixed fragments only
+            f"WHERE t.topic_id = ?{since_sql} "
+            "ORDER BY t.score DESC, t.article_id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        total, capped = await self._count_capped(
+            f"SELECT 1 FROM article_topics t WHERE t.topic_id = ?{since_sql}", params  # noqa: S608
+        )
+        return Page(items, total, offset, limit, capped)
+
+    async def by_provider(self, provider_id: int, limit: int, offset: int = 0) -> Page:
+        """A provider's articles, best ranked first."""
+        items = await self._articles(
+            "SELECT id, data FROM articles WHERE provider_id = ? "
+            "ORDER BY score DESC, id LIMIT ? OFFSET ?",
+            [provider_id, limit, offset],
+        )
+        total, capped = await self._count_capped(
+            "SELECT 1 FROM articles WHERE provider_id = ?", [provider_id]
+        )
+        return Page(items, total, offset, limit, capped)
+
+    async def search(self, match: str) -> tuple[list[tuple[int, float]], bool]:
+        """Full-text matches as (article id, bm25 relevance: lower is better), and whether
+        more than COUNT_CAP matched; `match` must be an FTS5 expression of quoted terms.
+
+        A hit in the title counts most, then provider and topics. A broad query ("ai")
+        matches much of the corpus, and ranking every match would be slow: only its
+        COUNT_CAP newest matches (ids grow with publication) are read, in one pass over the
+        index, newest first.
+        """
+        async with self._reader.execute(
+            "SELECT rowid, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) FROM articles_fts "  # noqa: S608
+            f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}",
+            [match],
+        ) as cursor:
+            matches = list(await cursor.fetchall())
+        return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
+
+    async def published_between(
+        self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
+    ) -> list[Article]:
+        """Articles published in [start, end), optionally with any of the topics, best first."""
+        params: list[object] = [int(start.timestamp()), int(end.timestamp())]
+        if topic_ids is None:
+            sql = ("SELECT id, data FROM articles WHERE published_at >= ? AND published_at < ? "
+                   "ORDER BY score DESC, id LIMIT ?")
+        else:
+            sql = (
+                "SELECT a.id, a.data FROM articles a WHERE a.published_at >= ? "
+                "AND a.published_at < ? AND a.id IN (SELECT article_id FROM article_topics "
+                "WHERE topic_id IN (SELECT value FROM json_each(?))) "
+                "ORDER BY a.score DESC, a.id LIMIT ?"
+            )
+            params.append(json_list(topic_ids))
+        return await self._articles(sql, [*params, limit])
+
+    async def article(self, article_id: int) -> Article | None:
+        items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])
+        return items[0] if items else None
+
+    async def article_by_url(self, canonical: str) -> Article | None:
+        items = await self._articles("SELECT id, data FROM articles WHERE url = ?", [canonical])
+        return items[0] if items else None
+
+    async def articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
+        sql = "SELECT id, data FROM articles WHERE id IN (SELECT value FROM json_each(?))"
+        return {article.article_id or 0: article
+                for article in await self._articles(sql, [json_list(article_ids)])}
+
+    async def linked(self, article_id: int) -> tuple[list[int], list[int]]:
+        """(ids the article lists as related, ids of articles that list it)."""
+        # A file lists as related every stub it mentions besides its own article.
+        async with self._reader.execute(
+            "SELECT DISTINCT stub.article_id FROM mentions own JOIN mentions stub "
+            "ON stub.file_id = own.file_id AND stub.is_stub = 1 "
+            "WHERE own.article_id = ? AND own.is_stub = 0",
+            [article_id],
+        ) as cursor:
+            listed = [row[0] for row in await cursor.fetchall()]
+        async with self._reader.execute(
+            "SELECT DISTINCT own.article_id FROM mentions stub JOIN mentions own "
+            "ON own.file_id = stub.file_id AND own.is_stub = 0 "
+            "WHERE stub.article_id = ? AND stub.is_stub = 1",
+            [article_id],
+        ) as cursor:
+            listing = [row[0] for row in await cursor.fetchall()]
+        return listed, listing
+
+    async def topic_neighbours(self, article_id: int, per_topic: int) -> dict[int, int]:
+        """The best `per_topic` other articles of each of the article's topics → topics shared."""
+        shared: dict[int, int] = {}
+        async with self._reader.execute(
+            "SELECT topic_id FROM article_topics WHERE article_id = ?", [article_id]
+        ) as cursor:
+            topic_ids = [row[0] for row in await cursor.fetchall()]
+        for topic_id in topic_ids:
+            async with self._reader.execute(
+                "SELECT article_id FROM article_topics WHERE topic_id = ? AND article_id != ? "
+                "ORDER BY score DESC LIMIT ?",
+                [topic_id, article_id, per_topic],
+            ) as cursor:
+                for row in await cursor.fetchall():
+                    shared[row[0]] = shared.get(row[0], 0) + 1
+        return shared
+
+    async def topic_counts(self) -> list[TopicCount]:
+        """Every topic with its number of articles, most used first."""
+        sql = (
+            "SELECT t.id, t.name, count(*) AS n FROM topics t "
+            "JOIN article_topics a ON a.topic_id = t.id GROUP BY t.id ORDER BY n DESC, t.name"
+        )
+        async with self._reader.execute(sql) as cursor:
+            return [TopicCount(*row) for row in await cursor.fetchall()]
+
+    async def provider_counts(self) -> list[ProviderCount]:
+        """Every provider with its spellings and number of articles, most used first."""
+        sql = (
+            "SELECT p.id, p.name, p.domain, "
+            " (SELECT json_group_array(DISTINCT provider_name) FROM articles"
+            "  WHERE provider_id = p.id),"
+            " (SELECT count(*) FROM articles WHERE provider_id = p.id) AS n "
+            "FROM providers p ORDER BY n DESC, p.name"
+        )
+        async with self._reader.execute(sql) as cursor:
+            return [
+                ProviderCount(row[0], row[1], row[2], tuple(json.loads(row[3])), row[4])
+                for row in await cursor.fetchall()
+            ]
+
+    async def titles(self) -> list[TitleEntry]:
+        """Every article's title, for fuzzy matching."""
+        sql = "SELECT id, title, is_stub, score FROM articles"
+        async with self._reader.execute(sql) as cursor:
+            return [TitleEntry(row[0], row[1], bool(row[2]), row[3])
+                    for row in await cursor.fetchall()]
+
+    async def title_batches(self, article_ids: Sequence[int] | None = None
+                            ) -> AsyncIterator[list[TitleRow]]:
+        """(id, title, is_stub, score) of every article, or of these, ascending by id, a
+        batch at a time: the search index never holds a Python object per article."""
+        sql, params = "SELECT id, title, is_stub, score FROM articles ORDER BY id", []
+        if article_ids is not None:
+            sql = ("SELECT id, title, is_stub, score FROM articles "
+                   "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+            params = [json_list(article_ids)]
+        async with self._reader.execute(sql, params) as cursor:
+            while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                yield cast("list[TitleRow]", rows)
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def article_count(self) -> int:
+        return await self._count("SELECT count(*) FROM articles")
+
+    async def stats(self) -> Stats:
+        counts = []
+        for sql in (
+            "SELECT count(*) FROM articles",
+            "SELECT count(*) FROM articles WHERE is_stub = 0",
+            "SELECT count(*) FROM topics",
+            "SELECT count(*) FROM providers",
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE}",  # noqa: S608
+            f"SELECT count(*) FROM files WHERE source_id = {FOLDER_SOURCE} "  # noqa: S608
+            "AND error IS NOT NULL",
+        ):
+            counts.append(await self._count(sql))
+        last_sync = await self.get_meta("last_sync")
+        size = sum(
+            os.path.getsize(candidate)
+            for candidate in (self.path, Path(f"{self.path}-wal"))
+            if candidate.exists()
+        )
+        articles, full_articles, topics, providers, files, failing_files = counts
+        return Stats(
+            articles=articles, full_articles=full_articles, topics=topics,
+            providers=providers, files=files, failing_files=failing_files,
+            database_bytes=size,
+            last_sync=datetime.fromisoformat(last_sync) if last_sync else None,
+        )

@@ -1,0 +1,111 @@
+"""The open database: `Store`, its two connections, the write lock and its transaction.
+
+It keeps two connections: a writer that holds one transaction per sync, and a reader that,
+thanks to WAL, keeps seeing the last committed corpus while a sync is being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+
+import aiosqlite
+
+from bot.store.corpus import CorpusReads
+from bot.store.digests import DigestStore
+from bot.store.feeds import FeedStore
+from bot.store.files import FOLDER_SOURCE, FileState, failing_files, file_states, file_stats
+from bot.store.schema import connect
+from bot.store.sql import SET_META
+from bot.store.sync import Transaction
+
+
+class Store(CorpusReads):
+    """An open corpus database. Use `async with Store.open(path) as store:`."""
+
+    def __init__(self, path: Path, reader: aiosqlite.Connection, writer: aiosqlite.Connection):
+        self.path = path
+        self._reader = reader
+        self._writer = writer
+        # One writer connection: a statement issued during a sync would join (and could be
+        # rolled back with) the sync's transaction, so every write takes this lock.
+        self._write_lock = asyncio.Lock()
+        self.digests = DigestStore(writer, self._write_lock)
+        self.feeds = FeedStore(writer, self._write_lock)
+
+    @property
+    def writing(self) -> bool:
+        """Whether a write (usually a sync's transaction) holds the database now."""
+        return self._write_lock.locked()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating and migrating if needed) the database at `path`; a file that is not
+        ours, damaged or from a newer version is refused with a `StorageError`, untouched."""
+        path = Path(path)
+        reader, writer = await connect(path)
+        return cls(path, reader, writer)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        async with self._reader.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- files -------------------------------------------------------------------------
+
+    async def file_stats(self) -> list[tuple[str, int, int]]:
+        """(path, size, mtime_ns) of every known file of the seeds folder: all a sync reads
+        of most."""
+        return await file_stats(self._reader)
+
+    async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """What the store knows of these files of the seeds folder, by path (unknown ones
+        left out)."""
+        return await file_states(self._reader, paths, FOLDER_SOURCE)
+
+    async def data_version(self) -> int:
+        """A number that changes whenever any connection, this store's writer included, has
+        committed a write: equal before and after, nothing was written in between."""
+        async with self._reader.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction: committed on success, rolled back on any error."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                # SQLite ends the transaction itself on some errors (a full disk): a second
+                # rollback would fail and hide the reason.
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+
+    async def failing_files(self) -> list[tuple[str, str]]:
+        return await failing_files(self._reader)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._write_lock:
+            await self._writer.execute(SET_META, [key, value])
