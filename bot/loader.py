@@ -114,6 +114,11 @@ def scan(seeds_dir: Path) -> Scan:
             name = entry.name
             if name[0] == ".":
                 continue
+            if not _is_utf8(name):
+                # The store keeps paths as text: such a name could not be written down.
+                shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+                unreadable.append((prefix + shown, "its name is not valid UTF-8; rename it"))
+                continue
             try:
                 if name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
                     info = entry.stat()
@@ -126,6 +131,16 @@ def scan(seeds_dir: Path) -> Scan:
                 unreadable.append((prefix + name, f"cannot read: {exc.strerror}; its stored "
                                                   "articles are kept"))
     return Scan(found, unreadable)
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name from the OS is valid UTF-8 (undecodable bytes arrive as
+    surrogates, which cannot be encoded back)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def seeds_folder_problem(seeds_dir: Path) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import AMD_TITLE, ROOT, snapshot, write_article
+from conftest import AMD_TITLE, META_FILE, ROOT, snapshot, write_article
 from test_cli import assert_clean_failure, cli_env, listed_titles, run_cli
 
 from bot.store import Store
@@ -128,6 +128,16 @@ def test_an_unreadable_sub_folder_fails_alone_and_its_files_keep_their_articles(
     again = corpus.run("load")
     assert again.returncode == 0, again.stderr
     assert "0 added, 0 updated, 3 unchanged, 0 removed, 0 failed; 16 articles" in again.stdout
+
+
+def test_a_file_whose_name_is_not_utf8_is_reported_and_the_others_load(corpus: Corpus) -> None:
+    bad = os.path.join(os.fsencode(corpus.seeds), b"caf\xe9.txt")  # Latin-1, not UTF-8
+    shutil.copy(corpus.seeds / META_FILE, bad)
+
+    result = corpus.run("load")
+    assert_clean_failure(result, 1)
+    assert "  FAILED caf\\xe9.txt: its name is not valid UTF-8; rename it" in result.stdout
+    assert "2 added, 0 updated, 0 unchanged, 0 removed, 1 failed; 15 articles" in result.stdout
 
 
 def test_an_unreadable_seeds_folder_removes_nothing(
