@@ -333,6 +333,17 @@ def test_tagger_uses_the_known_spelling_of_a_rule_topic() -> None:
     assert "AI hardware" in _topics_of("Faster chips", known=("AI hardware",))
 
 
+def test_tagger_phrases_model_names_and_word_edges() -> None:
+    # A phrase inside another rule's phrase still counts: "AI Act" is regulation and AI.
+    topics = _topics_of("Lawmakers pass the AI Act", known=())
+    assert topics[:2] == ["AI Regulation", "AI"]
+    assert "Language Models" in _topics_of("OpenAI's GPT-4o and large language models", known=())
+    assert "OpenAI" in _topics_of("OpenAI's new office", known=())
+    assert "Autonomous Vehicles" in _topics_of("Self-driving and autonomous cars", known=())
+    # Joined by a hyphen, a word is part of a longer one.
+    assert _topics_of("ML-based pricing", known=()) == []
+
+
 # --- unsafe XML -------------------------------------------------------------------------
 
 
