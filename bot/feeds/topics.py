@@ -69,6 +69,8 @@ _PHRASES: dict[str, int] = {
     for phrase in _phrases(pattern)
 }
 _MAX_PHRASE_WORDS = max(phrase.count(" ") + 1 for phrase in _PHRASES)
+# The words that start a phrase of several: only after them is a longer phrase looked up.
+_OPENERS = frozenset(phrase.split(" ")[0] for phrase in _PHRASES if " " in phrase)
 _MODEL_POSITION = next(position for position, (topic, _) in enumerate(_RULES)
                        if topic == _MODEL_TOPIC)
 
@@ -113,14 +115,24 @@ def _rule_positions(text: str) -> set[int]:
         for start, word in enumerate(words):
             if word.startswith("gpt") and _MODEL_NAME.fullmatch(word):
                 positions.add(_MODEL_POSITION)
-            phrase = word
-            for end in range(start, min(len(words), start + _MAX_PHRASE_WORDS)):
-                if end > start:
-                    phrase = f"{phrase} {words[end]}"
-                position = _PHRASES.get(phrase)
-                if position is not None:
-                    positions.add(position)
+            position = _PHRASES.get(word)
+            if position is not None:
+                positions.add(position)
+            if word in _OPENERS:
+                positions.update(_longer_phrases(words, start))
     return positions
+
+
+def _longer_phrases(words: list[str], start: int) -> list[int]:
+    """The positions of the rules with a phrase of several words at `words[start]`."""
+    found = []
+    phrase = words[start]
+    for end in range(start + 1, min(len(words), start + _MAX_PHRASE_WORDS)):
+        phrase = f"{phrase} {words[end]}"
+        position = _PHRASES.get(phrase)
+        if position is not None:
+            found.append(position)
+    return found
 
 
 def _words(text: str) -> tuple[str, ...]:
