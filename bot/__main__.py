@@ -335,6 +335,8 @@ async def feeds_command(args: argparse.Namespace, settings: Settings) -> int:
         entries = read
     async with await Store.open(args.db) as store:
         news = news_for(store, settings)
+        # The bundled list is the default: `feeds list` on a fresh install shows it.
+        await _merge_feed_list(news, settings)
         if args.command == "fetch":
             return await _fetch(news, settings, all_feeds=args.all_feeds)
         if args.action == "add":
@@ -396,14 +398,19 @@ async def _remove_feed(news: News, url: str) -> int:
     return 0
 
 
-async def _fetch(news: News, settings: Settings, *, all_feeds: bool) -> int:
+async def _merge_feed_list(news: News, settings: Settings) -> None:
+    """Add the feeds of NEWS_FEEDS_FILE not yet known (never one the operator removed)."""
     try:
         added = await news.merge_feed_list(settings.feeds_file)
     except FeedListError as exc:
         print(f"warning: {exc}", file=sys.stderr)
-        added = []
+        return
     if added:
-        print(f"Added {counted(len(added), 'feed')} from {settings.feeds_file}")
+        print(f"Added {counted(len(added), 'feed')} from {settings.feeds_file}",
+              file=sys.stderr)
+
+
+async def _fetch(news: News, settings: Settings, *, all_feeds: bool) -> int:
     async with Fetcher(allow_private=settings.feeds_allow_private,
                        max_bytes=settings.feed_max_bytes) as fetcher:
         report = await news.fetch(fetcher, all_feeds=all_feeds)
@@ -421,7 +428,7 @@ def print_fetch(report: FetchReport, *, all_feeds: bool) -> int:
         return 0
     for outcome in sorted(report.feeds, key=lambda each: each.url):
         print(f"  {plain(outcome.line())}")
-    print(f"Fetched {report.summary()}")
+    print(f"Fetch: {report.summary()}")
     if len(report.failed) == len(report.feeds):
         print("error: every feed failed (see FAILED above); check the network, then run "
               f"python -m bot fetch{' --all' if all_feeds else ''} again", file=sys.stderr)

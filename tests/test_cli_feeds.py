@@ -106,7 +106,7 @@ async def test_fetch_stores_the_feed_then_asks_only_again_what_changed(
         lines = first.stdout.splitlines()
         assert lines[0].startswith(f"  {url}: 2 new, 0 updated, 0 unchanged (")
         assert lines[1].startswith(f"  {broken}: FAILED: HTTP 500")
-        assert lines[2].startswith("Fetched 2 feeds polled of 2: 2 new articles, 0 updated, "
+        assert lines[2].startswith("Fetch: 2 of 2 feeds polled: 2 new articles, 0 updated, "
                                    "0 not modified, 1 failed; ")
         # The feed's article is found; the one of a seed file keeps the file's title.
         search = await asyncio.to_thread(run_cli, "ask", "search", "quokka", "--seeds",
@@ -152,12 +152,16 @@ async def test_fetch_merges_the_feed_list_file_but_not_feeds_removed_by_hand(
             listing.write_text(f'<opml version="2.0"><body><outline xmlUrl="{url}" '
                                'category="Local News"/></body></opml>', encoding="utf-8")
         env = {**LOCAL, "NEWS_FEEDS_FILE": str(listing)}
+        if not opml_missing:  # a fresh install lists the bundled feeds before any fetch
+            listed = await asyncio.to_thread(feeds, tmp_path, "feeds", "list", env=env)
+            assert listed.stderr == f"Added 1 feed from {listing}\n"
+            assert listed.stdout.startswith(url)
         first = await asyncio.to_thread(feeds, tmp_path, "fetch", env=env)
         if opml_missing:
             assert first.stderr.startswith(f"warning: feed list {listing} cannot be read")
             assert first.stdout.startswith("No feeds to poll.")
             return
-        assert first.stdout.startswith(f"Added 1 feed from {listing}\n  {url}: 2 new")
+        assert first.stdout.startswith(f"  {url}: 2 new")
         await asyncio.to_thread(feeds, tmp_path, "feeds", "remove", url, env=env)
         second = await asyncio.to_thread(feeds, tmp_path, "fetch", env=env)
         assert second.stdout.startswith("No feeds to poll.")

@@ -89,7 +89,7 @@ class FetchReport:
         """One line for logs and replies."""
         added = sum(feed.added for feed in self.feeds)
         updated = sum(feed.updated for feed in self.feeds)
-        return (f"{counted(len(self.feeds), 'feed')} polled of {self.listed}: "
+        return (f"{len(self.feeds)} of {counted(self.listed, 'feed')} polled: "
                 f"{counted(added, 'new article')}, {updated} updated, "
                 f"{self.count('not_modified')} not modified, {len(self.failed)} failed; "
                 f"{counted(self.articles, 'article')} in {self.duration:.2f} s")
