@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AMD_FILE, AMD_URL, SEEDS
+from conftest import AMD_FILE, AMD_URL, ROOT, SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -333,6 +336,17 @@ def test_tagger_uses_the_known_spelling_of_a_rule_topic() -> None:
     assert "AI hardware" in _topics_of("Faster chips", known=("AI hardware",))
 
 
+def test_tagger_phrases_model_names_and_word_edges() -> None:
+    # A phrase inside another rule's phrase still counts: "AI Act" is regulation and AI.
+    topics = _topics_of("Lawmakers pass the AI Act", known=())
+    assert topics[:2] == ["AI Regulation", "AI"]
+    assert "Language Models" in _topics_of("OpenAI's GPT-4o and large language models", known=())
+    assert "OpenAI" in _topics_of("OpenAI's new office", known=())
+    assert "Autonomous Vehicles" in _topics_of("Self-driving and autonomous cars", known=())
+    # Joined by a hyphen, a word is part of a longer one.
+    assert _topics_of("ML-based pricing", known=()) == []
+
+
 # --- unsafe XML -------------------------------------------------------------------------
 
 
@@ -394,6 +408,54 @@ def test_entity_text_inside_an_article_is_not_a_declaration() -> None:
     doc = parse_bytes(body)
     assert isinstance(doc, FeedDocument)
     assert doc.records[0]["title"] == "XXE explained"
+
+
+def _parse_in_child(script: str, body: bytes, tmp_path: Path) -> str:
+    """Run `script` (which parses `body` from stdin) in a fresh Python; its output."""
+    code = ("import sys\nfrom datetime import UTC, datetime\n"
+            "from bot.feeds.entries import parse_feed\nbody = sys.stdin.buffer.read()\n"
+            + script)
+    done = subprocess.run(  # noqa: S603 - our own Python, with a script we wrote
+        [sys.executable, "-c", code], input=body, capture_output=True, cwd=ROOT, timeout=120,
+        check=True)
+    return done.stdout.decode()
+
+
+def test_a_dtd_named_by_path_is_never_opened(tmp_path: Path) -> None:
+    # libxml2 opens a DTD given as a file path to look for an entity the document uses: a
+    # FIFO nobody writes to would hang the parse for ever.
+    fifo = tmp_path / "feed.dtd"
+    os.mkfifo(fifo)
+    body = (f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{fifo}">\n'
+            '<rss version="2.0"><channel><title>T</title><item><title>Chips &amp; &x;</title>'
+            "<link>https://chips.example.com/1</link></item></channel></rss>").encode()
+    printed = _parse_in_child(
+        "doc = parse_feed(body, url='https://chips.example.com/feed', content_type=None,"
+        " topic_hint=None, now=datetime.now(UTC))\nprint(doc.records[0]['url'])",
+        body, tmp_path)
+    assert printed.strip() == "https://chips.example.com/1"
+
+
+def test_a_document_dense_with_tags_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    # Empty elements beside one real entry: as a tree they cost many times their bytes.
+    body = (b'<rss version="2.0"><channel><title>T</title><item><title>Kept</title>'
+            b"<link>https://dense.example.com/1</link></item>" + b"<a/>" * 120_000
+            + b"</channel></rss>")
+    printed = _parse_in_child(
+        "from pathlib import Path\n"
+        "def status(key):\n"
+        "    line = next(line for line in Path('/proc/self/status').read_text().splitlines()"
+        " if line.startswith(key))\n"
+        "    return int(line.split()[1])\n"
+        "before = status('VmRSS:')\n"
+        "doc = parse_feed(body, url='https://dense.example.com/feed', content_type=None,"
+        " topic_hint=None, now=datetime.now(UTC))\n"
+        "grown = status('VmHWM:') - before\n"
+        "print(doc.records[0]['title'], grown // 1024)",
+        body, tmp_path)
+    title, grown_mb = printed.split()
+    assert title == "Kept"
+    assert int(grown_mb) < 15  # streamed, not built into trees
 
 
 # --- any input --------------------------------------------------------------------------

@@ -7,7 +7,9 @@ entry is skipped and counted, and only a document that yields nothing is an erro
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -16,8 +18,10 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import fastfeedparser  # type: ignore[import-untyped]  # ships no type hints
 import feedparser  # type: ignore[import-untyped]  # feedparser ships no type hints
 import orjson
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 
 from bot.articles import Record, canonical_url, is_http_url
 from bot.feeds.safexml import entity_problem
@@ -34,6 +38,34 @@ _PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 4320
                    "yearly": 525600}
 # Elements whose text is not prose: dropped from titles and excerpts.
 _HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
+# fastfeedparser reads a document only under these bounds; feedparser reads the rest as before.
+# Its lxml tree lifts libxml2's limits and costs many times the bytes it is built from for
+# each tag, so a document dense with tags would take a worker's memory; feedparser streams.
+_MAX_FAST_TAGS = 100_000
+# libxml2 opens a DTD named by a DOCTYPE's file path (a FIFO or /dev/stdin hangs it) to look
+# for an entity the document uses, whatever the parser's options: a document with a DOCTYPE,
+# or in an encoding that could hide one from a search of its bytes, goes to feedparser.
+_DOCTYPE = re.compile(rb"<!doctype", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([^"']*)["']""")
+_SAFE_ENCODINGS = frozenset({"utf-8", "ascii", "iso8859-1", "utf-16", "utf-16-le", "utf-16-be",
+                             "cp1252", "iso8859-15"})
+_LEADING = b"\xef\xbb\xbf\xff\xfe \t\r\n"
+# The well-formedness check keeps libxml2's limits (depth, text size), loads no DTD, resolves
+# no entity and never touches the network.
+_CHECKER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, collect_ids=False)
+# What fastfeedparser reads otherwise than feedparser: XHTML text, xml:base (it ignores it),
+# and media:content beside media:thumbnail (it drops the thumbnail).
+_XHTML = re.compile(rb"""type\s*=\s*["']xhtml["']|xml:base""")
+_MEDIA_CONTENT = re.compile(rb"<[\w.-]+:content[\s/>]")
+_SY = "{http://purl.org/rss/1.0/modules/syndication/}"
+_RSS1 = "{http://purl.org/rss/1.0/}"
+_ATOM_NAMESPACES = ("{http://www.w3.org/2005/Atom}", "{http://purl.org/atom/ns#}")
+_ITEMS = ("item", f"{_RSS1}item", *(f"{ns}entry" for ns in _ATOM_NAMESPACES))
+_LINKS = frozenset({"link", f"{_RSS1}link", *(f"{ns}link" for ns in _ATOM_NAMESPACES)})
+_DATES = frozenset({"pubDate", "published", "issued", "created", "date", "updated",
+                    "modified", "lastBuildDate"})
+_CHANNELS = ("channel", f"{_RSS1}channel")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "td", "h1", "h2", "h3", "h4", "h5",
                          "h6", "blockquote", "pre", "hr", "figcaption"})
 
@@ -154,7 +186,7 @@ def _nothing_usable(reasons: list[str]) -> str:
     return f"no usable entries: {len(reasons)} skipped ({detail})"
 
 
-# --- XML (feedparser) ---------------------------------------------------------------------
+# --- XML (fastfeedparser, else feedparser) ----------------------------------------------
 
 
 def _is_json(body: bytes, content_type: str | None) -> bool:
@@ -167,6 +199,121 @@ def _read_xml(body: bytes, content_type: str | None, url: str) -> _Feed | FeedEr
     problem = entity_problem(body)
     if problem is not None:
         return FeedError(f"unsafe XML: {problem}")
+    fast = _read_fast(body, content_type)
+    return fast if fast is not None else _read_loose(body, content_type, url)
+
+
+def _read_fast(body: bytes, content_type: str | None) -> _Feed | None:
+    """A well-formed document read by fastfeedparser; None where feedparser must read it:
+    malformed XML (it keeps the entries that parse and says so), a charset that differs
+    from the document's own, a shape fastfeedparser reads differently, or no entries."""
+    if not _fast_readable(body):
+        return None
+    try:
+        root = etree.fromstring(body, _CHECKER)
+    except etree.XMLSyntaxError:
+        return None
+    if not _charset_agrees(content_type, root.getroottree().docinfo.encoding):
+        return None
+    items = _plain_items(root)
+    if items is None:
+        return None
+    try:
+        full = fastfeedparser.parse(body)
+        # Without content, a missing summary is not made up from the content's text.
+        bare = fastfeedparser.parse(body, include_content=False)
+    except Exception:  # untrusted bytes: whatever it cannot read, feedparser reads
+        return None
+    entries = full.get("entries") or []
+    if not entries or not len(entries) == len(bare.get("entries") or []) == items:
+        return None
+    channel = full.get("feed") or {}
+    return _Feed(
+        title=_string(channel.get("title")),
+        link=_string(channel.get("link")),
+        ttl_minutes=_ttl(_syndication(root)),
+        entries=tuple(_fast_entry(entry, plain)
+                      for entry, plain in zip(entries[:MAX_ENTRIES], bare["entries"],
+                                              strict=False)),
+        warnings=(),
+    )
+
+
+def _fast_readable(body: bytes) -> bool:
+    """Whether fastfeedparser may see `body`: no DOCTYPE, a plain encoding, bounded tags,
+    and nothing it reads otherwise than feedparser."""
+    markup = body.replace(b"\x00", b"").lstrip(_LEADING)  # UTF-16 as its ASCII markup
+    declared = _DECLARED_ENCODING.match(markup)
+    try:
+        encoding = codecs.lookup(declared[1].decode("ascii")).name if declared else "utf-8"
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return (markup.startswith(b"<") and encoding in _SAFE_ENCODINGS
+            and not _DOCTYPE.search(markup) and body.count(b"<") <= _MAX_FAST_TAGS
+            and not _XHTML.search(markup)
+            and not (b"thumbnail" in markup and _MEDIA_CONTENT.search(markup)))
+
+
+def _plain_items(root: Any) -> int | None:
+    """How many entries the document holds; None if one of them lacks a link, or has a guid
+    but no date, or both categories and subjects: the parsers then find a link or a date in
+    different places, or list the topics in another order."""
+    count = 0
+    for item in root.iter(*_ITEMS):
+        count += 1
+        tags = {child.tag for child in item if isinstance(child.tag, str)}
+        names = {tag.rpartition("}")[2] for tag in tags}
+        if not tags & _LINKS or ("guid" in names and not names & _DATES) or (
+                "category" in names and "subject" in names):
+            return None
+    return count
+
+
+def _charset_agrees(content_type: str | None, encoding: str | None) -> bool:
+    """Whether the charset the server names (if any) is the one the document was read in."""
+    declared = next((part.split("=", 1)[1].strip(" \"'") for part in
+                     (content_type or "").split(";")[1:]
+                     if part.strip().lower().startswith("charset=")), None)
+    if declared is None:
+        return True
+    try:
+        return codecs.lookup(declared).name == codecs.lookup(encoding or "utf-8").name
+    except LookupError:
+        return False
+
+
+def _syndication(root: Any) -> dict[str, str | None]:
+    """The feed-level `<ttl>` and `sy:update*` values, as feedparser names them."""
+    channel = next((found for name in _CHANNELS if (found := root.find(name)) is not None),
+                   root)
+    return {"ttl": channel.findtext("ttl"),
+            "sy_updateperiod": channel.findtext(f"{_SY}updatePeriod"),
+            "sy_updatefrequency": channel.findtext(f"{_SY}updateFrequency")}
+
+
+def _fast_entry(entry: Any, plain: Any) -> _Entry:
+    contents = entry.get("content") or []
+    images = [_sized(item.get("url"), item) for item in entry.get("media_content") or []
+              if _is_image(item.get("medium"), item.get("type"), item.get("url"))]
+    images += [_sized(item.get("url"), {}) for item in entry.get("enclosures") or []
+               if _is_image(None, item.get("type"), None)]
+    images += [_sized(link.get("href"), {}) for link in entry.get("links") or []
+               if link.get("rel") == "enclosure" and _is_image(None, link.get("type"), None)]
+    return _Entry(
+        title=_string(entry.get("title")),
+        link=_string(entry.get("link")),
+        summary=_string(plain.get("description")),
+        content=_string(contents[0].get("value")) if contents else None,
+        published=_iso_datetime(entry.get("published")),
+        updated=_iso_datetime(entry.get("updated")),
+        categories=tuple(_string(tag.get("term")) or _string(tag.get("label")) or ""
+                         for tag in entry.get("tags") or []),
+        images=tuple(image for image in images if image is not None),
+    )
+
+
+def _read_loose(body: bytes, content_type: str | None, url: str) -> _Feed | FeedError:
+    """The document read by feedparser, which reads any encoding and malformed XML too."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -396,7 +543,9 @@ def _topics(candidates: Iterable[str]) -> list[str]:
 
 def _images(entry: _Entry, inline: str | None, base: str) -> list[list[Any]]:
     images: list[list[Any]] = []
-    first_img = inline or _html_text(entry.content or "").image
+    # The summary's HTML was read for `inline`; the content is read only if it is other HTML.
+    read_already = not entry.summary or entry.content == entry.summary
+    first_img = inline or (None if read_already else _html_text(entry.content or "").image)
     for candidate, width, height in (*entry.images, (first_img, None, None)):
         url = _absolute(candidate, base)
         if url and all(image[0] != url for image in images):
@@ -442,6 +591,8 @@ class _Text:
 
 
 def _html_text(html: str) -> _Text:
+    if "<" not in html and "&" not in html:  # plain text: nothing for a parser to do
+        return _Text(" ".join(html.split()), None)
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
