@@ -73,7 +73,8 @@ COMPLETE_MARKER = ".complete"  # as bench/run.py marks a corpus written to the e
 SEARCHES = ("GPU clusters", "OpenAI language model", "Nvidia AI chip", "self-driving",
             "robot arm", "speech recognition", "AI regulation", "Google TPU", "chatbot",
             "fraud detection", "AI", "recomendation engnie")
-SEARCH_PAUSE_S = 0.005  # between one search and the next: a busy server, not a flood
+SEARCH_PAUSE_S = 0.05  # between one search and the next: a busy server, not a flood that
+# would take a core from the poll it is measured beside
 
 
 # ---- documents ------------------------------------------------------------------------------
