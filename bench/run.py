@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
+from bench import feeds as feed_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -814,6 +815,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "work",
                         help="where corpora (cached) and databases go")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--feeds", type=int, default=0, help="also run the feed cycle "
+                        "(bench/feeds.py) with this many feeds on the smallest corpus; 0: off")
     parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "API", "GATEWAY"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -844,6 +847,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0], "duration_s": elapsed,
             "finished": datetime.now(UTC).isoformat(timespec="seconds")}
     write_json(args.out, results, meta)
+    if args.feeds:  # the feed cycle's figures go into the same file, under "feeds"
+        feed_bench.record(args.out, args.feeds, corpus_dir(args.work, min(args.sizes), args.seed))
     print(f"{len(args.sizes)} size(s) in {elapsed:.1f} s; figures written to {args.out}")
     return 0
 
