@@ -256,10 +256,21 @@ class SearchIndex:
     def score_of(self, article_id: int) -> float:
         """An article's ranking score. One the index has not seen yet came with the sync
         that is being indexed now: it counts as the best-scored (the newest) article."""
-        position = self._live_position(article_id)
-        if position is None:
-            return self._best_score
-        return self._scores.item(position)
+        return self.scores_of([article_id])[0]
+
+    def scores_of(self, article_ids: Sequence[int]) -> list[float]:
+        """`score_of` of many articles at once."""
+        at = self._live_positions(article_ids)
+        return np.where(at >= 0, self._scores[np.maximum(at, 0)] if len(self._scores) else 0.0,
+                        self._best_score).tolist()
+
+    def _live_positions(self, article_ids: Sequence[int]) -> np.ndarray:
+        """Each id's position; -1 for an id not (or no longer) indexed."""
+        wanted = np.asarray(article_ids, dtype=np.int64)
+        if not len(self._ids):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._ids, wanted), len(self._ids) - 1)
+        return np.where((self._ids[at] == wanted) & ~self._gone[at], at, -1)
 
     def match_topics(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TopicCount]]:
         """Topics best matching `text`; an exact (case-insensitive) name comes first."""
@@ -304,8 +315,13 @@ class SearchIndex:
 
     def title_entry(self, article_id: int) -> TitleEntry | None:
         """The indexed title of an article, if the article exists in this snapshot."""
-        position = self._live_position(article_id)
-        return None if position is None else self._entry(position)
+        return self.title_entries([article_id]).get(article_id)
+
+    def title_entries(self, article_ids: Sequence[int]) -> dict[int, TitleEntry]:
+        """`title_entry` of many articles at once: those that exist in this snapshot."""
+        at = self._live_positions(article_ids).tolist()
+        return {article_id: self._entry(position)
+                for article_id, position in zip(article_ids, at, strict=True) if position >= 0}
 
     def similar_titles(self, title: str, limit: int) -> list[Scored[TitleEntry]]:
         """Titles sharing most of the words of `title` (token-set similarity ≥ 50)."""
@@ -319,12 +335,14 @@ class SearchIndex:
         hits = self._titles.search(text, limit=max(limit * 4, 50), cutoff=SCORE_CUTOFF)
         words = utils.default_process(text).split()
 
+        texts = dict(zip((index for index, _score in hits),
+                         self._titles.texts_of([index for index, _score in hits]), strict=True))
+
         def order(hit: tuple[int, float]) -> tuple[float, int, bool, float]:
             # WRatio often ties; on a tie, the title holding more of the typed words wins,
             # then a full article over a stub, then the better ranked one.
             index, score = hit
-            text = self._titles.text(index)
-            held = sum(word in text for word in words)
+            held = sum(word in texts[index] for word in words)
             return (-round(score, 1), -held, self._stubs.item(index), -self._scores.item(index))
 
         return [Scored(self._entry(index), score)

@@ -236,6 +236,22 @@ class TitleIndex:
         """The processed title at `position` ("" for a removed one)."""
         return self._raw(position).decode("utf-8")
 
+    def texts_of(self, positions: Sequence[int]) -> list[str]:
+        """`text` of many positions at once: the base's in one vectorised pass."""
+        at = np.asarray(positions, dtype=np.int64)
+        base = self._base.texts
+        in_base = at < len(self._masked)
+        in_base[in_base] = ~self._masked[at[in_base]]
+        texts = [""] * len(at)
+        chosen = np.flatnonzero(in_base)
+        blob = base.blob
+        for i, start, end in zip(chosen.tolist(), base.starts[at[chosen]].tolist(),
+                                 base.starts[at[chosen] + 1].tolist(), strict=True):
+            texts[i] = blob[start : end - 1].decode("utf-8")
+        for i in np.flatnonzero(~in_base).tolist():
+            texts[i] = self.text(positions[i])
+        return texts
+
     def _raw(self, position: int) -> bytes:
         slot = self._slot.get(position)
         if slot is not None:
@@ -344,7 +360,7 @@ class TitleIndex:
             candidates = self._shortest_holding(query)
         else:
             candidates = self._candidates(query).tolist()
-        choices = {position: self.text(position) for position in candidates}
+        choices = dict(zip(candidates, self.texts_of(candidates), strict=True))
         hits = process.extract(query, choices, scorer=scorer, processor=None,
                                score_cutoff=cutoff, limit=limit)
         return [(position, score) for _text, score, position in hits]
