@@ -1,19 +1,24 @@
 """Benchmark runner: load, sync, query, autocomplete and bot figures for corpora of N files.
 
-    python bench/run.py [--sizes 1000,10000,100000] [--out bench/out/results.json] [--work DIR]
+    python bench/run.py [--sizes 1000,10000,100000] [--out bench/results.json] [--work DIR]
 
-For each N the corpus is generated once (cached under the work directory, keyed by N and
-seed) and measured:
+For each N the corpus is generated once (bench/generate.py, in the shape of the real files;
+cached under the work directory, keyed by N and seed) and measured:
 
+- its shape (articles, related stubs and their spread, versions, topics, providers per
+  file), printed beside the same figures of seeds/ and of the 22 real files;
 - cold load: empty database → full `bot.loader.sync`, beside the floor (the same files read
   and their front matter parsed by libyaml's C loader alone, in one process);
 - sync with nothing changed, and with 1 % of the files rewritten (a modified excerpt);
 - every query kind in-process (News / SearchIndex methods), p50 and p99 over a fixed,
   deterministic set of inputs derived from the corpus (real names, fragments, typos);
 - autocomplete quality: how often the first choice scores as well as an exhaustive scan;
-- the real NewsBot in a child process against tests/fake_discord.py in this one (so the
-  fake's own work is not counted as the bot's): interaction latency one at
-  a time and in bursts of concurrent commands, and that process' peak RSS.
+- ten new files synced, then removed: the CPU each sync costs and its index update alone;
+- the real NewsBot (default settings) in a child process against tests/fake_discord.py in
+  this one (so the fake's own work is not counted as the bot's): interaction latency one at
+  a time (BOT_PER_KIND calls of each kind) and in bursts of 50 concurrent commands, its
+  CPU per command, its RSS after start, at the end and at its peak (from /proc), and what
+  its full garbage collections cost.
 
 Every figure is printed in one table with its target and PASS/MISS, and written to JSON.
 A missed target never fails the run: the exit status is 0 unless something crashed.
