@@ -28,7 +28,7 @@ CANDIDATES = 250  # titles scored by WRatio per query
 _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
 BLOCK = 16384  # titles per posting block
 POSTINGS_BUDGET = 60_000  # title entries counted per query, beyond its rarest trigrams
-MAX_TRIGRAMS = 24  # rarest trigrams always counted, whatever the budget
+MAX_TRIGRAMS = 12  # rarest trigrams always counted, whatever the budget
 _SEPARATOR = 0  # byte after each title in a blob of titles; never inside a title
 _NO_POSITIONS = np.empty(0, dtype=np.int64)
 
