@@ -122,9 +122,13 @@ async def test_a_sync_updates_the_index_to_what_a_fresh_build_gives(
     assert report.updated and report.removed
     await check_same_as_fresh(news, rng)
 
-    # A deleted file back, renamed: its articles return under the ids they had.
-    files[20].unlink()
-    shutil.copy(extra[0], corpus / "again.txt")
+    # The newest files removed, then others added: the new articles get the ids the removed
+    # ones had (the next free id), and a deleted file comes back under a new name.
+    for path in corpus.glob("new_*"):
+        path.unlink()
+    await news.sync()
+    shutil.copy(gen.generate(tmp_path / "more", 1, seed=14)[0], corpus / "more.txt")
+    shutil.copy(extra[9], corpus / "again.txt")
     await news.sync()
     await check_same_as_fresh(news, rng)
     # All of it was an update of the index built at the first sync, never a rebuild.
