@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -38,6 +39,7 @@ import shutil
 import signal
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -681,8 +683,6 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     responses) is not counted as the bot's time. Stops on SIGTERM and prints what its
     garbage collections cost once it was up (the collections of the start-up are left out).
     """
-    import gc
-
     import yarl
     from discord.gateway import DiscordWebSocket
     from discord.http import Route
@@ -774,12 +774,28 @@ def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[F
 # ---- one size -----------------------------------------------------------------------------
 
 
+async def traced_index_mb(store: Store) -> float:
+    """MB that a search index built from `store` holds (tracemalloc: every Python and numpy
+    allocation still alive, whatever the C library keeps mapped besides)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = await SearchIndex.build(store)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del index
+    return held / 2**20
+
+
 async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
                              ) -> tuple[list[Figure], Inputs]:
     figures = await measure_syncs(size, seed, folder, db_path)
     async with await Store.open(db_path) as store:
         news = News(store, folder)
         await news.sync()  # nothing to load: this builds the search index
+        figures.append(Figure("index_traced_mb", await traced_index_mb(store), "MB"))
         inputs = await build_inputs(news, seed)
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
