@@ -159,7 +159,9 @@ class TitleEntry:
     score: float
 
 
-TitleRow = tuple[int, str, int, float]  # id, title, is_stub, score
+# id, title, is_stub, score, provider id, the article's spelling of its provider's name, and
+# its topic ids ("3,17"; None for none).
+TitleRow = tuple[int, str, int, float, int | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,19 +476,28 @@ class Store:
 
     async def title_batches(self, article_ids: Sequence[int] | None = None
                             ) -> AsyncIterator[list[TitleRow]]:
-        """(id, title, is_stub, score) of every article, or of these, ascending by id, a
-        batch at a time: the search index never holds a Python object per article."""
+        """What the search index keeps of every article, or of these (see TitleRow),
+        ascending by id, a batch at a time: it never holds a Python object per article."""
+        columns = ("SELECT a.id, a.title, a.is_stub, a.score, a.provider_id, a.provider_name, "
+                   "(SELECT group_concat(topic_id) FROM article_topics WHERE article_id = a.id) "
+                   "FROM articles a")
         if article_ids is None:
-            sql = "SELECT id, title, is_stub, score FROM articles ORDER BY id"
-            async with self._reader.execute(sql) as cursor:
+            async with self._reader.execute(f"{columns} ORDER BY a.id") as cursor:
                 while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
                     yield cast("list[TitleRow]", rows)
             return
         for chunk in _chunks(sorted(article_ids)):
-            sql = ("SELECT id, title, is_stub, score FROM articles "  # noqa: S608
-                   f"WHERE id IN ({_marks(len(chunk))}) ORDER BY id")
+            sql = f"{columns} WHERE a.id IN ({_marks(len(chunk))}) ORDER BY a.id"
             async with self._reader.execute(sql, chunk) as cursor:
                 yield cast("list[TitleRow]", list(await cursor.fetchall()))
+
+    async def names(self) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+        """Every topic's name and every provider's (name, domain), by id."""
+        async with self._reader.execute("SELECT id, name FROM topics") as cursor:
+            topics = {row[0]: row[1] for row in await cursor.fetchall()}
+        async with self._reader.execute("SELECT id, name, domain FROM providers") as cursor:
+            providers = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+        return topics, providers
 
     async def failing_files(self) -> list[tuple[str, str]]:
         sql = "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"

@@ -71,6 +71,12 @@ async def check_same_as_fresh(news: News, rng: Random) -> None:
     fresh = await SearchIndex.build(news.store)
     probes = probes_of(fresh, rng)
     assert answers(news.index, probes) == answers(fresh, probes)
+    # The counts the index keeps are those the store counts.
+    assert news.index.topics == await news.store.topic_counts()
+    assert [(p.id, p.name, p.domain, tuple(sorted(p.names)), p.count)
+            for p in news.index.providers] == [
+        (p.id, p.name, p.domain, tuple(sorted(p.names)), p.count)
+        for p in await news.store.provider_counts()]
 
 
 def edit(path: Path, pattern: re.Pattern[str], mark: str) -> None:
