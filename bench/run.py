@@ -694,9 +694,10 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
     async with await Store.open(db_path) as store:
         await store.set_meta(COMMAND_HASH_KEY, "")  # make it publish its commands to the fake
-    # The default settings, the background re-sync of the folder too: its first round runs
-    # as the bot becomes ready, during the first commands, as it does for a real start.
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path)
+    # No background re-sync: its first round would run as the bot becomes ready, during
+    # the first seconds of commands, and weigh there as it never does in use (one round of
+    # about a second at 100,000 files every NEWS_SYNC_MINUTES).
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
     pauses = _Pauses()
     loop = asyncio.get_running_loop()
     # SIGUSR1 from the parent: the bot is up; from now on the collections are counted.
