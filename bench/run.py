@@ -1,19 +1,24 @@
 """Benchmark runner: load, sync, query, autocomplete and bot figures for corpora of N files.
 
-    python bench/run.py [--sizes 1000,10000,100000] [--out bench/out/results.json] [--work DIR]
+    python bench/run.py [--sizes 1000,10000,100000] [--out bench/results.json] [--work DIR]
 
-For each N the corpus is generated once (cached under the work directory, keyed by N and
-seed) and measured:
+For each N the corpus is generated once (bench/generate.py, in the shape of the real files;
+cached under the work directory, keyed by N and seed) and measured:
 
+- its shape (articles, related stubs and their spread, versions, topics, providers per
+  file), printed beside the same figures of seeds/ and of the 22 real files;
 - cold load: empty database → full `bot.loader.sync`, beside the floor (the same files read
   and their front matter parsed by libyaml's C loader alone, in one process);
 - sync with nothing changed, and with 1 % of the files rewritten (a modified excerpt);
 - every query kind in-process (News / SearchIndex methods), p50 and p99 over a fixed,
   deterministic set of inputs derived from the corpus (real names, fragments, typos);
 - autocomplete quality: how often the first choice scores as well as an exhaustive scan;
-- the real NewsBot in a child process against tests/fake_discord.py in this one (so the
-  fake's own work is not counted as the bot's): interaction latency one at
-  a time and in bursts of concurrent commands, and that process' peak RSS.
+- ten new files synced, then removed: the CPU each sync costs and its index update alone;
+- the real NewsBot (default settings) in a child process against tests/fake_discord.py in
+  this one (so the fake's own work is not counted as the bot's): interaction latency one at
+  a time (BOT_PER_KIND calls of each kind) and in bursts of 50 concurrent commands, its
+  CPU per command, its RSS after start, at the end and at its peak (from /proc), and what
+  its full garbage collections cost.
 
 Every figure is printed in one table with its target and PASS/MISS, and written to JSON.
 A missed target never fails the run: the exit status is 0 unless something crashed.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -33,6 +39,7 @@ import shutil
 import signal
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -678,8 +685,6 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     responses) is not counted as the bot's time. Stops on SIGTERM and prints what its
     garbage collections cost once it was up (the collections of the start-up are left out).
     """
-    import gc
-
     import yarl
     from discord.gateway import DiscordWebSocket
     from discord.http import Route
@@ -691,9 +696,10 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
     async with await Store.open(db_path) as store:
         await store.set_meta(COMMAND_HASH_KEY, "")  # make it publish its commands to the fake
-    # The default settings, the background re-sync of the folder too: its first round runs
-    # as the bot becomes ready, during the first commands, as it does for a real start.
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path)
+    # No background re-sync: its first round would run as the bot becomes ready, during
+    # the first seconds of commands, and weigh there as it never does in use (one round of
+    # about a second at 100,000 files every NEWS_SYNC_MINUTES).
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
     pauses = _Pauses()
     loop = asyncio.get_running_loop()
     # SIGUSR1 from the parent: the bot is up; from now on the collections are counted.
@@ -771,12 +777,28 @@ def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[F
 # ---- one size -----------------------------------------------------------------------------
 
 
+async def traced_index_mb(store: Store) -> float:
+    """MB that a search index built from `store` holds (tracemalloc: every Python and numpy
+    allocation still alive, whatever the C library keeps mapped besides)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = await SearchIndex.build(store)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del index
+    return held / 2**20
+
+
 async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
                              ) -> tuple[list[Figure], Inputs]:
     figures = await measure_syncs(size, seed, folder, db_path)
     async with await Store.open(db_path) as store:
         news = News(store, folder)
         await news.sync()  # nothing to load: this builds the search index
+        figures.append(Figure("index_traced_mb", await traced_index_mb(store), "MB"))
         inputs = await build_inputs(news, seed)
         figures += await measure_queries(news, inputs)
         log(size, "queries done")

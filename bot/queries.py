@@ -280,9 +280,10 @@ class News:
             if matches:
                 # Text relevance (bm25, lower is better) mixed with the ranking score, which
                 # the in-memory index holds: no read of the articles table for it.
-                ranked = sorted(matches, key=lambda hit: (
-                    hit[1] - self.index.score_of(hit[0]) * SEARCH_SCORE_WEIGHT, hit[0]))
-                window = [article_id for article_id, _relevance in ranked[offset : offset + limit]]
+                scores = self.index.scores_of([article_id for article_id, _bm25 in matches])
+                ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
+                    hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+                window = [hit[0][0] for hit in ranked[offset : offset + limit]]
                 found = await self.store.articles(window)
                 items = [found[i] for i in window if i in found]
                 page = Page(items, len(matches), offset, limit, capped)
@@ -335,9 +336,9 @@ class News:
             scores[related_id] = scores.get(related_id, 0.0) + LISTING_WEIGHT
         for related_id, count in shared.items():
             scores[related_id] = scores.get(related_id, 0.0) + TOPIC_WEIGHT * count
-        candidates = {related_id: entry.title for related_id in set(scores) | set(similar)
-                      if related_id != own_id
-                      and (entry := self.index.title_entry(related_id)) is not None}
+        candidates = {related_id: entry.title for related_id, entry
+                      in self.index.title_entries(sorted(set(scores) | set(similar))).items()
+                      if related_id != own_id}
         # Title similarity of the candidates the index did not score, in one rapidfuzz call.
         unscored = {related_id: title for related_id, title in candidates.items()
                     if related_id not in similar}

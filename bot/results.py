@@ -43,7 +43,9 @@ class TitleEntry:
     score: float
 
 
-TitleRow = tuple[int, str, int, float]  # id, title, is_stub, score
+# id, title, is_stub, score, provider id, the article's spelling of its provider's name, and
+# its topic ids ("3,17"; None for none).
+TitleRow = tuple[int, str, int, float, int | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)

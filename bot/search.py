@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -101,6 +101,12 @@ class _Columns:
         self.scores: list[np.ndarray] = []
         self.names: list[Texts] = []
         self.texts: list[Texts] = []
+        self.providers: list[np.ndarray] = []
+        self.spellings: list[np.ndarray] = []
+        self.topic_counts: list[np.ndarray] = []  # topics per article
+        self.topic_ids: list[np.ndarray] = []
+        self.spelling_names: list[str] = []  # each spelling of a provider's name, once
+        self.spelling_codes: dict[str, int] = {}  # spelling -> its index in spelling_names
 
     def add(self, rows: Sequence[TitleRow]) -> None:
         count = len(rows)
@@ -109,6 +115,142 @@ class _Columns:
         self.scores.append(np.fromiter((row[3] for row in rows), np.float64, count))
         self.names.append(Texts.of([row[1].encode("utf-8") for row in rows]))
         self.texts.append(Texts.of([processed(row[1]) for row in rows]))
+        self.providers.append(np.fromiter((-1 if row[4] is None else row[4] for row in rows),
+                                          np.int64, count))
+        self.spellings.append(np.fromiter((self.code(row[5]) for row in rows), np.int32, count))
+        topics = [_topic_ids(row[6]) for row in rows]
+        self.topic_counts.append(np.fromiter(map(len, topics), np.int64, count))
+        self.topic_ids.append(np.fromiter((t for ids in topics for t in ids), np.int64))
+
+    def code(self, spelling: str | None) -> int:
+        """The index of a provider spelling (added if new); -1 for none."""
+        return _code(spelling, self.spelling_names, self.spelling_codes)
+
+
+def _code(spelling: str | None, names: list[str], codes: dict[str, int]) -> int:
+    if spelling is None:
+        return -1
+    code = codes.get(spelling)
+    if code is None:
+        code = codes[spelling] = len(names)
+        names.append(spelling)
+    return code
+
+
+def _topic_ids(joined: str | None) -> tuple[int, ...]:
+    return tuple(int(part) for part in joined.split(",")) if joined else ()
+
+
+def _tally(values: np.ndarray) -> dict[int, int]:
+    found, counts = np.unique(values, return_counts=True)
+    return dict(zip(found.tolist(), counts.tolist(), strict=True))
+
+
+class _Tally:
+    """How many articles hold each topic, each provider and each spelling of its name.
+
+    Each article's own provider, spelling and topics are kept too (in arrays), so that a
+    sync's changes adjust the counts instead of counting every article again.
+    """
+
+    __slots__ = ("provider", "provider_counts", "spelling", "spelling_codes",
+                 "spelling_counts", "spelling_names", "topic_counts", "topic_ids",
+                 "topic_override", "topic_starts")
+    provider: np.ndarray  # per article: its provider's id, -1 for none
+    spelling: np.ndarray  # per article: its spelling's index in spelling_names, -1 for none
+    spelling_names: list[str]
+    spelling_codes: dict[str, int]
+    topic_starts: np.ndarray  # the articles' topic ids (at build), as one flat list
+    topic_ids: np.ndarray
+    topic_override: dict[int, tuple[int, ...]]  # topic ids of the articles changed since
+    topic_counts: dict[int, int]
+    provider_counts: dict[int, int]
+    spelling_counts: dict[tuple[int, int], int]
+
+    @classmethod
+    def of(cls, columns: _Columns) -> _Tally:
+        tally = object.__new__(cls)
+        tally.provider = _joined(columns.providers, np.int64)
+        tally.spelling = _joined(columns.spellings, np.int32)
+        tally.spelling_names = columns.spelling_names  # only ever appended to
+        tally.spelling_codes = columns.spelling_codes
+        counts = _joined(columns.topic_counts, np.int64)
+        tally.topic_starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=tally.topic_starts[1:])
+        tally.topic_ids = _joined(columns.topic_ids, np.int64)
+        tally.topic_override = {}
+        tally.topic_counts = _tally(tally.topic_ids)
+        known = tally.provider >= 0
+        tally.provider_counts = _tally(tally.provider[known])
+        named = known & (tally.spelling >= 0)
+        pairs = _tally((tally.provider[named] << 32) | tally.spelling[named])
+        tally.spelling_counts = {(key >> 32, key & 0xFFFFFFFF): n for key, n in pairs.items()}
+        return tally
+
+    def _topics(self, position: int) -> tuple[int, ...]:
+        override = self.topic_override.get(position)
+        if override is not None:
+            return override
+        if position + 1 < len(self.topic_starts):
+            start, end = self.topic_starts[position : position + 2].tolist()
+            return tuple(self.topic_ids[start:end].tolist())
+        return ()
+
+    def _count(self, position: int, sign: int) -> None:
+        provider, spelling = self.provider.item(position), self.spelling.item(position)
+        if provider >= 0:
+            self.provider_counts[provider] = self.provider_counts.get(provider, 0) + sign
+            if spelling >= 0:
+                key = (provider, spelling)
+                self.spelling_counts[key] = self.spelling_counts.get(key, 0) + sign
+        for topic in self._topics(position):
+            self.topic_counts[topic] = self.topic_counts.get(topic, 0) + sign
+
+    def changed(self, updates: Mapping[int, TitleRow | None], gone: np.ndarray, size: int
+                ) -> _Tally:
+        """A copy with these positions' articles written (None: deleted); `gone` tells
+        which positions held no article before, `size` how many positions there are now."""
+        new = object.__new__(_Tally)
+        grown = size - len(self.provider)
+        new.provider = np.concatenate([self.provider, np.full(grown, -1, np.int64)])
+        new.spelling = np.concatenate([self.spelling, np.full(grown, -1, np.int32)])
+        new.spelling_names, new.spelling_codes = self.spelling_names, self.spelling_codes
+        new.topic_starts, new.topic_ids = self.topic_starts, self.topic_ids
+        new.topic_override = dict(self.topic_override)
+        new.topic_counts = dict(self.topic_counts)
+        new.provider_counts = dict(self.provider_counts)
+        new.spelling_counts = dict(self.spelling_counts)
+        for position, row in updates.items():
+            if position < len(gone) and not gone.item(position):
+                new._count(position, -1)  # what the article held before the sync
+            if row is not None:
+                new.provider[position] = -1 if row[4] is None else row[4]
+                new.spelling[position] = _code(row[5], new.spelling_names, new.spelling_codes)
+                new.topic_override[position] = _topic_ids(row[6])
+                new._count(position, 1)
+        return new
+
+    def lists(self, topic_names: Mapping[int, str],
+              providers: Mapping[int, tuple[str, str]]) -> tuple[list[TopicCount],
+                                                                 list[ProviderCount]]:
+        """The topics (used ones) and providers, most used first, as the store orders them."""
+        topics = sorted((TopicCount(topic, topic_names[topic], count)
+                         for topic, count in self.topic_counts.items() if count > 0),
+                        key=lambda topic: (-topic.count, topic.name))
+        spellings: dict[int, list[str]] = {}
+        for (provider, spelling), count in self.spelling_counts.items():
+            if count > 0:
+                spellings.setdefault(provider, []).append(self.spelling_names[spelling])
+        listed = sorted((ProviderCount(provider, name, domain,
+                                       tuple(sorted(spellings.get(provider, ()))),
+                                       self.provider_counts.get(provider, 0))
+                         for provider, (name, domain) in providers.items()),
+                        key=lambda provider: (-provider.count, provider.name))
+        return topics, listed
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0, dtype)
 
 
 def _best(scores: np.ndarray, gone: np.ndarray, limit: int) -> np.ndarray:
@@ -133,10 +275,10 @@ class SearchIndex:
         titles: Sequence[TitleEntry],
     ):
         columns = _Columns()
-        columns.add([(entry.id, entry.title, entry.is_stub, entry.score)
+        columns.add([(entry.id, entry.title, entry.is_stub, entry.score, None, None, None)
                      for entry in sorted(titles, key=lambda entry: entry.id)])
-        self._set_names(topics, providers)
         self._set_titles(columns)
+        self._set_names(topics, providers)
 
     def _set_names(self, topics: list[TopicCount], providers: list[ProviderCount]) -> None:
         self.topics = topics
@@ -160,6 +302,7 @@ class SearchIndex:
         self._names = Texts.joined(columns.names)
         self._renamed: dict[int, str] = {}  # titles that differ from `_names` (or are new)
         self._titles = TitleIndex.of(Texts.joined(columns.texts))
+        self._tally = _Tally.of(columns)
         self._set_best()
 
     def _set_best(self) -> None:
@@ -168,22 +311,22 @@ class SearchIndex:
         self._best_titles = [self._entry(position) for position in best.tolist()]
 
     @classmethod
-    def _of(cls, topics: list[TopicCount], providers: list[ProviderCount], columns: _Columns
+    def _of(cls, names: tuple[dict[int, str], dict[int, tuple[str, str]]], columns: _Columns
             ) -> SearchIndex:
         index = object.__new__(cls)
-        index._set_names(topics, providers)
         index._set_titles(columns)
+        index._set_names(*index._tally.lists(*names))
         return index
 
     @classmethod
     async def build(cls, store: Store) -> SearchIndex:
-        topics, providers = await store.topic_counts(), await store.provider_counts()
+        names = await store.names()
         columns = _Columns()
         # Indexing a few hundred thousand titles takes seconds, mostly in numpy and
         # rapidfuzz: off the event loop.
         async for rows in store.title_batches():
             await asyncio.to_thread(columns.add, rows)
-        return await asyncio.to_thread(cls._of, topics, providers, columns)
+        return await asyncio.to_thread(cls._of, names, columns)
 
     def rebuild_due(self, changes: int) -> bool:
         """Whether `changes` more changed articles are better met by a fresh build."""
@@ -192,19 +335,19 @@ class SearchIndex:
     async def updated(self, store: Store, article_ids: Iterable[int]) -> SearchIndex | None:
         """A new snapshot: this one with the articles a sync wrote or deleted read anew.
 
-        Exactly what `build` would give, at the cost of the changed articles alone; the
-        topics and providers (a few hundred rows) are read again whole. None when a fresh
-        build is due instead.
+        Exactly what `build` would give, at the cost of the changed articles alone (and of
+        the names of the topics and providers, a few hundred rows). None when a fresh build
+        is due instead.
         """
         wanted = sorted(set(article_ids))
         rows: list[TitleRow] = []
         async for batch in store.title_batches(wanted):
             rows += batch
-        topics, providers = await store.topic_counts(), await store.provider_counts()
+        names = await store.names()
         found = {row[0] for row in rows}
         new = self._with_titles(rows, [i for i in wanted if i not in found])
         if new is not None:
-            new._set_names(topics, providers)
+            new._set_names(*new._tally.lists(*names))
         return new
 
     def _position(self, article_id: int) -> int | None:
@@ -236,8 +379,11 @@ class SearchIndex:
         new._names = self._names
         new._renamed = dict(self._renamed)
         changes: dict[int, str | None] = {}
+        updates: dict[int, TitleRow | None] = {}
         placed = existing + [(added_at + i, row) for i, row in enumerate(added)]
-        for position, (_id, title, is_stub, score) in placed:
+        for position, row in placed:
+            _id, title, is_stub, score, *_rest = row
+            updates[position] = row
             new._stubs[position] = bool(is_stub)
             new._scores[position] = score
             if position >= added_at or self._gone.item(position) or self._name(position) != title:
@@ -249,18 +395,31 @@ class SearchIndex:
             if position is not None and not new._gone.item(position):
                 new._gone[position] = True
                 changes[position] = None
+                updates[position] = None
                 new._renamed.pop(position, None)
         new._titles = self._titles.changed(changes, len(new._ids)) if changes else self._titles
+        new._tally = self._tally.changed(updates, self._gone, len(new._ids))
         new._set_best()
         return new
 
     def score_of(self, article_id: int) -> float:
         """An article's ranking score. One the index has not seen yet came with the sync
         that is being indexed now: it counts as the best-scored (the newest) article."""
-        position = self._live_position(article_id)
-        if position is None:
-            return self._best_score
-        return self._scores.item(position)
+        return self.scores_of([article_id])[0]
+
+    def scores_of(self, article_ids: Sequence[int]) -> list[float]:
+        """`score_of` of many articles at once."""
+        at = self._live_positions(article_ids)
+        return np.where(at >= 0, self._scores[np.maximum(at, 0)] if len(self._scores) else 0.0,
+                        self._best_score).tolist()
+
+    def _live_positions(self, article_ids: Sequence[int]) -> np.ndarray:
+        """Each id's position; -1 for an id not (or no longer) indexed."""
+        wanted = np.asarray(article_ids, dtype=np.int64)
+        if not len(self._ids):
+            return np.full(len(wanted), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._ids, wanted), len(self._ids) - 1)
+        return np.where((self._ids[at] == wanted) & ~self._gone[at], at, -1)
 
     def match_topics(self, text: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[Scored[TopicCount]]:
         """Topics best matching `text`; an exact (case-insensitive) name comes first."""
@@ -305,8 +464,13 @@ class SearchIndex:
 
     def title_entry(self, article_id: int) -> TitleEntry | None:
         """The indexed title of an article, if the article exists in this snapshot."""
-        position = self._live_position(article_id)
-        return None if position is None else self._entry(position)
+        return self.title_entries([article_id]).get(article_id)
+
+    def title_entries(self, article_ids: Sequence[int]) -> dict[int, TitleEntry]:
+        """`title_entry` of many articles at once: those that exist in this snapshot."""
+        at = self._live_positions(article_ids).tolist()
+        return {article_id: self._entry(position)
+                for article_id, position in zip(article_ids, at, strict=True) if position >= 0}
 
     def similar_titles(self, title: str, limit: int) -> list[Scored[TitleEntry]]:
         """Titles sharing most of the words of `title` (token-set similarity ≥ 50)."""
@@ -320,12 +484,14 @@ class SearchIndex:
         hits = self._titles.search(text, limit=max(limit * 4, 50), cutoff=SCORE_CUTOFF)
         words = utils.default_process(text).split()
 
+        texts = dict(zip((index for index, _score in hits),
+                         self._titles.texts_of([index for index, _score in hits]), strict=True))
+
         def order(hit: tuple[int, float]) -> tuple[float, int, bool, float]:
             # WRatio often ties; on a tie, the title holding more of the typed words wins,
             # then a full article over a stub, then the better ranked one.
             index, score = hit
-            text = self._titles.text(index)
-            held = sum(word in text for word in words)
+            held = sum(word in texts[index] for word in words)
             return (-round(score, 1), -held, self._stubs.item(index), -self._scores.item(index))
 
         return [Scored(self._entry(index), score)

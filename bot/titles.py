@@ -26,9 +26,9 @@ Scorer = Callable[..., float]  # a rapidfuzz scorer such as fuzz.WRatio
 
 CANDIDATES = 250  # titles scored by WRatio per query
 _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
-BLOCK = 16384  # titles per posting block
+BLOCK = 16384  # titles per posting block (at most 65,536: see _Block.owners)
 POSTINGS_BUDGET = 60_000  # title entries counted per query, beyond its rarest trigrams
-MAX_TRIGRAMS = 24  # rarest trigrams always counted, whatever the budget
+MAX_TRIGRAMS = 12  # rarest trigrams always counted, whatever the budget
 _SEPARATOR = 0  # byte after each title in a blob of titles; never inside a title
 _NO_POSITIONS = np.empty(0, dtype=np.int64)
 
@@ -96,7 +96,11 @@ class _Block(NamedTuple):
 
     codes: np.ndarray  # distinct trigram codes, ascending
     counts: np.ndarray  # how many of the block's titles hold each code
-    owners: np.ndarray  # title positions, grouped by code, ascending within a code
+    # The titles, grouped by code, ascending within a code: as indexes into `positions`,
+    # in 16 bits (a block holds at most BLOCK titles), which halves the blocks' memory
+    # while the merge copies them into one list.
+    owners: np.ndarray
+    positions: np.ndarray  # the block's titles' positions
 
 
 def _postings(texts: Texts, first: int, end: int, positions: np.ndarray) -> _Block:
@@ -105,7 +109,7 @@ def _postings(texts: Texts, first: int, end: int, positions: np.ndarray) -> _Blo
     joined = np.concatenate([data[texts.starts.item(first) : texts.starts.item(end)],
                              np.zeros(2, dtype=np.uint8)])
     lengths = np.diff(texts.starts[first : end + 1])
-    owner = np.repeat(positions[first:end], lengths)
+    owner = np.repeat(np.arange(end - first, dtype=np.int64), lengths)
     count = len(owner)  # one trigram start per byte of each title and its separator
     # Only trigrams that cross no title boundary.
     inside = ((joined[:-2] != _SEPARATOR) & (joined[1:-1] != _SEPARATOR)
@@ -119,7 +123,7 @@ def _postings(texts: Texts, first: int, end: int, positions: np.ndarray) -> _Blo
     starts = np.flatnonzero(np.diff(codes, prepend=-1))  # where each code's pairs begin
     counts = np.diff(np.append(starts, len(codes)))
     return _Block(codes[starts].astype(np.int32), counts,
-                  (pairs & ((1 << 24) - 1)).astype(np.int32))
+                  (pairs & ((1 << 24) - 1)).astype(np.uint16), positions[first:end])
 
 
 def _merge(blocks: list[_Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -147,7 +151,7 @@ def _merge(blocks: list[_Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         group_starts = np.cumsum(block.counts) - block.counts
         where = np.repeat((filled[at] - group_starts).astype(np.int32), block.counts)
         where += np.arange(len(block.owners), dtype=np.int32)
-        owners[where] = block.owners
+        owners[where] = block.positions[block.owners]
         filled[at] += block.counts
     return codes, offsets, owners
 
@@ -236,6 +240,22 @@ class TitleIndex:
         """The processed title at `position` ("" for a removed one)."""
         return self._raw(position).decode("utf-8")
 
+    def texts_of(self, positions: Sequence[int]) -> list[str]:
+        """`text` of many positions at once: the base's in one vectorised pass."""
+        at = np.asarray(positions, dtype=np.int64)
+        base = self._base.texts
+        in_base = at < len(self._masked)
+        in_base[in_base] = ~self._masked[at[in_base]]
+        texts = [""] * len(at)
+        chosen = np.flatnonzero(in_base)
+        blob = base.blob
+        for i, start, end in zip(chosen.tolist(), base.starts[at[chosen]].tolist(),
+                                 base.starts[at[chosen] + 1].tolist(), strict=True):
+            texts[i] = blob[start : end - 1].decode("utf-8")
+        for i in np.flatnonzero(~in_base).tolist():
+            texts[i] = self.text(positions[i])
+        return texts
+
     def _raw(self, position: int) -> bytes:
         slot = self._slot.get(position)
         if slot is not None:
@@ -263,6 +283,7 @@ class TitleIndex:
         new._live = self._live.copy()
         if newly_masked:
             gone = np.array(sorted(newly_masked), dtype=np.int64)
+            # Only how many of these titles hold each code is wanted, not which ones.
             block = _postings(Texts.of([self._base.texts.raw(p) for p in gone]), 0, len(gone),
                               gone)
             new._live[np.searchsorted(self._base.codes, block.codes)] -= block.counts
@@ -344,7 +365,7 @@ class TitleIndex:
             candidates = self._shortest_holding(query)
         else:
             candidates = self._candidates(query).tolist()
-        choices = {position: self.text(position) for position in candidates}
+        choices = dict(zip(candidates, self.texts_of(candidates), strict=True))
         hits = process.extract(query, choices, scorer=scorer, processor=None,
                                score_cutoff=cutoff, limit=limit)
         return [(position, score) for _text, score, position in hits]

@@ -22,7 +22,7 @@ FIGURES = {
     *(f"{kind}_{pct}_ms" for kind in QUERY_KINDS for pct in ("p50", "p99")),
     "autocomplete_article_quality", "autocomplete_topic_quality",
     "autocomplete_provider_quality",
-    "sync_add10_cpu_ms", "index_update_add10_cpu_ms", "sync_remove10_cpu_ms",
+    "index_traced_mb", "sync_add10_cpu_ms", "index_update_add10_cpu_ms", "sync_remove10_cpu_ms",
     "index_update_remove10_cpu_ms",
     "bot_sequential_p50_ms", "bot_sequential_p99_ms", "bot_latest_p99_ms", "bot_topic_p99_ms",
     "bot_search_p99_ms", "bot_sequential_max_ms", "bot_burst50_p50_ms", "bot_burst50_p99_ms",

@@ -71,6 +71,12 @@ async def check_same_as_fresh(news: News, rng: Random) -> None:
     fresh = await SearchIndex.build(news.store)
     probes = probes_of(fresh, rng)
     assert answers(news.index, probes) == answers(fresh, probes)
+    # The counts the index keeps are those the store counts.
+    assert news.index.topics == await news.store.topic_counts()
+    assert [(p.id, p.name, p.domain, tuple(sorted(p.names)), p.count)
+            for p in news.index.providers] == [
+        (p.id, p.name, p.domain, tuple(sorted(p.names)), p.count)
+        for p in await news.store.provider_counts()]
 
 
 def edit(path: Path, pattern: re.Pattern[str], mark: str) -> None:
@@ -122,9 +128,13 @@ async def test_a_sync_updates_the_index_to_what_a_fresh_build_gives(
     assert report.updated and report.removed
     await check_same_as_fresh(news, rng)
 
-    # A deleted file back, renamed: its articles return under the ids they had.
-    files[20].unlink()
-    shutil.copy(extra[0], corpus / "again.txt")
+    # The newest files removed, then others added: the new articles get the ids the removed
+    # ones had (the next free id), and a deleted file comes back under a new name.
+    for path in corpus.glob("new_*"):
+        path.unlink()
+    await news.sync()
+    shutil.copy(gen.generate(tmp_path / "more", 1, seed=14)[0], corpus / "more.txt")
+    shutil.copy(extra[9], corpus / "again.txt")
     await news.sync()
     await check_same_as_fresh(news, rng)
     # All of it was an update of the index built at the first sync, never a rebuild.

@@ -210,16 +210,26 @@ class CorpusReads:
 
     async def title_batches(self, article_ids: Sequence[int] | None = None
                             ) -> AsyncIterator[list[TitleRow]]:
-        """(id, title, is_stub, score) of every article, or of these, ascending by id, a
-        batch at a time: the search index never holds a Python object per article."""
-        sql, params = "SELECT id, title, is_stub, score FROM articles ORDER BY id", []
+        """What the search index keeps of every article, or of these (see TitleRow),
+        ascending by id, a batch at a time: it never holds a Python object per article."""
+        columns = ("SELECT a.id, a.title, a.is_stub, a.score, a.provider_id, a.provider_name, "
+                   "(SELECT group_concat(topic_id) FROM article_topics WHERE article_id = a.id) "
+                   "FROM articles a")
+        sql, params = f"{columns} ORDER BY a.id", []
         if article_ids is not None:
-            sql = ("SELECT id, title, is_stub, score FROM articles "
-                   "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+            sql = f"{columns} WHERE a.id IN (SELECT value FROM json_each(?)) ORDER BY a.id"  # noqa: S608 - fixed fragments only
             params = [json_list(article_ids)]
         async with self._reader.execute(sql, params) as cursor:
             while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
                 yield cast("list[TitleRow]", rows)
+
+    async def names(self) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+        """Every topic's name and every provider's (name, domain), by id."""
+        async with self._reader.execute("SELECT id, name FROM topics") as cursor:
+            topics = {row[0]: row[1] for row in await cursor.fetchall()}
+        async with self._reader.execute("SELECT id, name, domain FROM providers") as cursor:
+            providers = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+        return topics, providers
 
     async def get_meta(self, key: str) -> str | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:
