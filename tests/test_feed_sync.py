@@ -191,3 +191,47 @@ async def test_a_feed_is_added_once_per_canonical_url(store: Store) -> None:
     assert (created, created_again) == (True, False)
     assert again.id == first.id and again.url == FEED_URL
     assert [feed.url for feed in await store.feeds.all()] == [FEED_URL]
+
+
+def tagged(number: int, topic: str) -> str:
+    """An item of its own about `topic`, spelled as given."""
+    return (f"<item><title>Quantum story {number}</title>"
+            f"<link>https://example.org/2022/05/{number:02d}/quantum</link>"
+            f"<pubDate>Tue, {number:02d} May 2022 09:00:00 GMT</pubDate>"
+            f"<category>{topic}</category><description>Qubits.</description></item>")
+
+
+async def topic_names_after(tmp_path: Path, *polls: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The topics listed after the feed gave each poll's items (spellings, in order), then
+    those of a fresh store given every item at once, which must list the same."""
+    listed = []
+    for name, rounds in (("polled.db", polls), ("fresh.db", (sum(polls, ()),))):
+        async with await Store.open(tmp_path / name) as store:
+            feed, _ = await store.feeds.add(FEED_URL)
+            number = 0
+            for spellings in rounds:
+                items = []
+                for spelling in spellings:
+                    number += 1
+                    items.append(tagged(number, spelling))
+                await feed_sync(store, feed, document(*items).records)
+            listed.append(sorted((t.name, t.count) for t in await store.topic_counts()
+                                 if t.name.casefold() == "quantum computing"))
+    assert listed[0] == listed[1]
+    return listed[0]
+
+
+async def test_a_feeds_other_spelling_of_a_topic_names_it_once_most_articles_use_it(
+    tmp_path: Path,
+) -> None:
+    assert await topic_names_after(
+        tmp_path, ("Quantum Computing",), ("quantum computing", "quantum computing")
+    ) == [("quantum computing", 3)]
+
+
+async def test_a_feeds_other_spelling_of_a_topic_used_by_fewer_articles_leaves_its_name(
+    tmp_path: Path,
+) -> None:
+    assert await topic_names_after(
+        tmp_path, ("Quantum Computing", "Quantum Computing"), ("quantum computing",)
+    ) == [("Quantum Computing", 3)]
