@@ -135,6 +135,8 @@ class Transaction:
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         async with self._db.execute(
             "SELECT file_id, data FROM file_versions "
             "WHERE file_id IN (SELECT value FROM json_each(?))",
@@ -145,6 +147,8 @@ class Transaction:
     async def mentioned_by(self, article_ids: dict[str, int]) -> dict[str, dict[int, bool]]:
         """The files that mention each of these articles (URL → id), by URL: file id → as a
         stub. An article no file mentions is left out."""
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         urls = {article_id: url for url, article_id in article_ids.items()}
         found: dict[str, dict[int, bool]] = {}
         async with self._db.execute(
@@ -172,6 +176,8 @@ class Transaction:
 
     async def remove_files(self, file_ids: Sequence[int]) -> None:
         """Forget files and everything they said."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         ids = json_list(file_ids)
         for table, column in (("mentions", "file_id"), ("file_versions", "file_id"),
                               ("files", "id")):
@@ -198,6 +204,8 @@ class Transaction:
     ) -> dict[K, Any]:
         """`column` of the rows of `table` whose unique `key` is among `keys`, by key (table
         and columns are our own names, not input)."""
+        if not keys:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         async with self._db.execute(
             f"SELECT {key}, {column} FROM {table} "  # noqa: S608 - our own names
             f"WHERE {key} IN (SELECT value FROM json_each(?))",
@@ -229,6 +237,8 @@ class Transaction:
 
     async def forget_mentions(self, file_ids: Sequence[int]) -> None:
         """Drop what these files mention, before `add_mentions` gives what they say now."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         await self._db.execute(
             "DELETE FROM mentions WHERE file_id IN (SELECT value FROM json_each(?))",
             [json_list(file_ids)],
@@ -346,6 +356,8 @@ class Transaction:
 
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         released = await self._release(article_ids)
         self._touched_providers.update(
             provider_id for _when, _score, provider_id, _name in released.indexed.values()
@@ -360,6 +372,8 @@ class Transaction:
     async def _release(self, article_ids: Sequence[int]) -> _Released:
         """Before these articles are rewritten or deleted: remove their full-text entries,
         and return what they have stored in indexed columns and topic rows."""
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return _Released({}, set())
         ids = json_list(article_ids)
         # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
@@ -381,6 +395,8 @@ class Transaction:
     async def _drop_topic_rows(self, topic_rows: Iterable[_TopicRow]) -> None:
         """Delete these topic rows, noting their topics, whose names may change."""
         keys = sorted((topic_id, article_id) for topic_id, article_id, *_rest in topic_rows)
+        if not keys:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         self._touched_topics.update(topic_id for topic_id, _article_id in keys)
         await self._db.executemany(
             "DELETE FROM article_topics WHERE topic_id = ? AND article_id = ?", keys
@@ -394,6 +410,8 @@ class Transaction:
         Only the topics and providers whose names this transaction's writes can have
         changed are looked at (see `__init__`).
         """
+        if not (self._touched_topics or self._touched_providers):
+            return
         topic_ids = json_list(sorted(self._touched_topics))
         await self._drop_unused("topics", "article_topics", "topic_id", topic_ids)
         await self._db.execute(
