@@ -643,35 +643,57 @@ FEED_SOURCE_KEY = "source"  # marks a feed's versions, which any file's full ver
 async def sync_feed(
     store: Store, feed: Feed, records: Sequence[Record], *, now: datetime, retention_days: int
 ) -> SyncReport:
-    """Write a feed's new and changed entries (each its source's "file": path = the entry's
-    canonical URL, its one version the entry's record) in one transaction.
+    """Write one feed's new and changed entries in a transaction of its own (see
+    `sync_feeds`)."""
+    [report] = await sync_feeds(store, [(feed, records)], now=now,
+                                retention_days=retention_days)
+    return report
 
-    Entries that dropped off the feed stay; those published more than `retention_days`
+
+async def sync_feeds(
+    store: Store, feeds: Sequence[tuple[Feed, Sequence[Record]]], *, now: datetime,
+    retention_days: int,
+) -> list[SyncReport]:
+    """Write several feeds' new and changed entries (each its source's "file": path = the
+    entry's canonical URL, its one version the entry's record) in one transaction, feed
+    after feed as `sync_feed` would: a report each, in order, their duration the whole
+    transaction's.
+
+    Entries that dropped off a feed stay; those published more than `retention_days`
     before `now` are removed (0 keeps them forever). A feed removed meanwhile gets nothing.
     """
     started = time.perf_counter()
-    report = SyncReport(seeds_dir=feed.url)
+    reports = [SyncReport(seeds_dir=feed.url) for feed, _records in feeds]
     cutoff = now - timedelta(days=retention_days) if retention_days > 0 else None
     async with store.transaction() as tx:
-        source_id = await tx.feed_source(feed.id)
-        if source_id is None:
-            report.refused = f"feed {feed.url} was removed: its entries were not stored"
-        else:
-            current = [record for record in records if cutoff is None
-                       or datetime.fromisoformat(record["published_at"]) >= cutoff]
-            urls = {record["url"] for record in current}
-            expired = ([url for url in await tx.entries_published_before(source_id, cutoff)
-                        if url not in urls] if cutoff is not None else [])
-            known = await tx.file_states([*sorted(urls), *expired], source_id)
-            results = await _entry_results(tx, current, known, now, report)
-            report.removed = expired
-            if results or expired:
-                with _collector_paused():
-                    await _SyncWriter(tx, known, report, source_id).run(
-                        _one_batch(results), len(results), None, None)
-    report.articles = await store.article_count()
-    report.duration = time.perf_counter() - started
-    return report
+        with _collector_paused():
+            for (feed, records), report in zip(feeds, reports, strict=True):
+                await _write_feed(tx, feed, records, report, now=now, cutoff=cutoff)
+    articles = await store.article_count()
+    for report in reports:
+        report.articles = articles
+        report.duration = time.perf_counter() - started
+    return reports
+
+
+async def _write_feed(tx: Transaction, feed: Feed, records: Sequence[Record],
+                      report: SyncReport, *, now: datetime, cutoff: datetime | None) -> None:
+    """One feed's writes, inside the transaction of `sync_feeds`."""
+    source_id = await tx.feed_source(feed.id)
+    if source_id is None:
+        report.refused = f"feed {feed.url} was removed: its entries were not stored"
+        return
+    current = [record for record in records if cutoff is None
+               or datetime.fromisoformat(record["published_at"]) >= cutoff]
+    urls = {record["url"] for record in current}
+    expired = ([url for url in await tx.entries_published_before(source_id, cutoff)
+                if url not in urls] if cutoff is not None else [])
+    known = await tx.file_states([*sorted(urls), *expired], source_id)
+    results = await _entry_results(tx, current, known, now, report)
+    report.removed = expired
+    if results or expired:
+        await _SyncWriter(tx, known, report, source_id).run(
+            _one_batch(results), len(results), None, None)
 
 
 async def remove_feed(store: Store, feed: Feed) -> SyncReport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -14,13 +15,19 @@ from typing import Protocol, TypeVar
 from rapidfuzz import fuzz, process, utils
 
 from bot.articles import Article, canonical_url, is_http_url
-from bot.exceptions import NewsBotError
+from bot.exceptions import (
+    DatabaseFull,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    NewsBotError,
+    StorageError,
+)
 from bot.feeds.fetch import Fetcher
 from bot.feeds.listing import FeedOutcome, FetchReport
 from bot.feeds.opml import OpmlError, read_opml
-from bot.feeds.poll import Polled, due, poll
+from bot.feeds.poll import Polled, batched, due, poll
 from bot.feeds.state import Feed
-from bot.loader import Progress, remove_feed, sync, sync_feed
+from bot.loader import Progress, remove_feed, sync, sync_feeds
 from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.results import Page, ProviderCount, Stats, SyncReport, TopicCount
@@ -38,6 +45,10 @@ TITLE_WEIGHT = 2.0  # times title similarity (0..1)
 RELATED_CANDIDATES = 30  # per topic and for similar titles
 MAX_RELATED = 50
 SUGGESTIONS = 5
+# Polled feeds are written together, up to this many or what arrived this soon after the
+# first: one transaction's fixed cost spread over many feeds, without holding the others.
+FEED_BATCH = 25
+FEED_BATCH_WAIT_S = 0.25
 # The ranking score's weight against text relevance (bm25) in search; the score grows by
 # ln 2 / 2 for each day newer.
 SEARCH_SCORE_WEIGHT = 0.05
@@ -161,9 +172,11 @@ class News:
                 else due(feeds, now)
             report = FetchReport(listed=len(feeds))
             topics = [topic.name for topic in await self.store.topic_counts()]
-            async for polled in poll(chosen, fetcher, now=now, interval_minutes=self.feed_minutes,
-                                     known_topics=topics):
-                report.feeds.append(await self._store_polled(polled, now, report.article_ids))
+            polls = poll(chosen, fetcher, now=now, interval_minutes=self.feed_minutes,
+                         known_topics=topics)
+            async with contextlib.aclosing(polls):
+                async for group in batched(polls, FEED_BATCH, FEED_BATCH_WAIT_S):
+                    report.feeds.extend(await self._store_polled(group, now, report.article_ids))
             if report.article_ids:
                 async with self._sync_lock:
                     await self._follow(report.article_ids, build=self.last_report is None)
@@ -172,17 +185,61 @@ class News:
             self.last_fetch = report
             return report
 
-    async def _store_polled(self, polled: Polled, now: datetime, article_ids: list[int]
-                            ) -> FeedOutcome:
-        """Store one feed's poll: its entries if it gave a document, then its new state."""
+    async def _store_polled(self, group: list[Polled], now: datetime, article_ids: list[int]
+                            ) -> list[FeedOutcome]:
+        """Store a group of polls: their entries in one transaction, then each feed's new
+        state. If that transaction fails, each feed's entries are written alone, so that
+        one feed's trouble costs only that feed (see `_write_alone`)."""
+        with_entries = [polled for polled in group if polled.document is not None]
+        if len(with_entries) == 1:
+            synced = await self._write_alone(with_entries[0], now)
+        else:
+            try:
+                synced = await self._write_entries(with_entries, now)
+            except StorageError:  # retried one feed at a time, each of which reports its own
+                log.warning("Storing %d feeds' entries together failed; storing them one "
+                            "at a time", len(with_entries), exc_info=True)
+                synced = {}
+                for polled in with_entries:
+                    synced.update(await self._write_alone(polled, now))
+        return [await self._outcome(polled, synced, article_ids) for polled in group]
+
+    async def _write_entries(self, group: list[Polled], now: datetime
+                             ) -> dict[int, SyncReport | str]:
+        """Each feed's entries written, in one transaction: its report, by feed id."""
+        feeds = [(polled.feed, polled.document.records)
+                 for polled in group if polled.document is not None]
+        if not feeds:
+            return {}
+        reports = await sync_feeds(self.store, feeds, now=now,
+                                   retention_days=self.feed_retention_days)
+        return {feed.id: report for (feed, _records), report in zip(feeds, reports, strict=True)}
+
+    async def _write_alone(self, polled: Polled, now: datetime) -> dict[int, SyncReport | str]:
+        """A feed's entries written on their own: its report, or why they were not stored.
+        A store that cannot be written at all (full, read-only, gone) stops the poll, as it
+        would every other feed's writes."""
+        try:
+            return await self._write_entries([polled], now)
+        except (DatabaseFull, DatabaseReadOnly, DatabaseUnavailable):
+            raise
+        except StorageError as exc:
+            return {polled.feed.id: f"its entries could not be stored: {exc}"}
+
+    async def _outcome(self, polled: Polled, synced: dict[int, SyncReport | str],
+                       article_ids: list[int]) -> FeedOutcome:
+        """Save a feed's new state and say what its poll came to. A feed whose entries could
+        not be stored keeps its old state, so that the next poll fetches them again."""
+        result = synced.get(polled.feed.id)
+        if isinstance(result, str):
+            log.warning("feed %s: %s", polled.feed.url, result)
+            return FeedOutcome(polled.feed.url, "failed", result, seconds=polled.seconds)
         outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
                               seconds=polled.seconds)
-        if polled.document is not None:
-            synced = await sync_feed(self.store, polled.feed, polled.document.records, now=now,
-                                     retention_days=self.feed_retention_days)
-            article_ids.extend(synced.article_ids)
+        if result is not None and polled.document is not None:
+            article_ids.extend(result.article_ids)
             outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
-                                  len(synced.added), len(synced.updated), synced.unchanged,
+                                  len(result.added), len(result.updated), result.unchanged,
                                   polled.document.skipped, polled.seconds)
         await self.store.feeds.save(polled.feed)
         if polled.outcome in ("failed", "gone"):

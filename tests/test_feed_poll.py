@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.feeds.fetch import Fetcher
-from bot.feeds.poll import PARALLEL_FEEDS, Polled, due, poll
+from bot.feeds.poll import PARALLEL_FEEDS, Polled, batched, due, poll
 from bot.feeds.state import Feed
 from tests.feed_server import FeedServer
 
@@ -136,6 +136,24 @@ async def test_a_slow_feed_does_not_hold_back_the_others(server: FeedServer,
     assert [polled.feed.id for polled in results][-1] == 1
     assert sorted(polled.feed.id for polled in results[:-1]) == [2, 3, 4, 5]
     assert all(polled.outcome == "new" for polled in results[:-1])
+
+
+async def test_groups_to_store_hold_what_arrived_together_and_never_wait_for_a_slow_feed(
+        server: FeedServer, fetcher: Fetcher) -> None:
+    server.stream("/slow.xml", b"<!-- still here -->\n", interval=0.3, chunks=6)
+    for number in range(7):
+        server.add(f"/fast{number}.xml", RSS)
+    feeds = [Feed(1, server.url("/slow.xml"))]
+    feeds += [Feed(number + 2, server.url(f"/fast{number}.xml")) for number in range(7)]
+
+    polls = poll(feeds, fetcher, now=NOW, interval_minutes=INTERVAL)
+    groups = [[polled.feed.id for polled in group]
+              async for group in batched(polls, 5, wait_s=1.0)]
+
+    # Five at most; the fast feeds' last two as soon as the wait is over, the slow one alone.
+    assert [len(group) for group in groups] == [5, 2, 1]
+    assert groups[-1] == [1]
+    assert sorted(groups[0] + groups[1]) == list(range(2, 9))
 
 
 async def test_an_unexpected_error_fails_that_feed_only(

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import orjson
 from conftest import AMD_TITLE, AMD_URL, META_URL, snapshot
+from feed_server import FeedServer
 
 from bot.articles import Record
 from bot.feeds.entries import FeedDocument, parse_feed
+from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import FeedEntry
 from bot.feeds.state import Feed
 from bot.loader import remove_feed, sync, sync_feed
@@ -191,3 +193,92 @@ async def test_a_feed_is_added_once_per_canonical_url(store: Store) -> None:
     assert (created, created_again) == (True, False)
     assert again.id == first.id and again.url == FEED_URL
     assert [feed.url for feed in await store.feeds.all()] == [FEED_URL]
+
+
+def tagged(number: int, topic: str) -> str:
+    """An item of its own about `topic`, spelled as given."""
+    return (f"<item><title>Quantum story {number}</title>"
+            f"<link>https://example.org/2022/05/{number:02d}/quantum</link>"
+            f"<pubDate>Tue, {number:02d} May 2022 09:00:00 GMT</pubDate>"
+            f"<category>{topic}</category><description>Qubits.</description></item>")
+
+
+async def topic_names_after(tmp_path: Path, *polls: tuple[str, ...]) -> list[tuple[str, int]]:
+    """The topics listed after the feed gave each poll's items (spellings, in order), then
+    those of a fresh store given every item at once, which must list the same."""
+    listed = []
+    for name, rounds in (("polled.db", polls), ("fresh.db", (sum(polls, ()),))):
+        async with await Store.open(tmp_path / name) as store:
+            feed, _ = await store.feeds.add(FEED_URL)
+            number = 0
+            for spellings in rounds:
+                items = []
+                for spelling in spellings:
+                    number += 1
+                    items.append(tagged(number, spelling))
+                await feed_sync(store, feed, document(*items).records)
+            listed.append(sorted((t.name, t.count) for t in await store.topic_counts()
+                                 if t.name.casefold() == "quantum computing"))
+    assert listed[0] == listed[1]
+    return listed[0]
+
+
+async def test_a_feeds_other_spelling_of_a_topic_names_it_once_most_articles_use_it(
+    tmp_path: Path,
+) -> None:
+    assert await topic_names_after(
+        tmp_path, ("Quantum Computing",), ("quantum computing", "quantum computing")
+    ) == [("quantum computing", 3)]
+
+
+async def test_a_feeds_other_spelling_of_a_topic_used_by_fewer_articles_leaves_its_name(
+    tmp_path: Path,
+) -> None:
+    assert await topic_names_after(
+        tmp_path, ("Quantum Computing", "Quantum Computing"), ("quantum computing",)
+    ) == [("Quantum Computing", 3)]
+
+
+def channel(name: str, count: int) -> str:
+    """A feed of `count` items of its own, their URLs under /`name`/."""
+    items = "".join(item(f"{name} story {number}", f"https://example.org/{name}/{number}",
+                         "Tue, 31 May 2022 09:00:00 GMT", "Something happened.")
+                    for number in range(count))
+    return ("<?xml version='1.0'?><rss version='2.0'><channel><title>Example AI</title>"
+            f"<link>https://example.org/</link>{items}</channel></rss>")
+
+
+async def test_a_feed_whose_entries_cannot_be_stored_costs_only_that_feed(
+    news: News, tmp_path: Path
+) -> None:
+    names = ("alpha", "poisoned", "gamma")
+    async with FeedServer() as server:
+        for name in names:
+            server.add(f"/{name}.xml", channel(name, 3), etag=f'"{name}-1"')
+        for name in names:
+            await news.store.feeds.add(server.url(f"/{name}.xml"))
+        # A real write failure, in SQLite itself, for the entries of one feed only.
+        with sqlite3.connect(news.store.path) as db:
+            db.execute("CREATE TRIGGER poison BEFORE INSERT ON files "
+                       "WHEN NEW.path LIKE '%/poisoned/%' "
+                       "BEGIN SELECT RAISE(ABORT, 'the disk said no'); END")
+        async with Fetcher(allow_private=True, total_timeout=10.0) as fetcher:
+            report = await news.fetch(fetcher, now=NOW)
+            outcomes = {outcome.url.rsplit("/", 1)[1]: outcome for outcome in report.feeds}
+            assert [(outcomes[f"{name}.xml"].outcome, outcomes[f"{name}.xml"].added)
+                    for name in names] == [("new", 3), ("failed", 0), ("new", 3)]
+            reason = outcomes["poisoned.xml"].reason or ""
+            assert "could not be stored" in reason and "the disk said no" in reason
+            assert await news.store.article_by_url("https://example.org/alpha/0") is not None
+            assert await news.store.article_by_url("https://example.org/poisoned/0") is None
+            saved = {name: await news.store.feeds.get(server.url(f"/{name}.xml"))
+                     for name in names}
+            # Its old state kept, the next poll fetches its entries again.
+            assert [(feed.etag if feed else None) for feed in saved.values()] == \
+                ['"alpha-1"', None, '"gamma-1"']
+            with sqlite3.connect(news.store.path) as db:
+                db.execute("DROP TRIGGER poison")
+            again = await news.fetch(fetcher, now=NOW + timedelta(days=1))
+    assert sorted((outcome.outcome, outcome.added) for outcome in again.feeds) == \
+        [("new", 3), ("not_modified", 0), ("not_modified", 0)]
+    assert await news.store.article_by_url("https://example.org/poisoned/0") is not None

@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +50,7 @@ async def poll(
     now: datetime,
     interval_minutes: int,
     known_topics: Sequence[str] = (),
-) -> AsyncIterator[Polled]:
+) -> AsyncGenerator[Polled, None]:
     """Poll every feed in `feeds` at once (the fetcher bounds how many requests run), and
     yield each one's Polled as soon as it is ready; one feed's trouble never stops the others."""
     parser = _Parser(parallel=len(feeds) >= PARALLEL_FEEDS and (os.cpu_count() or 1) > 1)
@@ -66,6 +66,41 @@ async def poll(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await parser.close()
+
+
+async def batched(polled: AsyncIterator[Polled], size: int, wait_s: float
+                  ) -> AsyncIterator[list[Polled]]:
+    """`polled` in groups as they arrive: up to `size`, or what arrived within `wait_s` of the
+    group's first, so that the store writes each group in one transaction."""
+    pending: asyncio.Task[Polled | None] | None = None
+    try:
+        while True:
+            group: list[Polled] = []
+            deadline = 0.0
+            while len(group) < size:
+                pending = pending or asyncio.create_task(_next(polled))
+                if group:
+                    done, _ = await asyncio.wait({pending}, timeout=deadline - time.monotonic())
+                    if not done:
+                        break  # the rest is for the next group: `pending` goes on meanwhile
+                item = await pending
+                pending = None
+                if item is None:
+                    if group:
+                        yield group
+                    return
+                if not group:
+                    deadline = time.monotonic() + wait_s
+                group.append(item)
+            yield group
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+async def _next(polled: AsyncIterator[Polled]) -> Polled | None:
+    return await anext(polled, None)
 
 
 async def _poll_one(feed: Feed, fetcher: Fetcher, parser: _Parser, now: datetime,

@@ -82,8 +82,9 @@ class Transaction:
 
     def __init__(self, db: aiosqlite.Connection):
         self._db = db
-        # The topics and providers whose articles this transaction wrote or deleted: only
-        # their names can change, so `refresh_names` looks at them alone.
+        # The topics and providers whose names this transaction's writes can have changed,
+        # so that `refresh_names` looks at them alone: a stored name is the best spelling
+        # until a row spelling it otherwise arrives or a row of it goes.
         self._touched_topics: set[int] = set()
         self._touched_providers: set[int] = set()
 
@@ -134,6 +135,8 @@ class Transaction:
 
     async def stored_versions(self, file_ids: Sequence[int]) -> dict[int, list[Version]]:
         """The versions stored for each of these files (files that never loaded have none)."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         async with self._db.execute(
             "SELECT file_id, data FROM file_versions "
             "WHERE file_id IN (SELECT value FROM json_each(?))",
@@ -144,6 +147,8 @@ class Transaction:
     async def mentioned_by(self, article_ids: dict[str, int]) -> dict[str, dict[int, bool]]:
         """The files that mention each of these articles (URL → id), by URL: file id → as a
         stub. An article no file mentions is left out."""
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         urls = {article_id: url for url, article_id in article_ids.items()}
         found: dict[str, dict[int, bool]] = {}
         async with self._db.execute(
@@ -171,6 +176,8 @@ class Transaction:
 
     async def remove_files(self, file_ids: Sequence[int]) -> None:
         """Forget files and everything they said."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         ids = json_list(file_ids)
         for table, column in (("mentions", "file_id"), ("file_versions", "file_id"),
                               ("files", "id")):
@@ -197,6 +204,8 @@ class Transaction:
     ) -> dict[K, Any]:
         """`column` of the rows of `table` whose unique `key` is among `keys`, by key (table
         and columns are our own names, not input)."""
+        if not keys:  # nothing to ask SQLite: spare the round trip to its thread
+            return {}
         async with self._db.execute(
             f"SELECT {key}, {column} FROM {table} "  # noqa: S608 - our own names
             f"WHERE {key} IN (SELECT value FROM json_each(?))",
@@ -228,6 +237,8 @@ class Transaction:
 
     async def forget_mentions(self, file_ids: Sequence[int]) -> None:
         """Drop what these files mention, before `add_mentions` gives what they say now."""
+        if not file_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         await self._db.execute(
             "DELETE FROM mentions WHERE file_id IN (SELECT value FROM json_each(?))",
             [json_list(file_ids)],
@@ -260,8 +271,9 @@ class Transaction:
         Ids from `new_from` on (see `next_id`) are new articles, with nothing stored to replace.
         """
         ids = sorted(rows)
-        provider_ids = await self._provider_ids(rows.values())
-        topic_ids = await self._topic_ids(rows.values())
+        providers = await self._providers(rows.values())
+        topics = await self._topics(rows.values())
+        topic_names = dict(topics.values())
         released = await self._release([article_id for article_id in ids if article_id < new_from])
         stored_indexed, stored_topics = released.indexed, released.topic_rows
         article_rows = []
@@ -270,15 +282,18 @@ class Transaction:
         text_rows = []
         for article_id in ids:
             row = rows[article_id]
-            provider_id = (provider_ids[row.provider_domain]
-                           if row.provider_domain is not None else None)
+            provider_id, provider_name = (providers[row.provider_domain]
+                                          if row.provider_domain is not None else (None, None))
             indexed = (row.published_at, row.score, provider_id, row.provider_name)
-            if article_id < new_from and stored_indexed.get(article_id) == indexed:
+            stored = stored_indexed.get(article_id) if article_id < new_from else None
+            if stored == indexed:
                 text_rows.append((row.title, row.is_stub, row.data, article_id))
-            else:
-                article_rows.append((article_id, row.url, row.title, *indexed, row.is_stub,
-                                     row.data))
-            if provider_id is not None:
+                continue
+            article_rows.append((article_id, row.url, row.title, *indexed, row.is_stub,
+                                 row.data))
+            if stored is not None and stored[2] is not None:
+                self._touched_providers.add(stored[2])  # its spelling there may be its last
+            if provider_id is not None and row.provider_name not in (None, provider_name):
                 self._touched_providers.add(provider_id)
         await self._db.executemany(
             "INSERT INTO articles (id, url, title, published_at, score, provider_id, "
@@ -301,31 +316,34 @@ class Transaction:
             [json_list(ids)],
         )):
             topic_rows = sorted(
-                (topic_ids[topic.casefold()], article_id, row.score, row.published_at, topic)
+                (topics[topic.casefold()][0], article_id, row.score, row.published_at, topic)
                 for article_id, row in rows.items() for topic in row.topics
             )
             # A topic row that has not changed is left as it is: rewriting it would rewrite
             # its index entries too (an edited excerpt changes none of an article's).
             new_topic_rows = [row for row in topic_rows if row not in stored_topics]
         await self._drop_topic_rows(stored_topics.difference(topic_rows))
-        self._touched_topics.update(topic_row[0] for topic_row in new_topic_rows)
+        self._touched_topics.update(topic_id for topic_id, _article, _score, _when, name
+                                    in new_topic_rows if name != topic_names[topic_id])
         await self._db.executemany(
             "INSERT OR IGNORE INTO article_topics "
             "(topic_id, article_id, score, published_at, name) VALUES (?, ?, ?, ?, ?)",
             new_topic_rows,
         )
 
-    async def _provider_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
-        """Ids of the articles' providers by domain, creating new ones (named by refresh_names)."""
+    async def _providers(self, rows: Iterable[ArticleRow]) -> dict[str, tuple[int, str]]:
+        """Ids and stored names of the articles' providers by domain, creating new ones
+        (named by refresh_names)."""
         domains = {row.provider_domain for row in rows if row.provider_domain is not None}
         await self._db.executemany(
             "INSERT OR IGNORE INTO providers (domain, name) VALUES (?, ?)",
             ((domain, domain) for domain in domains),
         )
-        async with self._db.execute("SELECT domain, id FROM providers") as cursor:
-            return {row[0]: row[1] for row in await cursor.fetchall()}
+        async with self._db.execute("SELECT domain, id, name FROM providers") as cursor:
+            return {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
 
-    async def _topic_ids(self, rows: Iterable[ArticleRow]) -> dict[str, int]:
+    async def _topics(self, rows: Iterable[ArticleRow]) -> dict[str, tuple[int, str]]:
+        """Ids and stored names of the articles' topics by key, creating new ones."""
         names: dict[str, str] = {}
         for row in rows:
             for topic in row.topics:
@@ -333,12 +351,19 @@ class Transaction:
         await self._db.executemany(
             "INSERT OR IGNORE INTO topics (key, name) VALUES (?, ?)", names.items()
         )
-        async with self._db.execute("SELECT key, id FROM topics") as cursor:
-            return {row[0]: row[1] for row in await cursor.fetchall()}
+        async with self._db.execute("SELECT key, id, name FROM topics") as cursor:
+            return {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
 
     async def delete_articles(self, article_ids: Sequence[int]) -> None:
         """Remove articles that no file mentions any more."""
-        await self._drop_topic_rows((await self._release(article_ids)).topic_rows)
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return
+        released = await self._release(article_ids)
+        self._touched_providers.update(
+            provider_id for _when, _score, provider_id, _name in released.indexed.values()
+            if provider_id is not None
+        )
+        await self._drop_topic_rows(released.topic_rows)
         await self._db.execute(
             "DELETE FROM articles WHERE id IN (SELECT value FROM json_each(?))",
             [json_list(article_ids)],
@@ -346,8 +371,9 @@ class Transaction:
 
     async def _release(self, article_ids: Sequence[int]) -> _Released:
         """Before these articles are rewritten or deleted: remove their full-text entries,
-        note the providers they were in, whose names may change, and return what they have
-        stored in indexed columns and topic rows."""
+        and return what they have stored in indexed columns and topic rows."""
+        if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
+            return _Released({}, set())
         ids = json_list(article_ids)
         # The index finds the words to remove in the articles as they still are.
         await self._db.execute(
@@ -359,10 +385,6 @@ class Transaction:
             [ids],
         ) as cursor:
             indexed = {row[0]: tuple(row[1:]) for row in await cursor.fetchall()}
-        self._touched_providers.update(
-            provider_id for _when, _score, provider_id, _name in indexed.values()
-            if provider_id is not None
-        )
         async with self._db.execute(
             "SELECT topic_id, article_id, score, published_at, name FROM article_topics "
             "WHERE article_id IN (SELECT value FROM json_each(?))",
@@ -373,6 +395,8 @@ class Transaction:
     async def _drop_topic_rows(self, topic_rows: Iterable[_TopicRow]) -> None:
         """Delete these topic rows, noting their topics, whose names may change."""
         keys = sorted((topic_id, article_id) for topic_id, article_id, *_rest in topic_rows)
+        if not keys:  # nothing to ask SQLite: spare the round trip to its thread
+            return
         self._touched_topics.update(topic_id for topic_id, _article_id in keys)
         await self._db.executemany(
             "DELETE FROM article_topics WHERE topic_id = ? AND article_id = ?", keys
@@ -383,8 +407,11 @@ class Transaction:
 
         Names derive from what the corpus says now, never from the order files arrived in:
         a topic takes the spelling most of its articles use, a provider its nicest spelling.
-        Only the topics and providers whose articles this transaction changed are looked at.
+        Only the topics and providers whose names this transaction's writes can have
+        changed are looked at (see `__init__`).
         """
+        if not (self._touched_topics or self._touched_providers):
+            return
         topic_ids = json_list(sorted(self._touched_topics))
         await self._drop_unused("topics", "article_topics", "topic_id", topic_ids)
         await self._db.execute(
