@@ -699,7 +699,9 @@ async def run_bot_child(db_path: Path, seeds: Path, api_base: str, gateway: str)
     # No background re-sync: its first round would run as the bot becomes ready, during
     # the first seconds of commands, and weigh there as it never does in use (one round of
     # about a second at 100,000 files every NEWS_SYNC_MINUTES).
-    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0)
+    # No feeds either: the bench talks to nothing but its own fake on 127.0.0.1.
+    settings = Settings(token="x" * 60, seeds_dir=seeds, db_path=db_path, sync_minutes=0,
+                        feeds_file=None, feeds_minutes=0)
     pauses = _Pauses()
     loop = asyncio.get_running_loop()
     # SIGUSR1 from the parent: the bot is up; from now on the collections are counted.

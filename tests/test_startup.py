@@ -72,7 +72,8 @@ def bot_env(tmp_path: Path, seeds: Path, **settings: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("NEWS_", "DISCORD_")) and key != "NO_COLOR"}
     env.update(PYTHONPATH=str(ROOT), DISCORD_TOKEN=TOKEN, NEWS_SEEDS_DIR=str(seeds),
-               NEWS_DB_PATH=str(tmp_path / "news.db"), NEWS_SYNC_MINUTES="0", **settings)
+               NEWS_DB_PATH=str(tmp_path / "news.db"), NEWS_SYNC_MINUTES="0",
+               NEWS_FEEDS_FILE="", NEWS_FEEDS_MINUTES="0", **settings)
     return env
 
 
@@ -253,7 +254,7 @@ async def test_the_bot_waits_for_discord_then_logs_in_and_answers(
     port = free_port()
     fake = FakeDiscord(port=port)
     settings = Settings(token=TOKEN, seeds_dir=seeds_dir, db_path=tmp_path / "news.db",
-                        sync_minutes=0)
+                        sync_minutes=0, feeds_file=None, feeds_minutes=0)
     async with bot_task(settings, fake, Backoff(first=0.05, cap=0.2)) as task:
         await watcher.wait_for("cannot reach Discord", task, times=2)
         first = next(m for m in watcher.messages if m.startswith("cannot reach Discord"))
@@ -280,7 +281,7 @@ async def test_a_signal_during_the_wait_for_discord_stops_the_bot(
     tmp_path: Path, seeds_dir: Path, watcher: Watcher, signum: int
 ) -> None:
     settings = Settings(token=TOKEN, seeds_dir=seeds_dir, db_path=tmp_path / "news.db",
-                        sync_minutes=0)
+                        sync_minutes=0, feeds_file=None, feeds_minutes=0)
     fake = FakeDiscord(port=free_port())  # never started: every attempt is refused
     async with bot_task(settings, fake, Backoff(first=3600, cap=3600)) as task:
         await watcher.wait_for("cannot reach Discord", task)
