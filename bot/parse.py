@@ -7,13 +7,13 @@ with a warning; only a file that cannot be used at all is an error.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from bot.articles import Article, Record, article_from_record, canonical_url, is_http_url
+from bot.text import visible
 from bot.yamlsafe import YamlError, available_backend, loader_for
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -28,16 +28,6 @@ _MAX_NUMBER = 1e12  # a larger quality or heat is absurd, and would overflow the
 # found from the newline before it: a pattern that starts with a literal is searched many
 # times faster than one anchored with a MULTILINE `^`.
 _FRONT_MATTER_END = re.compile(r"\n(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
-# Characters that show nothing: controls, format characters (zero-width spaces and joiners,
-# word joiner, BOM, bidi marks, tags), spaces and line or paragraph separators...
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-# ...and the letters and marks that render blank although Unicode calls them printable:
-# Hangul fillers, the blank braille pattern, the combining grapheme joiner, variation selectors.
-_BLANK_PRINTABLES = frozenset(
-    "\u115f\u1160\u3164\uffa0\u2800\u034f"
-    + "".join(map(chr, range(0xFE00, 0xFE10)))
-    + "".join(map(chr, range(0xE0100, 0xE01F0)))
-)
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
@@ -158,7 +148,7 @@ Warn = Callable[[str], None]
 def _record(fields: dict[Any, Any], warn: Warn, *, is_stub: bool) -> Record | str:
     """The record of one mapping (a file's or a related stub's); a reason if unusable."""
     given = fields.get("title")
-    title = _visible(_text(given, "title", warn))
+    title = visible(_text(given, "title", warn))
     if not title:
         return "no title" if given is None else _BLANK_TITLE
     original_url = _url(fields.get("originalUrl"), "originalUrl", warn)
@@ -210,29 +200,6 @@ def _text(value: object, name: str, warn: Warn) -> str | None:
         return str(value).lower() if isinstance(value, bool) else str(value)
     warn(f"{name}: expected text, got {type(value).__name__}; ignored")
     return None
-
-
-def _visible(text: str | None) -> str | None:
-    """`text` without the invisible characters at its ends; None if nothing visible is left.
-
-    Inner ones stay: a zero-width joiner inside an emoji sequence is part of it.
-    """
-    if not text:
-        return None
-    # Printable text can hold no invisible character but the few `_BLANK_PRINTABLES`.
-    if text.isprintable() and text[0] not in _BLANK_PRINTABLES \
-            and text[-1] not in _BLANK_PRINTABLES:
-        return text
-    start, end = 0, len(text)
-    while start < end and _invisible(text[start]):
-        start += 1
-    while end > start and _invisible(text[end - 1]):
-        end -= 1
-    return text[start:end] or None
-
-
-def _invisible(char: str) -> bool:
-    return char in _BLANK_PRINTABLES or unicodedata.category(char) in _INVISIBLE_CATEGORIES
 
 
 def _url(value: object, name: str, warn: Warn) -> str | None:

@@ -1,8 +1,10 @@
-"""Text helpers for untrusted text: strip control characters, cut at a word, echo input."""
+"""Text helpers for untrusted text: strip control characters, trim invisible ends, cut at a
+word, echo input."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 ELLIPSIS = "…"
 # C0/C1 control characters (but not newline and tab) and bidi overrides that can
@@ -12,6 +14,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 # Kept in article text, where zero-width joiners are part of some scripts and emoji.
 _INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
+# Characters that show nothing: controls, format characters (zero-width spaces and joiners,
+# word joiner, BOM, bidi marks, tags), spaces and line or paragraph separators...
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# ...and the letters and marks that render blank although Unicode calls them printable:
+# Hangul fillers, the blank braille pattern, the combining grapheme joiner, variation selectors.
+_BLANK_PRINTABLES = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
 ECHO_LIMIT = 100  # characters of typed text or a title repeated in a heading or message
 
 
@@ -50,3 +62,26 @@ def page_of(offset: int, page_size: int, total: int, *, more: bool = False) -> s
     """`2 of 5` (or `2 of 200+`): which page `offset` is on."""
     pages = max(1, -(-total // page_size))
     return f"{offset // page_size + 1} of {pages}{'+' if more else ''}"
+
+
+def visible(text: str | None) -> str | None:
+    """`text` without the invisible characters at its ends; None if nothing visible is left.
+
+    Inner ones stay: a zero-width joiner inside an emoji sequence is part of it.
+    """
+    if not text:
+        return None
+    # Printable text can hold no invisible character but the few `_BLANK_PRINTABLES`.
+    if text.isprintable() and text[0] not in _BLANK_PRINTABLES \
+            and text[-1] not in _BLANK_PRINTABLES:
+        return text
+    start, end = 0, len(text)
+    while start < end and _invisible(text[start]):
+        start += 1
+    while end > start and _invisible(text[end - 1]):
+        end -= 1
+    return text[start:end] or None
+
+
+def _invisible(char: str) -> bool:
+    return char in _BLANK_PRINTABLES or unicodedata.category(char) in _INVISIBLE_CATEGORIES

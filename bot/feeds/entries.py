@@ -26,8 +26,8 @@ from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hin
 from bot.articles import Record, canonical_url, is_http_url
 from bot.feeds.safexml import entity_problem
 from bot.feeds.topics import Tagger
-from bot.parse import MAX_IMAGES, MAX_TOPICS, _visible
-from bot.text import shorten
+from bot.parse import MAX_IMAGES, MAX_TOPICS
+from bot.text import shorten, visible
 
 MAX_EXCERPT = 1_000  # a feed summary is often the whole post: an excerpt needs less
 MAX_ENTRIES = 1_000  # more entries than any real feed carries; the rest are not read
@@ -578,8 +578,8 @@ def _plain(value: str | None) -> str | None:
     if not value:
         return None
     if "<" not in value and "&" not in value:  # most titles and tags: no markup to parse
-        return _visible(" ".join(value.split()))
-    return _visible(_html_text(value).text)
+        return visible(" ".join(value.split()))
+    return visible(_html_text(value).text)
 
 
 @dataclass(frozen=True, slots=True)
