@@ -234,9 +234,10 @@ class News:
         if isinstance(result, str):
             log.warning("feed %s: %s", polled.feed.url, result)
             return FeedOutcome(polled.feed.url, "failed", result, seconds=polled.seconds)
-        outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
-                              seconds=polled.seconds)
-        if result is not None and polled.document is not None:
+        if result is None or polled.document is None:
+            outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
+                                  seconds=polled.seconds)
+        else:
             article_ids.extend(result.article_ids)
             outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
                                   len(result.added), len(result.updated), result.unchanged,
