@@ -23,6 +23,7 @@ from bot.errors import NewsTree
 from bot.exceptions import StorageError
 from bot.logs import setup_logging
 from bot.queries import FeedListError, News
+from bot.shards import owns
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,11 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         await super().close()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process posts for the server: its shard is one of ours."""
+        shard_ids = getattr(self, "shard_ids", None)  # only a sharded bot has it
+        return owns(guild_id, self.shard_count, shard_ids)
 
     def command_hash(self) -> str:
         """A hash of the command payload Discord would receive, to sync only on change."""
