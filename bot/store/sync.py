@@ -307,6 +307,16 @@ class Transaction:
         await self._db.executemany(
             "UPDATE articles SET title = ?, is_stub = ?, data = ? WHERE id = ?", text_rows
         )
+        # An article written full for the first time takes this write's number of the
+        # follows' counter (migration 0008): a stub stays unnumbered, and a full article
+        # keeps its number through every update, so follows see it as new once.
+        await self._db.execute(
+            "UPDATE articles SET first_full_seq = "
+            "(SELECT coalesce(max(first_full_seq), 0) + 1 FROM articles) "
+            "WHERE id IN (SELECT value FROM json_each(?)) AND is_stub = 0 "
+            "AND first_full_seq IS NULL",
+            [json_list(ids)],
+        )
         # The full-text index reads the articles just written (see migration 0005), while
         # this thread lists their topics.
         async with meanwhile(self._db.execute(
