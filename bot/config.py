@@ -43,6 +43,7 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_BYTES
     yaml_parser: str = "auto"
     digest_grace_hours: int = 6  # a digest missed by less than this is posted late
+    max_follows: int = 25  # follows per server
     feeds_file: Path | None = DEFAULT_FEEDS_FILE  # merged into the feed list; None: no file
     feeds_minutes: int = 15  # 0 turns the background polls off
     feed_max_bytes: int = DEFAULT_FEED_MAX_BYTES
@@ -161,6 +162,7 @@ def load_settings(
         max_file_bytes=_integer(env, "NEWS_MAX_FILE_BYTES", DEFAULT_MAX_BYTES, 1024),
         yaml_parser=parser,
         digest_grace_hours=_integer(env, "NEWS_DIGEST_GRACE_HOURS", 6, 0),
+        max_follows=_integer(env, "NEWS_MAX_FOLLOWS", 25, 1),
         # Set but empty means "no file", unlike the other paths: unset takes the default.
         feeds_file=(Path(env["NEWS_FEEDS_FILE"].strip()) if env["NEWS_FEEDS_FILE"].strip()
                     else None) if "NEWS_FEEDS_FILE" in env else DEFAULT_FEEDS_FILE,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from bot.feeds.listing import FeedOutcome, FetchReport
 from bot.feeds.opml import OpmlError, read_opml
 from bot.feeds.poll import Polled, batched, due, poll
 from bot.feeds.state import Feed
+from bot.follows.outbox import match_new
 from bot.loader import Progress, remove_feed, sync, sync_feeds
 from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
@@ -123,6 +125,8 @@ class News:
         self.last_fetch: FetchReport | None = None
         self._sync_lock = asyncio.Lock()  # the folder sync and every index change
         self._fetch_lock = asyncio.Lock()  # one poll of the feeds at a time
+        # Called when follows matched new articles: the poster wakes instead of polling.
+        self.on_follow_matches: list[Callable[[], None]] = []
 
     async def sync(
         self, progress: Progress | None = None, *, allow_empty: bool = False
@@ -149,6 +153,21 @@ class News:
             self.index = await SearchIndex.build(self.store)
         elif article_ids:
             self.index = await self._updated_index(article_ids)
+        if build or article_ids:
+            await self._match_follows()
+
+    async def _match_follows(self) -> None:
+        """Match what the write stored against the follows. A failure leaves the cursor
+        where it was, so the next sync matches these articles again: the sync stands."""
+        try:
+            matched = await match_new(self.store)
+        except StorageError as exc:
+            log.warning("matching new articles against follows failed (tried again after "
+                        "the next sync): %s", exc)
+            return
+        if matched:
+            for wake in self.on_follow_matches:
+                wake()
 
     async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
         """The index with these articles read anew; built afresh when that is due."""

@@ -2,7 +2,7 @@
 
 By area: `schema` opens and migrates the database and wraps SQLite's errors, `corpus` reads
 articles, `sync` is the sync's write transaction, `files` what is known of each source
-file, `digests` and `feeds` their settings and state, `sql` the helpers they share; the
+file, `digests`, `feeds` and `follows` their settings and state, `sql` the helpers they share; the
 plain results they hand back are in `bot.results`.
 """
 

@@ -17,6 +17,7 @@ import aiosqlite
 from bot.store.corpus import CorpusReads
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
+from bot.store.follows import FollowStore
 from bot.store.files import FOLDER_SOURCE, FileState, failing_files, file_states, file_stats
 from bot.store.schema import connect
 from bot.store.sql import SET_META
@@ -35,6 +36,7 @@ class Store(CorpusReads):
         self._write_lock = asyncio.Lock()
         self.digests = DigestStore(writer, self._write_lock)
         self.feeds = FeedStore(writer, self._write_lock)
+        self.follows = FollowStore(writer, self._write_lock)
 
     @property
     def writing(self) -> bool:

@@ -1,0 +1,77 @@
+"""After each sync: the new full articles matched against every active follow, into the
+outbox; and what a new follow would have matched (its preview and backfill)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.follows.matcher import FollowMatcher
+from bot.follows.rules import FollowRule
+from bot.follows.state import Follow
+from bot.store import Store
+from bot.store.follows import Match, NewArticle
+
+# An article published this long before a follow was made is not news to it: a feed added
+# today must not flood the channel with its month-old entries.
+TOO_OLD = timedelta(days=1)
+BIG_ROUND = 30  # more matches than this for one follow in one round are summarised…
+SHOWN = 10  # …as one message of the newest this many and "and N more"
+PREVIEW_DAYS = 7
+BACKFILL_BATCH = 0  # the round number of a follow's backfill (sync rounds count from 1)
+
+
+def _fresh(article: NewArticle, follow: Follow) -> bool:
+    return article.published_at is None or article.published_at >= follow.created_at - TOO_OLD
+
+
+def plan(follows: Sequence[Follow], articles: Sequence[NewArticle],
+         found: dict[int, list[int]]) -> list[Match]:
+    """Outbox rows for what the matcher found (articles newest first): pending, except
+    what a big round leaves out, recorded as skipped so that it is never posted later."""
+    by_id = {article.candidate.id: article for article in articles}
+    matches: list[Match] = []
+    for follow in follows:
+        chosen = [by_id[i] for i in found.get(follow.id, []) if _fresh(by_id[i], follow)]
+        shown = SHOWN if len(chosen) > BIG_ROUND else len(chosen)
+        matches.extend(
+            Match(follow.id, follow.guild_id, article.url, article.published_at,
+                  "pending" if position < shown else "skipped")
+            for position, article in enumerate(chosen))
+    return matches
+
+
+async def match_new(store: Store) -> int:
+    """Match the full articles stored since the last round against the active follows and
+    record the matches and the new cursor together; how many posts that makes."""
+    after = await store.follows.cursor()
+    follows = [follow for follow in await store.follows.all() if follow.paused is None]
+    if not follows:  # nothing to match: only move the cursor past what arrived
+        newest = await store.follows.newest_seq()
+        if newest > after:
+            await store.follows.set_cursor(newest)
+        return 0
+    articles, newest = await store.follows.new_articles(after)
+    if not articles:
+        return 0
+    matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
+    # Many follows and articles take a while in Python: off the event loop, so that
+    # commands are answered meanwhile.
+    found = await asyncio.to_thread(matcher.match, [a.candidate for a in articles])
+    return await store.follows.record_matches(plan(follows, articles, found), newest, newest)
+
+
+async def recent_matches(store: Store, rule: FollowRule, now: datetime) -> list[NewArticle]:
+    """The full articles of the last week a rule matches, newest first."""
+    articles = await store.follows.published_since(now - timedelta(days=PREVIEW_DAYS))
+    found = FollowMatcher({0: rule}).match([a.candidate for a in articles]).get(0, [])
+    by_id = {article.candidate.id: article for article in articles}
+    return [by_id[article_id] for article_id in found]
+
+
+async def backfill(store: Store, follow: Follow, articles: Sequence[NewArticle]) -> int:
+    """Put these articles in a new follow's outbox, to be posted as any match is."""
+    return await store.follows.record_matches(
+        [Match(follow.id, follow.guild_id, a.url, a.published_at) for a in articles],
+        BACKFILL_BATCH, None)
