@@ -28,7 +28,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest")
+EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest", "bot.cogs.follow")
 COMMAND_HASH_KEY = "global_command_hash"
 
 

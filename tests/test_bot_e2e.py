@@ -51,12 +51,15 @@ async def test_commands_sync_globally_once(
     async with running_bot(make_bot(store, seeds_dir), fake):
         synced = await fake.wait_for_request("PUT", r"/applications/\d+/commands")
     groups = {command["name"]: command for command in synced.json}
-    assert set(groups) == {"news", "admin", "digest"}
+    assert set(groups) == {"news", "admin", "digest", "follow"}
     assert {o["name"] for o in groups["news"]["options"]} == {
         "latest", "topic", "provider", "related", "search", "article", "topics"}
     assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync", "feeds"}
     assert {o["name"] for o in groups["digest"]["options"]} == {"set", "show", "off", "preview"}
     assert int(groups["digest"]["default_member_permissions"]) == 0x20  # Manage Server
+    assert {o["name"] for o in groups["follow"]["options"]} == {
+        "add", "list", "remove", "pause", "resume"}
+    assert int(groups["follow"]["default_member_permissions"]) == 0x20
     assert await store.get_meta(COMMAND_HASH_KEY)
 
     # A restart with the same command set does not sync globally again.

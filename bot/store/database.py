@@ -17,8 +17,8 @@ import aiosqlite
 from bot.store.corpus import CorpusReads
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
-from bot.store.follows import FollowStore
 from bot.store.files import FOLDER_SOURCE, FileState, failing_files, file_states, file_stats
+from bot.store.follows import FollowStore
 from bot.store.schema import connect
 from bot.store.sql import SET_META
 from bot.store.sync import Transaction
