@@ -497,6 +497,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("DELETE", f"{_WEBHOOK}/messages/{_WEBHOOK_MESSAGE}", "webhook_delete_message"),
         ("GET", _CHANNEL, "channel_get"),
         ("POST", f"{_CHANNEL}/messages", "channel_create_message"),
+        ("GET", f"{_CHANNEL}/messages", "channel_history"),
+        ("GET", f"/guilds/{_SNOWFLAKE}/threads/active", "guild_active_threads"),
         ("GET", f"{_CHANNEL}/messages/{_SNOWFLAKE}", "channel_get_message"),
         ("PATCH", f"{_CHANNEL}/messages/{_SNOWFLAKE}", "channel_edit_message"),
         ("DELETE", f"{_CHANNEL}/messages/{_SNOWFLAKE}", "channel_delete_message"),
@@ -544,6 +546,13 @@ class FakeDiscord:
         self.interactions: dict[str, InteractionHandle] = {}  # token -> handle
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        # (channel id, nonce) -> (message id, when): a send with enforce_nonce repeated within
+        # `nonce_window` seconds gets the first message back, as Discord does.
+        self.nonce_window = 300.0
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        # Requests matching these (method, path regex) get their answer only when the event
+        # is set: a test can kill the bot after Discord acted and before it heard back.
+        self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
 
         self.bot_user = self.add_user("FakeBot", bot=True)
         self.application_id = self.bot_user.id
@@ -622,6 +631,16 @@ class FakeDiscord:
         channel_id = channel if isinstance(channel, int) else channel.id
         ids = self.channel_message_ids.get(channel_id, [])
         return [self.messages[i] for i in ids if i in self.messages]
+
+    def hold_responses(self, method: str, path: str) -> asyncio.Event:
+        """Act on matching requests at once but answer them only once the event is set."""
+        release = asyncio.Event()
+        self.holds.append((method, re.compile(path), release))
+        return release
+
+    def delete_channel(self, channel: FakeChannel) -> None:
+        """The channel is gone (REST answers 404); the bot's cache still has it."""
+        self.guilds[channel.guild_id].channels.pop(channel.id, None)
 
     def fail_requests(
         self,
@@ -1400,6 +1419,9 @@ class FakeDiscord:
         if record.interaction is not None:
             record.interaction.requests.append(record)
         await self._notify()
+        for method, pattern, release in self.holds:
+            if method == record.method and pattern.fullmatch(record.path):
+                await release.wait()
         if response is None:
             return web.Response(status=status)
         # discord.py only parses JSON when Content-Type is exactly "application/json"
@@ -1642,7 +1664,34 @@ class FakeDiscord:
             raise _HttpError(400, 50008, "Cannot send messages in a non-text channel")
         body = rec.json or {}
         _require_content(body, rec.files)
-        return 200, copy.deepcopy(self._create_message(channel.id, body, rec.files))
+        nonce = str(body["nonce"]) if body.get("enforce_nonce") and body.get("nonce") else None
+        if nonce is not None:
+            seen = self._nonces.get((channel.id, nonce))
+            if seen and time.monotonic() - seen[1] < self.nonce_window and seen[0] in self.messages:
+                return 200, copy.deepcopy(self.messages[seen[0]])
+        msg = self._create_message(channel.id, body, rec.files)
+        if nonce is not None:
+            msg["nonce"] = nonce
+            self._nonces[(channel.id, nonce)] = (int(msg["id"]), time.monotonic())
+        return 200, copy.deepcopy(msg)
+
+    def _channel_history(self, rec: RecordedRequest, channel_id: str) -> tuple[int, Any]:
+        """Newest first, like Discord; `before`, `after` and `limit` (at most 100)."""
+        channel = self._channel_or_error(channel_id)
+        limit = min(int(rec.query.get("limit", 50)), 100)
+        before, after = int(rec.query.get("before", 1 << 63)), int(rec.query.get("after", 0))
+        found = [m for m in reversed(self.channel_messages(channel))
+                 if after < int(m["id"]) < before]
+        if "after" in rec.query:  # the oldest after it, still sent newest first
+            found = found[-limit:]
+        return 200, copy.deepcopy(found[:limit])
+
+    def _guild_active_threads(self, rec: RecordedRequest, guild_id: str) -> tuple[int, Any]:
+        guild = self.guilds.get(int(guild_id))
+        if guild is None:
+            raise _HttpError(404, 10004, "Unknown Guild")
+        threads = [c.to_payload() for c in guild.channels.values() if c.type in THREAD_TYPES]
+        return 200, {"threads": threads, "members": []}
 
     def _channel_get(self, rec: RecordedRequest, channel_id: str) -> tuple[int, Any]:
         channel = self._channel_or_error(channel_id)
