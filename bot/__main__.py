@@ -18,6 +18,7 @@ from bot.exceptions import NewsBotError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.listing import FetchReport, feed_line
 from bot.feeds.opml import FeedEntry, OpmlError, read_opml, write_opml
+from bot.follows.render import describe
 from bot.loader import seeds_folder_problem
 from bot.logs import setup_logging
 from bot.queries import Answer, FeedListError, News, NotFound
@@ -87,6 +88,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
                      help="results per page (default 10)")
     ask.add_argument("--page", type=_positive, default=1, help="page number (default 1)")
     _feed_commands(commands, settings)
+    follows = commands.add_parser("follows", help="every server's follows with their state")
+    follows.add_argument("--db", type=Path, default=settings.db_path,
+                         help=f"SQLite database (default: {settings.db_path})")
     return parser
 
 
@@ -436,6 +440,24 @@ def print_fetch(report: FetchReport, *, all_feeds: bool) -> int:
     return 0
 
 
+async def _list_follows(db: Path) -> int:
+    """`follows`: one line per follow, for the operator (no Discord needed)."""
+    async with await Store.open(db) as store:
+        follows = await store.follows.all()
+        topics = {topic.name.casefold(): topic.name for topic in await store.topic_counts()}
+        providers = {p.domain: p.name for p in await store.provider_counts()}
+    if not follows:
+        print("No follows. Server admins add them with /follow add in Discord.")
+        return 0
+    for follow in follows:
+        last = f", last {follow.last_post_at:%Y-%m-%d %H:%M} UTC" if follow.last_post_at else ""
+        print(f"#{follow.id} server {follow.guild_id} channel {follow.channel_id}: "
+              f"{plain(describe(follow, topics, providers))} · {follow.posted} posted{last} · "
+              f"{plain(follow.state())}")
+    print(counted(len(follows), "follow"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(require_token=False)
@@ -448,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings)
         if command in ("feeds", "fetch"):
             return asyncio.run(feeds_command(args, settings))
+        if command == "follows":
+            return asyncio.run(_list_follows(args.db))
         # `ask` answers from what is stored without the folder; `load` has nothing to do.
         problem = seeds_folder_problem(args.seeds) if command == "load" else None
         if problem:
