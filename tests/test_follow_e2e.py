@@ -121,6 +121,11 @@ async def test_a_deleted_channel_marks_the_follow_failing_and_the_bot_keeps_answ
         line = (await listed.response()).json["data"]["embeds"][0]["description"]
         latest = await fake.slash("news latest", {})
         assert (await latest.response()).json["data"]["embeds"]
+        stats = await fake.slash("admin stats", user=fake.owner)
+        fields = {f["name"]: f["value"]
+                  for f in (await stats.response()).json["data"]["embeds"][0]["fields"]}
+    assert fields["Follows"] == "1 (1 failing)"
+    assert "the channel was deleted" in fields["Failing follows"]
     assert "failing since" in line and "the channel was deleted" in line
     (follow,) = await store.follows.all()
     assert follow.failure == "the channel was deleted" and follow.retry_at is not None

@@ -17,6 +17,7 @@ from bot.client import NewsBot
 from bot.errors import UserFacingError
 from bot.exceptions import StorageError
 from bot.feeds.fetch import Fetcher
+from bot.follows.render import follows_field
 from bot.text import echo
 from bot.views import ListPage, PagedView
 
@@ -140,6 +141,7 @@ class AdminCog(commands.Cog):
             failing=await news.store.failing_files(),
             feeds=await news.store.feeds.all(),
         )
+        follows_field(embed, await news.store.follows.all())
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @admin.command(name="sync", description="Publish the slash commands to every server now")

@@ -55,3 +55,13 @@ def added_embed(follow: Follow, summary: str, week: int, backfilled: int) -> dis
         lines.append(f"Posting the {backfilled} newest of them now.")
     lines.append("New matching articles are posted there as they arrive.")
     return discord.Embed(title="Follow added", description="\n".join(lines), colour=NEWS_COLOUR)
+
+
+def follows_field(embed: discord.Embed, follows: Sequence[Follow]) -> None:
+    """/admin stats: how many follows, and which fail (server, why)."""
+    failing = [f for f in follows if f.failure]
+    embed.add_field(name="Follows", value=f"{len(follows)} ({len(failing)} failing)")
+    if failing:
+        lines = [f"#{f.id} server {f.guild_id}: {escape(f.state())}" for f in failing]
+        embed.add_field(name="Failing follows", value=shorten("\n".join(lines), 1024),
+                        inline=False)
