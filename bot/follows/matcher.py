@@ -44,10 +44,13 @@ class _Batch:
         found: dict[str, list[int]] = defaultdict(list)
         of_topic: dict[str, list[int]] = defaultdict(list)
         of_provider: dict[str, list[int]] = defaultdict(list)
+        self._words_of: list[list[str]] = []
         self._texts: dict[int, str] = {}
         for position, article in enumerate(articles):
-            # The line break separates as a space does: these are the title's and excerpt's.
-            for word in words.intersection(words_of(f"{article.title}\n{article.excerpt}")):
+            # The line break separates as a space does: the title's words, then the excerpt's.
+            held = words_of(f"{article.title}\n{article.excerpt}")
+            self._words_of.append(held)
+            for word in words.intersection(held):
                 found[word].append(position)
             for topic in topics.intersection(article.topic_keys):
                 of_topic[topic].append(position)
@@ -77,9 +80,8 @@ class _Batch:
         """The article's words as one string: a phrase is looked for in it as " a b ", which
         cannot span the "\n" between title and excerpt."""
         if position not in self._texts:
-            article = self._articles[position]
-            title, excerpt = words_of(article.title), words_of(article.excerpt)
-            self._texts[position] = f" {' '.join(title)} \n {' '.join(excerpt)} "
+            held, title = self._words_of[position], len(words_of(self._articles[position].title))
+            self._texts[position] = f" {' '.join(held[:title])} \n {' '.join(held[title:])} "
         return self._texts[position]
 
     def phrase(self, phrase: tuple[str, ...]) -> int:
