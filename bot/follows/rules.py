@@ -51,8 +51,25 @@ class FollowRuleError(NewsBotError):
     """A follow's keywords or criteria cannot be used; the message says what to type instead."""
 
 
+# English news is ASCII but for these few; as separators they can be spaces, which lets
+# most texts take the byte-table path below.
+_COMMON_PUNCTUATION = ("\u2019", "\u2018", "\u201c", "\u201d", "\u2013", "\u2014", "\u2026",
+                       "\u00a0")
+# ASCII letters, digits and "_" lowercased, everything else a space: the same words as
+# _WORD finds in ASCII text without "+" or "#", in a fraction of the time.
+_ASCII_WORDS = bytes(
+    (code if chr(code).isalnum() or code == 0x5F else 0x20) for code in range(128)
+).lower() + b" " * 128
+
+
 def words_of(text: str) -> list[str]:
     """The words of `text` as matching sees them: compatibility-normalized, casefolded."""
+    plain = text
+    if not plain.isascii():
+        for char in _COMMON_PUNCTUATION:
+            plain = plain.replace(char, " ")
+    if plain.isascii() and "+" not in plain and "#" not in plain:
+        return plain.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -239,7 +256,12 @@ class FollowRule:
             raise FollowRuleError(
                 f"stored follow rule {echo(text, 60)!r} has fields of the wrong type: "
                 "remove the follow and add it again")
-        return cls(topic, provider, _stored_terms(keywords), _stored_terms(exclude))
+        try:
+            return cls(topic, provider, _stored_terms(keywords), _stored_terms(exclude))
+        except FollowRuleError as error:
+            raise FollowRuleError(
+                f"stored follow rule {echo(text, 60)!r} cannot be read ({error}): "
+                "remove the follow and add it again") from error
 
     def describe(self, topic_name: str | None, provider_name: str | None) -> str:
         """One line as shown to users: 'topic AI Hardware · provider Hugging Face · any of
