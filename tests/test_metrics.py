@@ -326,8 +326,8 @@ async def test_a_port_in_use_is_one_error_line_and_the_bot_still_answers(
 
 def test_metrics_settings_are_read_and_checked() -> None:
     settings = load_settings(require_token=False, env={"NEWS_METRICS_PORT": "9108",
-                                                       "NEWS_METRICS_HOST": " 0.0.0.0 "})
-    assert (settings.metrics_port, settings.metrics_host) == (9108, "0.0.0.0")
+                                                       "NEWS_METRICS_HOST": " ::1 "})
+    assert (settings.metrics_port, settings.metrics_host) == (9108, "::1")
     assert load_settings(require_token=False, env={"NEWS_METRICS_PORT": "0"}).metrics_port == 0
     assert load_settings(require_token=False, env={}).metrics_host == "127.0.0.1"
     with pytest.raises(ConfigError, match=r"^NEWS_METRICS_PORT='nine' is not a whole number"):
