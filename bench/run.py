@@ -55,6 +55,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
 from bench import feeds as feed_bench  # noqa: E402
+from bench import metrics as metrics_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -841,6 +842,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--feeds", type=int, default=0, help="also run the feed cycle "
                         "(bench/feeds.py) with this many feeds on the smallest corpus; 0: off")
+    parser.add_argument("--metrics", action="store_true", help="also measure the metrics' "
+                        "overhead and /healthz (bench/metrics.py) on the smallest corpus")
     parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "API", "GATEWAY"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -873,6 +876,9 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, results, meta)
     if args.feeds:  # the feed cycle's figures go into the same file, under "feeds"
         feed_bench.record(args.out, args.feeds, corpus_dir(args.work, min(args.sizes), args.seed))
+    if args.metrics:  # under "metrics", as the feed figures are under "feeds"
+        metrics_bench.record(args.out, corpus_dir(args.work, min(args.sizes), args.seed),
+                             args.work)
     print(f"{len(args.sizes)} size(s) in {elapsed:.1f} s; figures written to {args.out}")
     return 0
 

@@ -10,9 +10,11 @@ import json
 import logging
 import random
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import aiohttp
 import discord
@@ -22,7 +24,10 @@ from bot.config import Settings
 from bot.errors import NewsTree
 from bot.exceptions import StorageError
 from bot.logs import setup_logging
+from bot.metrics import Metrics
 from bot.queries import FeedListError, News
+from bot.results import SyncReport
+from bot.service import Service
 from bot.shards import owns
 from bot.store import Store
 
@@ -51,9 +56,13 @@ class NewsBot(commands.Bot):
         self.started_at = datetime.now(UTC)
         # Everything time-dependent asks this; tests replace it to move time without sleeping.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.metrics = Metrics()
+        cast(NewsTree, self.tree).metrics = self.metrics
+        self.service: Service | None = None
 
     async def setup_hook(self) -> None:
-        report = await self.news.sync()
+        await self._start_service()
+        report = await self.sync_corpus()
         if report.refused:  # the bot answers from what is stored
             log.warning("first sync: %s", report.refused)
         else:
@@ -87,8 +96,34 @@ class NewsBot(commands.Bot):
         if added:
             log.info("added %d feeds from %s", len(added), self.settings.feeds_file)
 
+    async def _start_service(self) -> None:
+        """Serve /metrics and /healthz from the start (a health check then says "starting")."""
+        if self.settings.metrics_port:
+            service = Service(self)
+            if await service.start():
+                self.service = service
+
+    async def sync_corpus(self) -> SyncReport:
+        """News.sync, timed and counted in the metrics (a refused or failed one as a failure)."""
+        started = time.perf_counter()
+        try:
+            report = await self.news.sync()
+        except Exception:
+            self.metrics.sync_done(time.perf_counter() - started, None)
+            raise
+        self.metrics.sync_done(time.perf_counter() - started,
+                               None if report.refused else datetime.now(UTC))
+        return report
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, _command: object
+    ) -> None:
+        cast(NewsTree, self.tree).measure(interaction, "ok")
+
     async def close(self) -> None:
         await super().close()
+        if self.service is not None:
+            await self.service.stop()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
 
     def owns_guild(self, guild_id: int) -> bool:

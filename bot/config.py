@@ -17,6 +17,8 @@ DEFAULT_SEEDS_DIR = Path("seeds")
 DEFAULT_DB_PATH = Path("data/news.db")
 DEFAULT_FEEDS_FILE = Path("seeds/feeds.opml")
 DEFAULT_FEED_MAX_BYTES = 10_000_000
+DEFAULT_METRICS_HOST = "127.0.0.1"  # a metrics port is not for the internet unless asked
+MAX_PORT = 65535
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 LOG_FORMATS = ("text", "json")
@@ -49,6 +51,8 @@ class Settings:
     feed_max_bytes: int = DEFAULT_FEED_MAX_BYTES
     feeds_allow_private: bool = False  # fetch from loopback and private addresses (LAN, tests)
     feed_retention_days: int = 90  # 0 keeps feed articles forever
+    metrics_port: int = 0  # /metrics and /healthz; 0: no server
+    metrics_host: str = DEFAULT_METRICS_HOST
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -63,6 +67,23 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> i
     if value < minimum:
         raise ConfigError(f"{name}={value} is too small; it must be at least {minimum}")
     return value
+
+
+def _port(env: Mapping[str, str], name: str) -> int:
+    port = _integer(env, name, 0, 0)
+    if port > MAX_PORT:
+        raise ConfigError(f"{name}={port} is not a TCP port; use one from 1 to {MAX_PORT}, "
+                          f"or 0 (or nothing) to turn it off")
+    return port
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    host = env.get(name, "").strip() or default
+    if any(char.isspace() or char in "/[]" for char in host):
+        raise ConfigError(f"{name}={host!r} is not a host name or IP address; set e.g. "
+                          f"{name}={default} (this machine only) or {name}=0.0.0.0 (every "
+                          "interface)")
+    return host
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -170,4 +191,6 @@ def load_settings(
         feed_max_bytes=_integer(env, "NEWS_FEED_MAX_BYTES", DEFAULT_FEED_MAX_BYTES, 1024),
         feeds_allow_private=_flag(env, "NEWS_FEEDS_ALLOW_PRIVATE"),
         feed_retention_days=_integer(env, "NEWS_FEED_RETENTION_DAYS", 90, 0),
+        metrics_port=_port(env, "NEWS_METRICS_PORT"),
+        metrics_host=_host(env, "NEWS_METRICS_HOST", DEFAULT_METRICS_HOST),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +12,11 @@ from discord import app_commands
 
 from bot import render
 from bot.exceptions import StorageError
+from bot.metrics import UNKNOWN_COMMAND, Metrics
 
 log = logging.getLogger(__name__)
+
+STARTED = "news.started"  # the interaction's extras key: time.perf_counter() on arrival
 
 
 class UserFacingError(app_commands.AppCommandError):
@@ -41,8 +45,32 @@ async def send_ephemeral(interaction: discord.Interaction, embed: discord.Embed)
         log.warning("could not report an error to %s: %s", interaction.user, exc)
 
 
+def outcome_of(error: Exception) -> str:
+    """How a command that raised `error` counts: the user's to fix, or a failure of ours."""
+    if isinstance(error, UserFacingError | app_commands.CommandOnCooldown
+                  | app_commands.CheckFailure | app_commands.TransformerError):
+        return "user_error"
+    return "failure"
+
+
 class NewsTree(app_commands.CommandTree):
-    """The command tree with the one error path: every error becomes an ephemeral reply."""
+    """The command tree with the one error path: every error becomes an ephemeral reply.
+    It also times every command and counts its outcome, when given `metrics`."""
+
+    metrics: Metrics | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        interaction.extras[STARTED] = time.perf_counter()
+        return True
+
+    def measure(self, interaction: discord.Interaction, outcome: str) -> None:
+        """Count a slash command as answered with `outcome` (autocomplete is not a command)."""
+        started = interaction.extras.get(STARTED)
+        if self.metrics is None or started is None \
+                or interaction.type is not discord.InteractionType.application_command:
+            return
+        command = interaction.command.qualified_name if interaction.command else UNKNOWN_COMMAND
+        self.metrics.command_done(command, outcome, started)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
@@ -70,3 +98,4 @@ class NewsTree(app_commands.CommandTree):
             embed = render.message_embed(
                 "Something went wrong on our side; it has been logged.", error=True)
         await send_ephemeral(interaction, embed)
+        self.measure(interaction, outcome_of(original))

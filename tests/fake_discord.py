@@ -544,6 +544,7 @@ class FakeDiscord:
         self.guilds: dict[int, FakeGuild] = {}
         self.users: dict[int, FakeUser] = {}
         self.interactions: dict[str, InteractionHandle] = {}  # token -> handle
+        self.gateway_refused = False  # see drop_gateway
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         # (channel id, nonce) -> (message id, when): a send with enforce_nonce repeated within
@@ -807,9 +808,19 @@ class FakeDiscord:
             lambda: True if session.processed_seq >= target else None, timeout, "gateway sync"
         )
 
+    async def drop_gateway(self) -> None:
+        """An outage: closes every gateway connection (code 4000, after which discord.py
+        reconnects) and answers new ones 503 until `gateway_refused` is set back to False."""
+        self.gateway_refused = True
+        for session in self.gateway_sessions:
+            if not session.ws.closed:
+                await session.ws.close(code=4000)
+
     # ----------------------------------------------------------------- gateway server
 
     async def _handle_gateway(self, request: web.Request) -> web.WebSocketResponse:
+        if self.gateway_refused:
+            raise web.HTTPServiceUnavailable()
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         session = GatewaySession(ws=ws, query=dict(request.query), session_id=uuid.uuid4().hex)

@@ -78,6 +78,7 @@ class AdminCog(commands.Cog):
         except Exception:
             log.exception("feed poll failed; retrying in %s min", settings.feeds_minutes)
             return
+        self.bot.metrics.feed_polled([feed.outcome for feed in report.feeds])
         if report.feeds:
             log.info("feed poll: %s", report.summary())
 
@@ -89,7 +90,7 @@ class AdminCog(commands.Cog):
     async def resync(self) -> None:
         # An exception would stop the loop for good: log it and try again next time.
         try:
-            report = await self.bot.news.sync()
+            report = await self.bot.sync_corpus()
         except StorageError as exc:  # the disk, not the code: its one line says it all
             log.error("background sync failed, retrying in %s min: %s",
                       self.bot.settings.sync_minutes, exc)
@@ -112,7 +113,7 @@ class AdminCog(commands.Cog):
     async def reload(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            report = await self.bot.news.sync()
+            report = await self.bot.sync_corpus()
         except StorageError as exc:
             log.error("reload by %s failed: %s", interaction.user.id, exc)
             # The operator runs this: the reason, with the path, is theirs to see.

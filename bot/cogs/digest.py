@@ -63,6 +63,15 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
+def _outcome(digest: Digest, content: DigestContent, failure: str | None) -> str:
+    """The metrics' outcome of one digest's day (bot.metrics.DIGEST_OUTCOMES)."""
+    if failure:
+        return "failed"
+    if content.articles:
+        return "posted"
+    return "quiet_day" if digest.quiet_day else "empty"
+
+
 class DigestCog(commands.Cog):
     """Daily digests: per-channel settings and a single loop that wakes when one is due."""
 
@@ -125,6 +134,7 @@ class DigestCog(commands.Cog):
                 await self._handle(digest, now)
             except Exception:  # one server's trouble must not hold up the others
                 log.exception("digest for channel %s failed", digest.channel_id)
+                self.bot.metrics.digest_done("failed")
             upcoming = next_occurrence(digest, now)
             next_due = upcoming if next_due is None else min(next_due, upcoming)
         return next_due
@@ -138,6 +148,7 @@ class DigestCog(commands.Cog):
                         "skipped", digest.channel_id, decision.day, now - decision.at, self.grace)
             await self.bot.news.store.digests.record(digest.id or 0, decision.day, None,
                                                      digest.failure)
+            self.bot.metrics.digest_done("skipped")
 
     async def content(self, digest: Digest, now: datetime, day: date | None = None
                       ) -> DigestContent:
@@ -163,6 +174,7 @@ class DigestCog(commands.Cog):
         await self.bot.news.store.digests.record(
             digest.id or 0, content.day, None if failure else now, failure
         )
+        self.bot.metrics.digest_done(_outcome(digest, content, failure))
 
     async def _send(self, digest: Digest, content: DigestContent) -> str | None:
         """Send the digest message; the reason it failed, or None."""

@@ -239,6 +239,16 @@ class CorpusReads:
     async def article_count(self) -> int:
         return await self._count("SELECT count(*) FROM articles")
 
+    async def articles_by_source_kind(self) -> dict[str, int]:
+        """How many articles each kind of source (folder, feed) mentions; an article that
+        both mention counts in each."""
+        async with self._reader.execute(
+            "SELECT sources.kind, count(DISTINCT mentions.article_id) FROM mentions "
+            "JOIN files ON files.id = mentions.file_id "
+            "JOIN sources ON sources.id = files.source_id GROUP BY sources.kind"
+        ) as cursor:
+            return {str(kind): int(count) for kind, count in await cursor.fetchall()}
+
     async def stats(self) -> Stats:
         counts = []
         for sql in (
