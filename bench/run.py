@@ -55,6 +55,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
 from bench import feeds as feed_bench  # noqa: E402
+from bench import follows as follow_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -841,6 +842,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--feeds", type=int, default=0, help="also run the feed cycle "
                         "(bench/feeds.py) with this many feeds on the smallest corpus; 0: off")
+    parser.add_argument("--follows", action="store_true", help="also match 5,000 articles "
+                        "against 10,000 follows (bench/follows.py)")
     parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "API", "GATEWAY"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -873,6 +876,12 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, results, meta)
     if args.feeds:  # the feed cycle's figures go into the same file, under "feeds"
         feed_bench.record(args.out, args.feeds, corpus_dir(args.work, min(args.sizes), args.seed))
+    if args.follows:  # the follow matcher's figures go into the same file, under "follows"
+        rows = follow_bench.measure(args.seed)
+        print(follow_bench.report(rows))
+        payload = json.loads(args.out.read_text())
+        payload["follows"] = {row[0]: Figure(*row).to_json() for row in rows}
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"{len(args.sizes)} size(s) in {elapsed:.1f} s; figures written to {args.out}")
     return 0
 
