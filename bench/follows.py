@@ -9,13 +9,13 @@ alone or with a topic or provider, a share with exclusions. Each repetition does
 does with them: index the follows (FollowMatcher) and match the new articles. The figure is
 the p99 over the repetitions, after one untimed warm-up, beside the CPU it took (which moves
 less than the wall time when the machine is busy). `python bench/run.py --follows` adds the
-figures to the results JSON under "follows".
+figures to the results JSON under "follows", as its own figures are written.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -38,7 +38,6 @@ from bench.generate import (  # noqa: E402
     TOPICS,
     _entity,
 )
-from bench.run import Figure, percentile  # noqa: E402
 from bot.follows.matcher import FollowMatcher  # noqa: E402
 from bot.follows.rules import Candidate, FollowRule, FollowRuleError  # noqa: E402
 
@@ -47,6 +46,8 @@ FOLLOWS_PER_SERVER = 10
 ARTICLES = 5_000
 REPEATS = 7
 TARGET_MS = 200.0
+# A figure as bench/run.py's Figure takes it: name, value, unit, target (None: information).
+Row = tuple[str, float, str, float | None]
 # Single words people follow besides names: products, kinds of hardware, buzzwords.
 WORDS = ("gpu", "gpus", "chip", "chatbot", "robot", "robots", "azure", "tpu", "supercomputer",
          "ai", "deepfake", "copyright", "regulation", "startup", "acquisition", "llama",
@@ -130,8 +131,14 @@ def timed_round(rules: Mapping[int, FollowRule], articles: Sequence[Candidate]
     return (built - started) * 1000, (done - started) * 1000, (time.process_time() - cpu) * 1000
 
 
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile, as bench/run.py takes it (p99 of 7 is the largest)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
 def measure(seed: int = 0, repeats: int = REPEATS, servers: int = SERVERS,
-            articles: int = ARTICLES) -> list[Figure]:
+            articles: int = ARTICLES) -> list[Row]:
     """Index 10 follows a server and match the new articles, `repeats` times after a warm-up."""
     rng = Random(seed)
     rules = follow_mix(rng, servers * FOLLOWS_PER_SERVER)
@@ -139,32 +146,23 @@ def measure(seed: int = 0, repeats: int = REPEATS, servers: int = SERVERS,
     matches = FollowMatcher(rules).match(new)  # the warm-up
     builds, totals, cpus = zip(*(timed_round(rules, new) for _ in range(repeats)), strict=True)
     return [
-        Figure("follow_match_ms", percentile(totals, 99), "ms", TARGET_MS),
-        Figure("follow_match_p50_ms", percentile(totals, 50), "ms"),
-        Figure("follow_match_cpu_p50_ms", percentile(cpus, 50), "ms"),
-        Figure("follow_index_build_p50_ms", percentile(builds, 50), "ms"),
-        Figure("follow_distinct_rules", len(set(rules.values())), "n"),
-        Figure("follow_matches", sum(map(len, matches.values())), "n"),
-        Figure("follow_follows_matching", len(matches), "n"),
+        ("follow_match_ms", percentile(totals, 99), "ms", TARGET_MS),
+        ("follow_match_p50_ms", percentile(totals, 50), "ms", None),
+        ("follow_match_cpu_p50_ms", percentile(cpus, 50), "ms", None),
+        ("follow_index_build_p50_ms", percentile(builds, 50), "ms", None),
+        ("follow_distinct_rules", len(set(rules.values())), "n", None),
+        ("follow_matches", sum(map(len, matches.values())), "n", None),
+        ("follow_follows_matching", len(matches), "n", None),
     ]
 
 
-def record(out: Path, seed: int = 0) -> None:
-    """Measure, print the figures and add them to the results JSON that bench/run.py wrote at
-    `out`, under "follows"."""
-    figures = measure(seed)
-    print(report(figures))
-    payload = json.loads(out.read_text())
-    payload["follows"] = {figure.name: figure.to_json() for figure in figures}
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def report(figures: Sequence[Figure]) -> str:
-    """One line a figure: name, value, target and PASS/MISS."""
+def report(rows: Sequence[Row]) -> str:
+    """One line a figure: name, value, and its target with PASS/MISS."""
     lines = []
-    for figure in figures:
-        target = "" if figure.target is None else f"≤ {figure.target:.0f} ms  {figure.status}"
-        lines.append(f"{figure.name:<28} {figure.value:>12.2f}  {target}")
+    for name, value, unit, target in rows:
+        verdict = "" if target is None else (
+            f"≤ {target:.0f} {unit}  {'PASS' if value <= target else 'MISS'}")
+        lines.append(f"{name:<28} {value:>12.2f}  {verdict}")
     return "\n".join(lines)
 
 

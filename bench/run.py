@@ -55,6 +55,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
 from bench import feeds as feed_bench  # noqa: E402
+from bench import follows as follow_bench  # noqa: E402
 from bench import metrics as metrics_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
@@ -844,6 +845,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(bench/feeds.py) with this many feeds on the smallest corpus; 0: off")
     parser.add_argument("--metrics", action="store_true", help="also measure the metrics' "
                         "overhead and /healthz (bench/metrics.py) on the smallest corpus")
+    parser.add_argument("--follows", action="store_true", help="also match 5,000 articles "
+                        "against 10,000 follows (bench/follows.py)")
     parser.add_argument("--bot-child", nargs=4, metavar=("DB", "SEEDS", "API", "GATEWAY"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -879,6 +882,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.metrics:  # under "metrics", as the feed figures are under "feeds"
         metrics_bench.record(args.out, corpus_dir(args.work, min(args.sizes), args.seed),
                              args.work)
+    if args.follows:  # the follow matcher's figures go into the same file, under "follows"
+        rows = follow_bench.measure(args.seed)
+        print(follow_bench.report(rows))
+        payload = json.loads(args.out.read_text())
+        payload["follows"] = {row[0]: Figure(*row).to_json() for row in rows}
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"{len(args.sizes)} size(s) in {elapsed:.1f} s; figures written to {args.out}")
     return 0
 

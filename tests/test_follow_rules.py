@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.follows.rules import (
     MAX_TERMS,
@@ -232,3 +234,10 @@ def test_from_json_refuses_what_it_did_not_write(text: str) -> None:
 def test_describe(criteria: dict[str, str], names: tuple[str | None, str | None],
                   line: str) -> None:
     assert FollowRule.checked(**criteria).describe(*names) == line
+
+
+@given(st.text(alphabet=st.sampled_from(
+    "aZ09_ +#-.,'\"!?\n\t\u2019\u201c\u201d\u2013\u2026\u00a0Lx"), max_size=40))
+def test_plain_text_splits_as_any_text_does(text: str) -> None:
+    # A word of another script sends the text down the general path: the same words result.
+    assert words_of(f"{text} é") == [*words_of(text), "é"]

@@ -48,7 +48,8 @@ class _Batch:
         self._texts: dict[int, str] = {}
         for position, article in enumerate(articles):
             # The line break separates as a space does: the title's words, then the excerpt's.
-            held = words_of(f"{article.title}\n{article.excerpt}")
+            # No rule with words (topics and providers only): no need to read the text.
+            held = words_of(f"{article.title}\n{article.excerpt}") if words else []
             self._words_of.append(held)
             for word in words.intersection(held):
                 found[word].append(position)
