@@ -171,7 +171,7 @@ def _damaged(path: Path, cwd: Path) -> None:
                 "untouched: use another path with --db or NEWS_DB_PATH"),
     ("foreign_wal", "is another program's SQLite database (tables: files, owners); it was "
                     "left untouched: use another path with --db or NEWS_DB_PATH"),
-    ("newer", "is from a newer version of this bot (schema 99; this one knows up to 7); it "
+    ("newer", "is from a newer version of this bot (schema 99; this one knows up to 9); it "
               "was left untouched: run the newer version, or use another path with --db or "
               "NEWS_DB_PATH"),
     ("damaged", "is damaged (database disk image is malformed): move the file away and run "
