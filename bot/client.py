@@ -55,6 +55,7 @@ class NewsBot(commands.AutoShardedBot):
         self.news = news
         self.settings = settings
         self.started_at = datetime.now(UTC)
+        self.stopping = False  # set by close(): commands get a "restarting" reply meanwhile
         # Everything time-dependent asks this; tests replace it to move time without sleeping.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -94,6 +95,9 @@ class NewsBot(commands.AutoShardedBot):
             log.info("added %d feeds from %s", len(added), self.settings.feeds_file)
 
     async def close(self) -> None:
+        # Before the cogs unload (which waits for a digest post in flight), so that no
+        # command starts meanwhile.
+        self.stopping = True
         await super().close()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
 

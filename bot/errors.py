@@ -44,6 +44,17 @@ async def send_ephemeral(interaction: discord.Interaction, embed: discord.Embed)
 class NewsTree(app_commands.CommandTree):
     """The command tree with the one error path: every error becomes an ephemeral reply."""
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """A bot that is stopping starts no new command: a short reply instead of silence."""
+        # The client's class is not imported here (it imports this module): it says it
+        # is stopping with an attribute.
+        if not getattr(interaction.client, "stopping", False):
+            return True
+        if interaction.type is discord.InteractionType.application_command:
+            await send_ephemeral(interaction, render.message_embed(
+                "The bot is restarting; please try again in a minute.", error=True))
+        return False
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
     ) -> None:
