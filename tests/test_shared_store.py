@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.digest import Digest
 from bot.queries import News
 from bot.store import Store
 from tests.conftest import AMD_TITLE, write_article
@@ -51,3 +54,17 @@ async def test_a_sync_that_writes_nothing_costs_the_other_process_no_rebuild(
     report = await news.sync()
     assert not report.changed
     assert not await second.catch_up()
+
+
+async def test_only_one_process_can_claim_a_digest_day(news: News, second: News) -> None:
+    saved = await news.store.digests.save(Digest(guild_id=1, channel_id=2,
+                                                 post_time=time(8, 0), timezone="UTC"))
+    assert saved.id is not None
+    day = date(2026, 12, 6)
+    claims = await asyncio.gather(news.store.digests.claim(saved.id, day),
+                                  second.store.digests.claim(saved.id, day))
+    assert sorted(claims) == [False, True]
+    assert not await second.store.digests.claim(saved.id, day - timedelta(days=1))
+    assert await second.store.digests.claim(saved.id, day + timedelta(days=1))
+    stored = await news.store.digests.get(1, 2)
+    assert stored is not None and stored.last_day == day + timedelta(days=1)
