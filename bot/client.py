@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import discord
@@ -37,8 +37,12 @@ EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest", "bot.cogs.fo
 COMMAND_HASH_KEY = "global_command_hash"
 
 
-class NewsBot(commands.Bot):
-    """AI News Bot. The corpus (`news`) is created outside and passed in."""
+class NewsBot(commands.AutoShardedBot):
+    """AI News Bot. The corpus (`news`) is created outside and passed in.
+
+    Sharded by discord.py itself: it connects the shards `settings.shard_ids` of
+    `settings.shard_count` (by default all of the count Discord recommends).
+    """
 
     def __init__(self, *, news: News, settings: Settings):
         intents = discord.Intents.none()
@@ -50,10 +54,12 @@ class NewsBot(commands.Bot):
             tree_cls=NewsTree,
             owner_ids=set(settings.owner_ids) or None,
             help_command=None,
+            **_sharding(settings),
         )
         self.news = news
         self.settings = settings
         self.started_at = datetime.now(UTC)
+        self.stopping = False  # set by close(): commands get a "restarting" reply meanwhile
         # Everything time-dependent asks this; tests replace it to move time without sleeping.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.metrics = Metrics()
@@ -121,6 +127,9 @@ class NewsBot(commands.Bot):
         cast(NewsTree, self.tree).measure(interaction, "ok")
 
     async def close(self) -> None:
+        # Before the cogs unload (which waits for a digest post in flight), so that no
+        # command starts meanwhile.
+        self.stopping = True
         await super().close()
         if self.service is not None:
             await self.service.stop()
@@ -128,8 +137,7 @@ class NewsBot(commands.Bot):
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process posts for the server: its shard is one of ours."""
-        shard_ids = getattr(self, "shard_ids", None)  # only a sharded bot has it
-        return owns(guild_id, self.shard_count, shard_ids)
+        return owns(guild_id, self.shard_count, self.shard_ids)
 
     def command_hash(self) -> str:
         """A hash of the command payload Discord would receive, to sync only on change."""
@@ -153,6 +161,15 @@ class NewsBot(commands.Bot):
         await self.news.store.set_meta(COMMAND_HASH_KEY, current)
         log.info("synced %d commands globally", len(synced))
         return len(synced)
+
+
+def _sharding(settings: Settings) -> dict[str, Any]:
+    """discord.py's sharding options: the count (None: Discord's recommendation) and, when
+    this process connects only some of the shards, their ids."""
+    options: dict[str, Any] = {"shard_count": settings.shard_count}
+    if settings.shard_ids is not None:
+        options["shard_ids"] = list(settings.shard_ids)
+    return options
 
 
 @dataclass(frozen=True, slots=True)

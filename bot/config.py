@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,9 @@ class Settings:
     feed_retention_days: int = 90  # 0 keeps feed articles forever
     metrics_port: int = 0  # /metrics and /healthz; 0: no server
     metrics_host: str = DEFAULT_METRICS_HOST
+    shard_count: int | None = None  # None: discord.py's recommended count, all in this process
+    shard_ids: tuple[int, ...] | None = None  # the shards this process connects; None: all
+    lease_seconds: int = 60  # how long the folder sync and feed polls stay with one process
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -103,6 +107,40 @@ def _snowflake(raw: str, name: str) -> int:
             "Mode in Discord, then right-click → Copy ID)"
         )
     return int(raw)
+
+
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    """`0-3`, `4,5` or a mix (`0,2-3`) → the sorted shard ids; ConfigError on bad syntax."""
+    ids: set[int] = set()
+    for part in (piece.strip() for piece in raw.split(",")):
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not match:
+            raise ConfigError(f"NEWS_SHARD_IDS={raw!r} is not a list of shard ids; write them "
+                              "like 0-3 or 4,5 (whole numbers from 0, ranges with a dash)")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise ConfigError(f"NEWS_SHARD_IDS: the range {part!r} runs backwards; write the "
+                              f"lower id first, like {last}-{first}")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """NEWS_SHARD_COUNT and NEWS_SHARD_IDS, checked against each other."""
+    given = bool(env.get("NEWS_SHARD_COUNT", "").strip())
+    count = _integer(env, "NEWS_SHARD_COUNT", 1, 1) if given else None
+    raw_ids = env.get("NEWS_SHARD_IDS", "").strip()
+    if not raw_ids:
+        return count, None
+    if count is None:
+        raise ConfigError(f"NEWS_SHARD_IDS={raw_ids!r} needs NEWS_SHARD_COUNT: set it to the "
+                          "number of shards all processes together connect")
+    ids = _shard_ids(raw_ids)
+    if ids[-1] >= count:
+        raise ConfigError(f"NEWS_SHARD_IDS: shard {ids[-1]} does not exist with "
+                          f"NEWS_SHARD_COUNT={count} (ids run from 0 to {count - 1}); raise "
+                          "the count or drop the id")
+    return count, ids
 
 
 def _missing_token(environ: Mapping[str, str], dotenv: Path | None,
@@ -170,6 +208,7 @@ def load_settings(
     parser = env.get("NEWS_YAML_PARSER", "auto").strip().lower() or "auto"
     if parser not in ("auto", *BACKENDS):
         raise ConfigError(f"NEWS_YAML_PARSER={parser!r} is unknown; use auto, yaml-rs or pyyaml")
+    shard_count, shard_ids = _shards(env)
     return Settings(
         token=token,
         seeds_dir=Path(env.get("NEWS_SEEDS_DIR", "").strip() or DEFAULT_SEEDS_DIR),
@@ -193,4 +232,7 @@ def load_settings(
         feed_retention_days=_integer(env, "NEWS_FEED_RETENTION_DAYS", 90, 0),
         metrics_port=_port(env, "NEWS_METRICS_PORT"),
         metrics_host=_host(env, "NEWS_METRICS_HOST", DEFAULT_METRICS_HOST),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        lease_seconds=_integer(env, "NEWS_LEASE_SECONDS", 60, 3),
     )

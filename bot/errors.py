@@ -59,10 +59,6 @@ class NewsTree(app_commands.CommandTree):
 
     metrics: Metrics | None = None
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        interaction.extras[STARTED] = time.perf_counter()
-        return True
-
     def measure(self, interaction: discord.Interaction, outcome: str) -> None:
         """Count a slash command as answered with `outcome` (autocomplete is not a command)."""
         started = interaction.extras.get(STARTED)
@@ -71,6 +67,19 @@ class NewsTree(app_commands.CommandTree):
             return
         command = interaction.command.qualified_name if interaction.command else UNKNOWN_COMMAND
         self.metrics.command_done(command, outcome, started)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Note when a command arrived (for its metrics). A bot that is stopping starts no
+        new command: a short reply instead of silence."""
+        interaction.extras[STARTED] = time.perf_counter()
+        # The client's class is not imported here (it imports this module): it says it
+        # is stopping with an attribute.
+        if not getattr(interaction.client, "stopping", False):
+            return True
+        if interaction.type is discord.InteractionType.application_command:
+            await send_ephemeral(interaction, render.message_embed(
+                "The bot is restarting; please try again in a minute.", error=True))
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception

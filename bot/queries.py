@@ -124,6 +124,7 @@ class News:
         self.last_report: SyncReport | None = None
         self.last_fetch: FetchReport | None = None
         self._sync_lock = asyncio.Lock()  # the folder sync and every index change
+        self._index_version = 0  # the corpus version the index was last built from
         self._fetch_lock = asyncio.Lock()  # one poll of the feeds at a time
         # Called when follows matched new articles: the poster wakes instead of polling.
         self.on_follow_matches: list[Callable[[], None]] = []
@@ -150,7 +151,7 @@ class News:
         """Bring the index in line with a write that changed these articles; `build` it
         from the store instead (the first sync). Called with the sync lock held."""
         if build:
-            self.index = await SearchIndex.build(self.store)
+            await self._build_index()
         elif article_ids:
             self.index = await self._updated_index(article_ids)
         if build or article_ids:
@@ -168,6 +169,23 @@ class News:
         if matched:
             for wake in self.on_follow_matches:
                 wake()
+
+    async def _build_index(self) -> None:
+        """The index afresh from the store. Called with the sync lock held."""
+        # Read first: a write committed during the build is looked at again next time.
+        self._index_version = await self.store.corpus_version()
+        self.index = await SearchIndex.build(self.store)
+
+    async def catch_up(self) -> bool:
+        """Rebuild the index if another process (sharing the database) changed the corpus
+        since it was built; whether it did. Cheap when nothing changed: one row is read."""
+        async with self._sync_lock:
+            version, elsewhere = await self.store.written_elsewhere(self._index_version)
+            if not elsewhere:
+                self._index_version = version
+                return False
+            await self._build_index()
+            return True
 
     async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
         """The index with these articles read anew; built afresh when that is due."""

@@ -123,6 +123,13 @@ class _SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new snowflake that Discord's formula, (id >> 22) % count, puts on `shard_id`."""
+        ms = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, (self._last >> 22) + 1)
+        ms += (shard_id - ms) % shard_count  # a few milliseconds ahead at most
+        self._last = ms << 22
+        return self._last
+
 
 # Module level so ids never collide across several FakeDiscord instances in one process.
 snowflake = _SnowflakeFactory()
@@ -366,6 +373,20 @@ class GatewaySession:
         """True once the client has processed READY and every startup GUILD_CREATE."""
         return self.ready_seq is not None and self.processed_seq >= self.ready_seq
 
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        """(shard id, shard count) the client identified with; None when it did not shard."""
+        shard = (self.identify or {}).get("shard")
+        return (int(shard[0]), int(shard[1])) if shard else None
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this session the events of the guild (None: DMs, which
+        go to shard 0), by its documented formula; an unsharded session gets everything."""
+        if self.shard is None:
+            return True
+        shard_id, shard_count = self.shard
+        return (0 if guild_id is None else (guild_id >> 22) % shard_count) == shard_id
+
     async def send(self, payload: Json) -> None:
         async with self.lock:
             await self.ws.send_str(json.dumps(payload))
@@ -527,9 +548,13 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
         callback_deadline: float | None = 3.0,
         port: int = 0,
+        recommended_shards: int = 1,
     ) -> None:
-        """`port` 0 picks a free one at start(); a fixed one lets a bot try it before that."""
+        """`port` 0 picks a free one at start(); a fixed one lets a bot try it before that.
+        `recommended_shards` is the count GET /gateway/bot recommends (AutoShardedClient
+        connects that many when not told a count)."""
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.recommended_shards = recommended_shards
         # Discord forgets interactions not acknowledged within 3 s; None disables the check.
         self.callback_deadline = callback_deadline
         self.port: int | None = port or None
@@ -577,9 +602,12 @@ class FakeDiscord:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, owner: FakeUser | None = None) -> FakeGuild:
-        """A guild with @everyone, the bot as a member with a managed 'FakeBot' role."""
-        guild_id = snowflake()
+    def add_guild(
+        self, name: str, *, owner: FakeUser | None = None, shard: tuple[int, int] | None = None
+    ) -> FakeGuild:
+        """A guild with @everyone, the bot as a member with a managed 'FakeBot' role;
+        `shard` (id, count) picks an id that Discord's formula puts on that shard."""
+        guild_id = snowflake.on_shard(*shard) if shard else snowflake()
         guild = FakeGuild(guild_id, name, (owner or self.owner).id)
         guild.roles[guild_id] = FakeRole(guild_id, "@everyone", EVERYONE_PERMISSIONS)
         bot_role = self.add_role(guild, self.bot_user.username, EVERYONE_PERMISSIONS, managed=True)
@@ -783,15 +811,40 @@ class FakeDiscord:
 
         return await self._wait_until(find, timeout, "a synced gateway session")
 
-    def _live_session(self) -> GatewaySession:
-        for session in reversed(self.gateway_sessions):
-            if session.ready_seq is not None and not session.closed:
-                return session
-        raise RuntimeError("no client is connected to the fake gateway (use running_bot)")
+    async def wait_until_sharded(
+        self, shard_count: int, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[GatewaySession]:
+        """A synced, open session for every shard of `shard_count`, by shard id."""
 
-    async def dispatch(self, event: str, data: Any) -> int:
-        """Sends a gateway DISPATCH to the connected client; returns its sequence number."""
-        seq, _ = await self._live_session().dispatch(event, data)
+        def find() -> list[GatewaySession] | None:
+            by_shard = {s.shard: s for s in self.gateway_sessions if s.synced and not s.closed}
+            wanted = [(shard_id, shard_count) for shard_id in range(shard_count)]
+            if not all(shard in by_shard for shard in wanted):
+                return None
+            return [by_shard[shard] for shard in wanted]
+
+        return await self._wait_until(find, timeout, f"{shard_count} sharded sessions")
+
+    def _live_sessions(self) -> list[GatewaySession]:
+        """Open sessions past READY, newest first."""
+        return [session for session in reversed(self.gateway_sessions)
+                if session.ready_seq is not None and not session.closed]
+
+    def _live_session(self, guild_id: int | None = None) -> GatewaySession:
+        """The newest open session that Discord would send the guild's events to."""
+        for session in self._live_sessions():
+            if session.owns(guild_id):
+                return session
+        raise RuntimeError(
+            "no client is connected to the fake gateway (use running_bot)" if guild_id is None
+            else f"no client connected to the fake gateway has the shard of guild {guild_id}")
+
+    async def dispatch(self, event: str, data: Any, *, guild_id: int | None = None) -> int:
+        """Sends a gateway DISPATCH to the connected client whose shard owns `guild_id`
+        (default: the event's own "guild_id"); returns its sequence number."""
+        if guild_id is None and isinstance(data, dict) and data.get("guild_id"):
+            guild_id = int(data["guild_id"])
+        seq, _ = await self._live_session(guild_id).dispatch(event, data)
         return seq
 
     async def sync_gateway(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -801,11 +854,15 @@ class FakeDiscord:
         sequence it parsed, and parsing is synchronous, so d >= seq proves the events were handled.
         discord.py rate-limits its gateway sends (~110/min), so don't call this in a hot loop.
         """
-        session = self._live_session()
-        target = session.seq
-        await session.send({"op": 1, "d": None})
+        sessions = self._live_sessions()
+        if not sessions:
+            self._live_session()  # raises: no client is connected
+        targets = [(session, session.seq) for session in sessions]
+        for session, _target in targets:
+            await session.send({"op": 1, "d": None})
         await self._wait_until(
-            lambda: True if session.processed_seq >= target else None, timeout, "gateway sync"
+            lambda: True if all(s.processed_seq >= t for s, t in targets) else None, timeout,
+            "gateway sync",
         )
 
     async def drop_gateway(self) -> None:
@@ -861,11 +918,13 @@ class FakeDiscord:
 
     async def _send_ready(self, session: GatewaySession) -> None:
         assert session.identify is not None
+        # Discord sends a shard only the guilds its formula puts on it.
+        guilds = [guild for guild in self.guilds.values() if session.owns(guild.id)]
         ready: Json = {
             "v": 10,
             "user": self.bot_user.to_payload()
             | {"verified": True, "mfa_enabled": False, "email": None, "flags": 0},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
@@ -879,7 +938,7 @@ class FakeDiscord:
         if "shard" in session.identify:  # AutoShardedClient reads data["shard"]
             ready["shard"] = session.identify["shard"]
         await session.dispatch("READY", ready)
-        for guild in self.guilds.values():
+        for guild in guilds:
             await session.dispatch("GUILD_CREATE", self._guild_create_payload(guild))
         session.ready_seq = session.seq
         # Barrier: the heartbeat this op 1 provokes proves the GUILD_CREATEs were parsed.
@@ -1155,7 +1214,9 @@ class FakeDiscord:
         handle = InteractionHandle(self, payload, user)
         # Register before sending so no response can arrive for an unknown token.
         self.interactions[handle.token] = handle
-        _, handle.dispatched_at = await self._live_session().dispatch("INTERACTION_CREATE", payload)
+        guild_id = int(payload["guild_id"]) if "guild_id" in payload else None
+        session = self._live_session(guild_id)
+        _, handle.dispatched_at = await session.dispatch("INTERACTION_CREATE", payload)
         return handle
 
     def _context(
@@ -1499,7 +1560,7 @@ class FakeDiscord:
     def _get_gateway_bot(self, rec: RecordedRequest) -> tuple[int, Any]:
         return 200, {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 1000,

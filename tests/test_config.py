@@ -183,3 +183,62 @@ def test_feed_settings_have_defaults_and_are_read() -> None:
 ])
 def test_bad_feed_settings_name_the_setting(name: str, value: str, expected: str) -> None:
     assert config_error({name: value}).startswith(expected)
+
+
+# --------------------------------------------------------------------------- sharding
+
+
+def test_shards_default_to_one_process_with_the_recommended_count() -> None:
+    settings = load_settings(require_token=False, env={})
+    assert settings.shard_count is None and settings.shard_ids is None
+    assert settings.lease_seconds == 60
+
+
+@pytest.mark.parametrize(("raw", "ids"), [
+    ("0-3", (0, 1, 2, 3)), ("4,5", (4, 5)), (" 0 , 2-3 ", (0, 2, 3)), ("6", (6,)),
+    ("1-1,1", (1,)),
+])
+def test_shard_ids_are_ranges_and_lists(raw: str, ids: tuple[int, ...]) -> None:
+    settings = load_settings(require_token=False,
+                             env={"NEWS_SHARD_COUNT": "8", "NEWS_SHARD_IDS": raw,
+                                  "NEWS_LEASE_SECONDS": "5"})
+    assert settings.shard_count == 8 and settings.shard_ids == ids
+    assert settings.lease_seconds == 5
+
+
+def test_a_shard_count_alone_connects_all_its_shards() -> None:
+    settings = load_settings(require_token=False, env={"NEWS_SHARD_COUNT": "2"})
+    assert settings.shard_count == 2 and settings.shard_ids is None
+
+
+def test_a_shard_id_beyond_the_count_is_refused() -> None:
+    message = config_error({"NEWS_SHARD_COUNT": "4", "NEWS_SHARD_IDS": "2-4"})
+    assert message == ("NEWS_SHARD_IDS: shard 4 does not exist with NEWS_SHARD_COUNT=4 (ids "
+                       "run from 0 to 3); raise the count or drop the id")
+
+
+def test_shard_ids_without_a_count_are_refused() -> None:
+    message = config_error({"NEWS_SHARD_IDS": "0"})
+    assert message.startswith("NEWS_SHARD_IDS='0' needs NEWS_SHARD_COUNT: set it to the "
+                              "number of shards")
+
+
+@pytest.mark.parametrize("raw", ["a", "0-", "-1", "1;2", "0,,1", "0 1", "1.5"])
+def test_shard_ids_with_bad_syntax_are_refused(raw: str) -> None:
+    message = config_error({"NEWS_SHARD_COUNT": "4", "NEWS_SHARD_IDS": raw})
+    assert message.startswith(f"NEWS_SHARD_IDS={raw!r} is not a list of shard ids; write "
+                              "them like 0-3 or 4,5")
+
+
+def test_a_backwards_range_is_refused() -> None:
+    message = config_error({"NEWS_SHARD_COUNT": "4", "NEWS_SHARD_IDS": "3-1"})
+    assert message.startswith("NEWS_SHARD_IDS: the range '3-1' runs backwards")
+
+
+@pytest.mark.parametrize(("env", "start"), [
+    ({"NEWS_SHARD_COUNT": "0"}, "NEWS_SHARD_COUNT=0 is too small; it must be at least 1"),
+    ({"NEWS_SHARD_COUNT": "two"}, "NEWS_SHARD_COUNT='two' is not a whole number"),
+    ({"NEWS_LEASE_SECONDS": "1"}, "NEWS_LEASE_SECONDS=1 is too small; it must be at least 3"),
+])
+def test_bad_shard_count_or_lease_is_refused(env: dict[str, str], start: str) -> None:
+    assert config_error(env).startswith(start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import discord
@@ -15,6 +16,7 @@ from tests.fake_discord import (
     LOADING,
     MANAGE_GUILD,
     FakeDiscord,
+    FakeGuild,
     running_bot,
 )
 
@@ -400,3 +402,95 @@ async def test_fake_enforces_interaction_rules(fake: FakeDiscord, bot: TinyBot) 
         async with session.post(url.replace(handle.token, "bad"), json={"type": 5}) as resp:
             assert resp.status == 404
             assert (await resp.json())["code"] == 10062
+
+
+# --------------------------------------------------------------------------- sharding
+
+
+class ShardedBot(commands.AutoShardedBot):
+    """A bot connecting some shards; its /search answer says which shards it has."""
+
+    def __init__(self, shard_count: int | None = None, shard_ids: list[int] | None = None
+                 ) -> None:
+        sharding: dict[str, Any] = {"shard_count": shard_count}
+        if shard_ids is not None:
+            sharding["shard_ids"] = shard_ids
+        super().__init__(command_prefix=commands.when_mentioned,
+                         intents=discord.Intents(guilds=True), help_command=None, **sharding)
+
+    async def setup_hook(self) -> None:
+        @app_commands.command(name="search", description="Search news")
+        async def which(interaction: discord.Interaction, query: str) -> None:
+            bot: ShardedBot = interaction.client  # type: ignore[assignment]
+            await interaction.response.send_message(f"{query} from shards {bot.shard_ids}")
+
+        self.tree.add_command(which)
+        await self.tree.sync()
+
+
+def shard_world(fake: FakeDiscord) -> tuple[FakeGuild, FakeGuild]:
+    """Two more guilds, one on each shard of two, each with a text channel."""
+    guilds = (fake.add_guild("Zero", shard=(0, 2)), fake.add_guild("One", shard=(1, 2)))
+    for guild in guilds:
+        fake.add_channel(guild, "general")
+    return guilds
+
+
+async def test_a_guild_on_a_shard_has_the_bits_of_that_shard(fake: FakeDiscord) -> None:
+    for shard_id in (0, 1, 2, 0, 4):
+        guild = fake.add_guild(f"on {shard_id}", shard=(shard_id, 5))
+        assert (guild.id >> 22) % 5 == shard_id
+    ids = [guild.id for guild in fake.guilds.values()]
+    assert len(set(ids)) == len(ids) and fake.add_user("later").id > max(ids)
+
+
+async def test_each_shard_gets_only_its_guilds_and_their_commands(fake: FakeDiscord) -> None:
+    zero, one = shard_world(fake)
+    default_shard = (fake.guild.id >> 22) % 2
+    async with running_bot(ShardedBot(2, [0]), fake) as bot0, \
+            running_bot(ShardedBot(2, [1]), fake) as bot1:
+        sessions = await fake.wait_until_sharded(2)
+        assert [session.shard for session in sessions] == [(0, 2), (1, 2)]
+        on_0 = {g.id for g in (zero, one, fake.guild) if (g.id >> 22) % 2 == 0}
+        assert {guild.id for guild in bot0.guilds} == on_0
+        assert {guild.id for guild in bot1.guilds} == {zero.id, one.id, fake.guild.id} - on_0
+        ready = [next(p for p in s.received if p.get("op") == 2) for s in sessions]
+        assert [payload["d"]["shard"] for payload in ready] == [[0, 2], [1, 2]]
+
+        for guild, shard_id in ((zero, 0), (one, 1), (fake.guild, default_shard)):
+            handle = await fake.slash("search", {"query": guild.name}, guild=guild)
+            reply = (await handle.response()).json["data"]["content"]
+            assert reply == f"{guild.name} from shards [{shard_id}]"
+        # A DM goes to shard 0, as Discord sends them.
+        handle = await fake.slash("search", {"query": "dm"}, dm=True)
+        assert (await handle.response()).json["data"]["content"] == "dm from shards [0]"
+        # Both sessions are synced together.
+        await fake.dispatch("GUILD_UPDATE", {"id": str(one.id), "name": "Renamed"},
+                            guild_id=one.id)
+        await fake.sync_gateway()
+        renamed = bot1.get_guild(one.id)
+        assert renamed is not None and renamed.name == "Renamed"
+        assert bot0.get_guild(one.id) is None
+
+
+async def test_without_a_count_the_bot_connects_the_recommended_shards() -> None:
+    async with FakeDiscord(recommended_shards=2) as fake:
+        zero, one = shard_world(fake)
+        async with running_bot(ShardedBot(), fake) as bot:
+            sessions = await fake.wait_until_sharded(2)
+            assert [session.shard for session in sessions] == [(0, 2), (1, 2)]
+            assert bot.shard_count == 2 and sorted(bot.shards) == [0, 1]
+            assert {guild.id for guild in bot.guilds} == {zero.id, one.id, fake.guild.id}
+            assert {guild.id: guild.shard_id for guild in bot.guilds} == {
+                zero.id: 0, one.id: 1, fake.guild.id: (fake.guild.id >> 22) % 2}
+            for guild in (zero, one):
+                handle = await fake.slash("search", {"query": "x"}, guild=guild)
+                assert (await handle.response()).json["data"]["content"] == "x from shards None"
+        assert [(r.method, r.path) for r in fake.unhandled] == []
+
+
+async def test_a_guild_whose_shard_is_not_connected_cannot_get_events(fake: FakeDiscord) -> None:
+    _zero, one = shard_world(fake)
+    async with running_bot(ShardedBot(2, [0]), fake):
+        with pytest.raises(RuntimeError, match=f"has the shard of guild {one.id}"):
+            await fake.slash("search", {"query": "x"}, guild=one)

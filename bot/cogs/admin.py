@@ -1,11 +1,13 @@
 """`/admin …` for the bot's operator: reload, stats, command sync, feeds; and the background
-re-sync of the folder and polls of the feeds."""
+re-sync of the folder and polls of the feeds, done by the one process that holds the lease
+on them when several share the database."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import discord
 from discord import app_commands
@@ -18,6 +20,7 @@ from bot.errors import UserFacingError
 from bot.exceptions import StorageError
 from bot.feeds.fetch import Fetcher
 from bot.follows.render import follows_field
+from bot.store.lease import SYNC_LEASE, process_name
 from bot.text import echo
 from bot.views import ListPage, PagedView
 
@@ -48,8 +51,22 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot: NewsBot):
         self.bot = bot
+        self.holder = process_name()
+        self._held_until: datetime | None = None  # by this process's clock
+        self._first_round = True
+        self._take_over: asyncio.Task[None] | None = None
+
+    @property
+    def lease_period(self) -> timedelta:
+        return timedelta(seconds=self.bot.settings.lease_seconds)
+
+    def holds_lease(self) -> bool:
+        """Whether this process does the folder sync and feed polls now."""
+        return self._held_until is not None and self.bot.clock() < self._held_until
 
     async def cog_load(self) -> None:
+        self.keep_lease.change_interval(seconds=self.bot.settings.lease_seconds / 3)
+        self.keep_lease.start()
         minutes = self.bot.settings.sync_minutes
         if minutes > 0:
             self.resync.change_interval(minutes=minutes)
@@ -60,13 +77,67 @@ class AdminCog(commands.Cog):
             self.poll_feeds.start()
 
     async def cog_unload(self) -> None:
+        # A graceful stop: no new sync or poll; one in flight is rolled back (the next
+        # holder does it again), and the lease is free for another process at once.
+        self.keep_lease.cancel()
         self.resync.cancel()
         self.poll_feeds.cancel()
+        if self._take_over is not None:
+            self._take_over.cancel()
+        if self._held_until is not None:
+            self._held_until = None
+            try:
+                await self.bot.news.store.leases.release(SYNC_LEASE, self.holder)
+            except StorageError as exc:  # it expires by itself
+                log.warning("could not release the sync lease: %s", exc)
+            else:
+                log.info("released the lease on the folder sync and feed polls")
+
+    # ---- the lease -----------------------------------------------------------------------
+
+    @tasks.loop(seconds=20)
+    async def keep_lease(self) -> None:
+        # A renewal every third of the period leaves two chances to renew before it expires.
+        try:
+            await self._renew()
+            if await self.bot.news.catch_up():
+                log.info("the corpus was changed by another process; search index rebuilt")
+        except StorageError as exc:
+            log.error("lease renewal failed, retrying in %.0f s: %s",
+                      self.bot.settings.lease_seconds / 3, exc)
+        except Exception:
+            log.exception("lease renewal failed")
+
+    async def _renew(self) -> None:
+        """Take or renew the lease; on a take-over, do at once what the holder did."""
+        now = self.bot.clock()
+        lease = await self.bot.news.store.leases.acquire(SYNC_LEASE, self.holder, now,
+                                                         self.lease_period)
+        held_before, first = self.holds_lease(), self._first_round
+        self._first_round = False
+        self._held_until = lease.expires_at if lease.held_by(self.holder, now) else None
+        if self._held_until is not None and not held_before:
+            log.info("this process (%s) now syncs the seeds folder and polls the feeds",
+                     self.holder)
+            if not first:  # at start-up the loops' first rounds are still to come
+                self._take_over = asyncio.create_task(self._catch_up_work())
+        elif self._held_until is None and (held_before or first):
+            log.info("the seeds folder sync and feed polls are done by %s; this process "
+                     "reads what it writes", lease.holder)
+
+    async def _catch_up_work(self) -> None:
+        """What a holder that died may have left undone: a sync and a poll, now."""
+        if self.resync.is_running():
+            await self.resync()
+        if self.poll_feeds.is_running():
+            await self.poll_feeds()
 
     @tasks.loop(minutes=15)
     async def poll_feeds(self) -> None:
         # As for the re-sync: an exception would stop the loop for good. One feed's trouble
         # is already its own outcome; this catches a whole cycle's.
+        if not self.holds_lease():
+            return
         settings = self.bot.settings
         try:
             async with Fetcher(allow_private=settings.feeds_allow_private,
@@ -89,6 +160,8 @@ class AdminCog(commands.Cog):
     @tasks.loop(minutes=10)
     async def resync(self) -> None:
         # An exception would stop the loop for good: log it and try again next time.
+        if not self.holds_lease():
+            return
         try:
             report = await self.bot.sync_corpus()
         except StorageError as exc:  # the disk, not the code: its one line says it all

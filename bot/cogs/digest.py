@@ -1,4 +1,5 @@
-"""`/digest …` for server admins, and the one scheduler loop that posts every server's digests."""
+"""`/digest …` for server admins, and the one scheduler loop that posts the digests of the
+servers whose shards this process connects."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 500  # articles considered per digest before keyword filtering
 MAX_SLEEP = 3600.0  # re-check at least hourly, whatever the clock did meanwhile
+STOP_WAIT = 8.0  # seconds a stopping bot waits for the post in flight (all must end in 10)
 QUIET_DAY_TEXT = "Quiet day: no new AI news since the last digest."
 DigestChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
 
@@ -87,6 +89,7 @@ class DigestCog(commands.Cog):
         self._wake = asyncio.Event()
         # One round at a time: a round reads "not posted yet" before it records the post.
         self._round = asyncio.Lock()
+        self._stopping = False
 
     @property
     def grace(self) -> timedelta:
@@ -96,6 +99,15 @@ class DigestCog(commands.Cog):
         self.scheduler.start()
 
     async def cog_unload(self) -> None:
+        # A graceful stop: no new post starts; the one in flight is finished and recorded,
+        # so that it is neither lost nor posted again by the next start.
+        self._stopping = True
+        try:
+            async with asyncio.timeout(STOP_WAIT), self._round:
+                pass
+        except TimeoutError:
+            log.warning("a digest post did not finish within %.0f s of the stop; cut short",
+                        STOP_WAIT)
         self.scheduler.cancel()
 
     def wake(self) -> None:
@@ -130,6 +142,10 @@ class DigestCog(commands.Cog):
     async def _run_due(self, now: datetime) -> datetime | None:
         next_due: datetime | None = None
         for digest in await self.bot.news.store.digests.all():
+            if self._stopping:
+                break
+            if not self.bot.owns_guild(digest.guild_id):  # another process's shard
+                continue
             try:
                 await self._handle(digest, now)
             except Exception:  # one server's trouble must not hold up the others
@@ -143,12 +159,18 @@ class DigestCog(commands.Cog):
         decision = decide(digest, now, self.grace)
         if decision.action is Action.POST:
             await self.post(digest, decision.day, now)
-        elif decision.action is Action.SKIP:
+        elif decision.action is Action.SKIP and await self._claim(digest, decision.day):
             log.warning("digest for channel %s on %s missed by %s (over the %s grace period); "
                         "skipped", digest.channel_id, decision.day, now - decision.at, self.grace)
-            await self.bot.news.store.digests.record(digest.id or 0, decision.day, None,
-                                                     digest.failure)
             self.bot.metrics.digest_done("skipped")
+
+    async def _claim(self, digest: Digest, day: date) -> bool:
+        """Whether this process is the one to handle the digest's `day` (see `post`)."""
+        if await self.bot.news.store.digests.claim(digest.id or 0, day):
+            return True
+        log.info("digest for channel %s on %s was already handled elsewhere",
+                 digest.channel_id, day)
+        return False
 
     async def content(self, digest: Digest, now: datetime, day: date | None = None
                       ) -> DigestContent:
@@ -164,7 +186,13 @@ class DigestCog(commands.Cog):
         return select_articles(digest, candidates, day or now.astimezone(digest.zone).date())
 
     async def post(self, digest: Digest, day: date, now: datetime) -> None:
-        """Post one digest and record the day as handled, with the failure if there was one."""
+        """Post one digest and record the day as handled, with the failure if there was one.
+
+        The day is claimed before the post: a process that loses the claim (another posted
+        it) posts nothing, and a crash between claim and post loses that day's digest
+        rather than posting it twice."""
+        if not await self._claim(digest, day):
+            return
         content = await self.content(digest, now, day)  # the scheduled day, even if late
         failure: str | None = None
         if content.articles or digest.quiet_day:

@@ -19,9 +19,12 @@ from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
 from bot.store.files import FOLDER_SOURCE, FileState, failing_files, file_states, file_stats
 from bot.store.follows import FollowStore
+from bot.store.lease import LeaseStore
 from bot.store.schema import connect
 from bot.store.sql import SET_META
 from bot.store.sync import Transaction
+
+CORPUS_VERSION_KEY = "corpus_version"
 
 
 class Store(CorpusReads):
@@ -37,6 +40,10 @@ class Store(CorpusReads):
         self.digests = DigestStore(writer, self._write_lock)
         self.feeds = FeedStore(writer, self._write_lock)
         self.follows = FollowStore(writer, self._write_lock)
+        self.leases = LeaseStore(reader, writer, self._write_lock)
+        # Corpus versions this store committed (see `written_elsewhere`), down to the last
+        # one asked about.
+        self._own_versions: set[int] = set()
 
     @property
     def writing(self) -> bool:
@@ -92,11 +99,16 @@ class Store(CorpusReads):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """One write transaction: committed on success, rolled back on any error."""
+        """One write transaction: committed on success, rolled back on any error. One that
+        wrote anything counts up the corpus version (see `written_elsewhere`)."""
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            changes = self._writer.total_changes
+            version = None
             try:
                 yield Transaction(self._writer)
+                if self._writer.total_changes != changes:
+                    version = await self._count_up_corpus_version()
             except BaseException:
                 # SQLite ends the transaction itself on some errors (a full disk): a second
                 # rollback would fail and hide the reason.
@@ -104,6 +116,29 @@ class Store(CorpusReads):
                     await self._writer.execute("ROLLBACK")
                 raise
             await self._writer.execute("COMMIT")
+            if version is not None:
+                self._own_versions.add(version)
+
+    async def _count_up_corpus_version(self) -> int:
+        async with self._writer.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE "
+            "SET value = CAST(value AS INTEGER) + 1 RETURNING value", [CORPUS_VERSION_KEY]
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def corpus_version(self) -> int:
+        """A count of the committed writes to the corpus, by any process."""
+        return int(await self.get_meta(CORPUS_VERSION_KEY) or 0)
+
+    async def written_elsewhere(self, since: int) -> tuple[int, bool]:
+        """The corpus version now, and whether another process (another `Store`) wrote to
+        the corpus after version `since`: what an index built at `since` has not seen,
+        since this store's own writes are followed where they are made."""
+        version = await self.corpus_version()
+        others = any(v not in self._own_versions for v in range(since + 1, version + 1))
+        self._own_versions = {v for v in self._own_versions if v > version}
+        return version, others
 
     async def failing_files(self) -> list[tuple[str, str]]:
         return await failing_files(self._reader)

@@ -92,6 +92,16 @@ class DigestStore:
             cursor = await self._writer.execute(sql, params)
             return cursor.rowcount
 
+    async def claim(self, digest_id: int, day: date) -> bool:
+        """Mark a local day handled, unless it (or a later one) already is; whether this call
+        did. The condition is checked in the same statement that writes, so of several
+        processes sharing the database only one can claim a day and post it."""
+        return await self._write(
+            "UPDATE digests SET last_day = ? WHERE id = ? "
+            "AND (last_day IS NULL OR last_day < ?)",
+            (day.isoformat(), digest_id, day.isoformat()),
+        ) == 1
+
     async def record(self, digest_id: int, day: date, window_end: datetime | None,
                      failure: str | None) -> None:
         """Mark a local day handled, with how far articles were covered and any failure."""
