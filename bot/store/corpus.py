@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -20,6 +21,37 @@ from bot.store.sql import json_list
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
 _TITLE_BATCH = 5000  # rows per fetch of every title
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What a question narrows articles to; None: not narrowed by that."""
+
+    topic_id: int | None = None
+    provider_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _narrowed(sql: str, params: list[object], where: Filter, dated: str, *, topic: bool
+              ) -> tuple[str, list[object]]:
+    """`sql` (FROM … WHERE …, articles as `a`) with the conditions of `where` added; the
+    topic too when `topic` (else the FROM already joins it)."""
+    params = list(params)
+    if topic and where.topic_id is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "
+                "AND x.article_id = a.id)")
+        params.append(where.topic_id)
+    if where.provider_id is not None:
+        sql += " AND a.provider_id = ?"
+        params.append(where.provider_id)
+    if where.start is not None:
+        sql += f" AND {dated} >= ?"
+        params.append(int(where.start.timestamp()))
+    if where.end is not None:
+        sql += f" AND {dated} < ?"
+        params.append(int(where.end.timestamp()))
+    return sql, params
 
 
 def _article_from_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
@@ -127,6 +159,32 @@ class CorpusReads:
             )
             params.append(json_list(topic_ids))
         return await self._articles(sql, [*params, limit])
+
+    async def filtered(self, where: Filter, limit: int, offset: int = 0) -> Page:
+        """Articles of a topic and/or a provider, published in a window: best ranked first
+        (newest first when only the window is given)."""
+        if where.topic_id is not None:
+            sql = ("FROM article_topics t JOIN articles a ON a.id = t.article_id "
+                   "WHERE t.topic_id = ?")
+            params: list[object] = [where.topic_id]
+            dated, order = "t.published_at", "t.score DESC, t.article_id"
+        else:
+            sql, params, dated = "FROM articles a WHERE 1", [], "a.published_at"
+            order = "a.score DESC, a.id" if where.provider_id is not None \
+                else "a.published_at DESC, a.id"
+        sql, params = _narrowed(sql, params, where, dated, topic=False)
+        items = await self._articles(
+            f"SELECT a.id, a.data {sql} ORDER BY {order} LIMIT ? OFFSET ?",  # fixed fragments
+            [*params, limit, offset])
+        total, capped = await self._count_capped(f"SELECT 1 {sql}", params)
+        return Page(items, total, offset, limit, capped)
+
+    async def kept(self, article_ids: Sequence[int], where: Filter) -> set[int]:
+        """Those of `article_ids` that are of the topic and provider and in the window."""
+        sql, params = _narrowed("FROM articles a WHERE a.id IN (SELECT value FROM json_each(?))",
+                                [json_list(article_ids)], where, "a.published_at", topic=True)
+        async with self._reader.execute(f"SELECT a.id {sql}", params) as cursor:
+            return {row[0] for row in await cursor.fetchall()}
 
     async def article(self, article_id: int) -> Article | None:
         items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])
