@@ -35,7 +35,7 @@ class Asker:
 
     def __init__(self, news: News):
         self.news = news
-        self._vocabulary = Vocabulary({}, [])
+        self._vocabulary = Vocabulary({}, [], {})
         self._indexed: SearchIndex | None = None
 
     def vocabulary(self) -> Vocabulary:

@@ -28,7 +28,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest")
+EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest", "bot.cogs.chat")
 COMMAND_HASH_KEY = "global_command_hash"
 
 
@@ -38,6 +38,10 @@ class NewsBot(commands.Bot):
     def __init__(self, *, news: News, settings: Settings):
         intents = discord.Intents.none()
         intents.guilds = True  # channels and roles for replies and digests; not privileged
+        # Mentions and DMs (bot.cogs.chat). Not privileged; message content stays off: a
+        # mention of the bot and a DM carry their content without it.
+        intents.guild_messages = True
+        intents.dm_messages = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -90,6 +94,10 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         await super().close()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Mentions and DMs are questions (bot.cogs.chat answers them); the bot has no
+        prefix commands to look for in them."""
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process posts for the server: its shard is one of ours."""

@@ -161,7 +161,8 @@ class Vocabulary:
     providers (processed), its aliases, each to what it names."""
 
     phrases: dict[str, Named]
-    fuzzy_keys: list[str]
+    fuzzy_keys: list[str]  # spellings long enough to guess at, without spaces
+    fuzzy_names: dict[str, Named]  # each of those → what it names
 
     @classmethod
     def of(cls, topics: Sequence[TopicCount], providers: Sequence[ProviderCount]) -> Vocabulary:
@@ -184,9 +185,9 @@ class Vocabulary:
             if target is not None:
                 phrases.setdefault(alias, target)
         phrases.pop("", None)
-        fuzzy = sorted(key for key in phrases
-                       if len(key) >= FUZZY_MIN_CHARS and key not in ALIASES)
-        return cls(phrases, fuzzy)
+        fuzzy = {key.replace(" ", ""): named for key, named in sorted(phrases.items())
+                 if len(key) >= FUZZY_MIN_CHARS and key not in ALIASES}
+        return cls(phrases, list(fuzzy), fuzzy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +257,14 @@ def understand(text: str, vocabulary: Vocabulary, now: datetime,
                       tuple(corrected), tuple(ignored))
 
 
+def _guessable(words: list[str]) -> bool:
+    """Whether these words may be a misspelt name: they end on a word that is not a stop
+    word and start on one (or on "the": "teh registr")."""
+    first, last = _norm(words[0]), _norm(words[-1])
+    return last not in STOP_WORDS and (first not in STOP_WORDS or
+                                       (len(words) > 1 and first in ("the", "teh")))
+
+
 def _norm(token: str) -> str:
     return token.casefold().replace("\u2019", "'")
 
@@ -284,16 +293,17 @@ def _names(tokens: list[str], vocabulary: Vocabulary, known: Callable[[str], boo
     for size in (3, 2, 1):
         for start in range(len(tokens) - size + 1):
             span = range(start, start + size)
-            if any(used[i] or _norm(tokens[i]) in STOP_WORDS or known(processed[i])
-                   for i in span):
+            if not _guessable([tokens[i] for i in span]) or any(
+                    used[i] or known(processed[i]) for i in span):
                 continue
-            phrase = " ".join(processed[i] for i in span)
+            # Spaces aside: "teh registr" is near "theregister" as well as "the register".
+            phrase = "".join(processed[i] for i in span).replace(" ", "")
             if len(phrase) < FUZZY_MIN_CHARS:
                 continue
             hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=fuzz.ratio,
                                      score_cutoff=FUZZY_CUTOFF)
             if hit is not None:
-                named = vocabulary.phrases[hit[0]]
+                named = vocabulary.fuzzy_names[hit[0]]
                 taken[start] = (named, size)
                 used[start : start + size] = [True] * size
                 corrected.append((" ".join(tokens[i] for i in span), named.name))
