@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,8 +27,9 @@ from bot.store import Store
 from bot.text import counted, echo, page_of, plain
 
 PROG = "python -m bot"
-ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers")
-WORDLESS_KINDS = ("latest", "topics", "providers")
+ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers",
+             "trending")
+WORDLESS_KINDS = ("latest", "topics", "providers", "trending")
 ERROR_LIMIT = 300  # characters of an argparse error: it may repeat every word typed
 HINT_LIMIT = 300  # a longer command is not offered to copy: it would flood the terminal
 
@@ -215,6 +217,10 @@ async def _ask(news: News, args: argparse.Namespace) -> int:
         if isinstance(article, NotFound):
             return _not_found(article)
         print_article(article)
+        return 0
+    elif kind == "trending":
+        trending = await news.trending(datetime.now(UTC))
+        print("\n".join(plain(line) for line in trending.lines()))
         return 0
     else:
         rows = ([(t.name, t.count) for t in news.topics()] if kind == "topics"

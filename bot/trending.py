@@ -149,27 +149,35 @@ class Trending:
                     f" UTC; the last active day was {self.since_last_active:%Y-%m-%d}.")
         return ""
 
-    def sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """(title, [(name, reason)]) of each kind that has something; names are untrusted."""
-        sections = [
-            ("Rising topics", [(rise.name, rise.reason(self.window)) for rise in self.topics]),
+    def sections(self) -> list[tuple[str, list[tuple[str, str, str | None]]]]:
+        """(title, [(name, reason, link)]) of each kind that has something; a story has its
+        article's link. Names and links are untrusted."""
+        sections: list[tuple[str, list[tuple[str, str, str | None]]]] = [
+            ("Rising topics",
+             [(rise.name, rise.reason(self.window), None) for rise in self.topics]),
             ("Rising providers",
-             [(rise.name, rise.reason(self.window)) for rise in self.providers]),
+             [(rise.name, rise.reason(self.window), None) for rise in self.providers]),
             ("Most covered stories",
-             [(story.article.title, story.reason) for story in self.stories]),
+             [(story.article.title, story.reason, story.article.link)
+              for story in self.stories]),
         ]
         return [(title, rows) for title, rows in sections if rows]
 
+    def notes(self) -> list[str]:
+        """What to say before the sections: `note`, and that nothing rises when so."""
+        notes = [self.note] if self.note else []
+        if self.dated and not self.sections():
+            notes.append("Nothing is rising: every topic and provider is at or below its "
+                         "usual day.")
+        return notes
+
     def lines(self) -> list[str]:
         """The whole answer as plain lines (names untrusted), as the CLI prints it."""
-        lines = [self.heading]
-        if self.note:
-            lines.append(self.note)
-        sections = self.sections()
-        if not sections and self.dated:
-            lines.append("Nothing is rising: every topic and provider is at or below its "
-                         "usual day.")
-        for title, rows in sections:
+        lines = [self.heading, *self.notes()]
+        for title, rows in self.sections():
             lines += ["", f"{title}:"]
-            lines += [f"  {name} - {reason}" for name, reason in rows]
+            for name, reason, link in rows:
+                lines.append(f"  {name} - {reason}")
+                if link:
+                    lines.append(f"    {link}")
         return lines
