@@ -29,8 +29,8 @@ from bot.text import counted, echo, page_of, plain
 
 PROG = "python -m bot"
 ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers",
-             "question")
-WORDLESS_KINDS = ("latest", "topics", "providers")
+             "trending", "question")
+WORDLESS_KINDS = ("latest", "topics", "providers", "trending")
 ERROR_LIMIT = 300  # characters of an argparse error: it may repeat every word typed
 HINT_LIMIT = 300  # a longer command is not offered to copy: it would flood the terminal
 
@@ -224,6 +224,10 @@ async def _ask(news: News, args: argparse.Namespace) -> int:
         if isinstance(article, NotFound):
             return _not_found(article)
         print_article(article)
+        return 0
+    elif kind == "trending":
+        trending = await news.trending(datetime.now(UTC))
+        print("\n".join(plain(line) for line in trending.lines()))
         return 0
     else:
         rows = ([(t.name, t.count) for t in news.topics()] if kind == "topics"

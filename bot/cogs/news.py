@@ -215,6 +215,12 @@ class NewsCog(commands.Cog):
         found = _found(await _news(interaction).article(article))
         await _send_card(interaction, found)
 
+    @news.command(name="trending", description="What's hot: rising topics and providers, "
+                                               "the stories covered most")
+    async def trending(self, interaction: discord.Interaction) -> None:
+        trending = await _news(interaction).trending(datetime.now(UTC))
+        await interaction.response.send_message(embed=render.trending_embed(trending))
+
     @news.command(name="topics", description="Browse topics with their article counts")
     async def topics(self, interaction: discord.Interaction) -> None:
         topics = _news(interaction).topics()

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -288,6 +288,93 @@ class CorpusReads:
         async with self._reader.execute("SELECT id, name, domain FROM providers") as cursor:
             providers = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
         return topics, providers
+
+    async def word_counts(self, words: Sequence[str] | None = None
+                          ) -> AsyncIterator[list[tuple[str, int]]]:
+        """(word, how many articles hold it) of every word of the full-text index, or of
+        these, a batch at a time. Words are as the index keeps them: lower case, without
+        diacritics."""
+        sql, params = "SELECT term, doc FROM temp.article_words", []
+        if words is not None:
+            sql += " WHERE term IN (SELECT value FROM json_each(?))"
+            params = [json_list(words)]
+        async with self._reader.execute(sql, params) as cursor:
+            while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                yield [(row[0], row[1]) for row in rows]
+
+    async def word_texts(self, article_ids: Sequence[int]) -> list[str]:
+        """The indexed text (title, excerpt, provider, topics) of these articles, one string
+        each, for the words they hold."""
+        async with self._reader.execute(
+            "SELECT coalesce(title, '') || ' ' || coalesce(excerpt, '') || ' ' || "
+            "coalesce(provider, '') || ' ' || coalesce(topics, '') FROM articles_fts_text "
+            "WHERE id IN (SELECT value FROM json_each(?))", [json_list(article_ids)],
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def topic_activity(self, start: datetime, split: datetime, end: datetime
+                             ) -> list[tuple[str, int, int]]:
+        """(topic name, articles in [split, end), articles in [start, split)) of every topic
+        with an article in [start, end)."""
+        return await self._activity(
+            "SELECT n.name, sum(t.published_at >= ?), sum(t.published_at < ?) "
+            "FROM article_topics t JOIN topics n ON n.id = t.topic_id "
+            "WHERE t.published_at >= ? AND t.published_at < ? GROUP BY t.topic_id",
+            start, split, end)
+
+    async def provider_activity(self, start: datetime, split: datetime, end: datetime
+                                ) -> list[tuple[str, int, int]]:
+        """`topic_activity` of the providers."""
+        return await self._activity(
+            "SELECT p.name, sum(a.published_at >= ?), sum(a.published_at < ?) "
+            "FROM articles a JOIN providers p ON p.id = a.provider_id "
+            "WHERE a.published_at >= ? AND a.published_at < ? GROUP BY a.provider_id",
+            start, split, end)
+
+    async def _activity(self, sql: str, start: datetime, split: datetime, end: datetime
+                        ) -> list[tuple[str, int, int]]:
+        at = int(split.timestamp())
+        async with self._reader.execute(
+            sql, [at, at, int(start.timestamp()), int(end.timestamp())]
+        ) as cursor:
+            return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+
+    async def last_published(self, before: datetime) -> datetime | None:
+        """When the newest article published before `before` was published."""
+        async with self._reader.execute(
+            "SELECT max(published_at) FROM articles WHERE published_at < ?",
+            [int(before.timestamp())],
+        ) as cursor:
+            row = await cursor.fetchone()
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
+    async def coverage(self, start: datetime, end: datetime) -> dict[int, set[int]]:
+        """For each article published in [start, end) that lists or is listed by others:
+        those others (its related articles and the articles that list it)."""
+        in_window = ("SELECT id FROM articles WHERE published_at >= ? AND published_at < ?")
+        sql = (
+            "SELECT stub.article_id, own.article_id FROM mentions stub "  # noqa: S608 - fixed fragments only
+            "JOIN mentions own ON own.file_id = stub.file_id AND own.is_stub = 0 "
+            f"WHERE stub.is_stub = 1 AND stub.article_id IN ({in_window}) "
+            "UNION SELECT own.article_id, stub.article_id FROM mentions own "
+            "JOIN mentions stub ON stub.file_id = own.file_id AND stub.is_stub = 1 "
+            f"WHERE own.is_stub = 0 AND own.article_id IN ({in_window})"
+        )
+        window = [int(start.timestamp()), int(end.timestamp())]
+        linked: dict[int, set[int]] = {}
+        async with self._reader.execute(sql, window * 2) as cursor:
+            for article_id, other in await cursor.fetchall():
+                if other != article_id:
+                    linked.setdefault(article_id, set()).add(other)
+        return linked
+
+    async def provider_ids(self, article_ids: Sequence[int]) -> dict[int, int | None]:
+        """Each article's provider id (None for none)."""
+        async with self._reader.execute(
+            "SELECT id, provider_id FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+            [json_list(article_ids)],
+        ) as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def get_meta(self, key: str) -> str | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:
