@@ -26,6 +26,7 @@ from bot.queries import Answer, FeedListError, News, NotFound
 from bot.results import SyncReport
 from bot.store import Store
 from bot.text import counted, echo, page_of, plain
+from bot.trending import Trending
 
 PROG = "python -m bot"
 ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers",
@@ -206,6 +207,9 @@ async def _ask(news: News, args: argparse.Namespace) -> int:
     if kind == "question":
         asked = await Asker(news).ask(text, datetime.now(UTC), limit, offset)
         print(plain(asked.line))
+        if isinstance(asked.result, Trending):
+            print("\n".join(plain(line) for line in asked.result.lines()))
+            return 0
         if isinstance(asked.result, NotFound):
             return _not_found(asked.result)
         return _print_page(asked.result, args)

@@ -11,6 +11,7 @@ from bot.results import Page
 from bot.search import SearchIndex, fts_query
 from bot.store.corpus import Filter
 from bot.text import counted, echo
+from bot.trending import Trending
 
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "
@@ -19,10 +20,11 @@ HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in A
 
 @dataclass(frozen=True, slots=True)
 class Asked:
-    """A question as understood (after any filter the answer had to relax) and its answer."""
+    """A question as understood (with the words it corrected and any filter it had to
+    relax) and its answer: a list, or what is trending."""
 
     understood: Understood
-    result: Answer | NotFound
+    result: Answer | NotFound | Trending
 
     @property
     def line(self) -> str:
@@ -47,10 +49,14 @@ class Asker:
         return self._vocabulary
 
     def understand(self, text: str, now: datetime) -> Understood:
-        return understand(text, self.vocabulary(), now)
+        words = self.news.vocabulary
+        return understand(text, self.vocabulary(), now, known=lambda word: bool(words.count(word)))
 
     async def ask(self, text: str, now: datetime, limit: int, offset: int = 0) -> Asked:
-        return await self.answer(self.understand(text, now), limit, offset)
+        understood = self.understand(text, now)
+        if understood.intent == "trending":
+            return Asked(understood, await self.news.trending(now))
+        return await self.answer(understood, limit, offset)
 
     async def answer(self, understood: Understood, limit: int, offset: int = 0) -> Asked:
         """The page of articles the question asks for. A provider filter that leaves nothing
@@ -58,29 +64,40 @@ class Asker:
         Microsoft as well as from it)."""
         if understood.intent == "related":
             return Asked(understood, await self.news.related(understood.subject, limit, offset))
-        result = await self._listed(understood, limit, offset)
+        asked = await self._listed(understood, limit, offset)
         provider = understood.provider
-        if provider is not None and _empty(result):
+        if provider is not None and isinstance(asked.result, NotFound):
             relaxed = replace(
                 understood, provider=None,
                 keywords=(*understood.keywords, provider.name),
                 notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
                                           "that mention it"))
-            relaxed_result = await self._listed(relaxed, limit, offset)
-            if not _empty(relaxed_result):
-                return Asked(relaxed, relaxed_result)
-        return Asked(understood, result)
+            relaxed_asked = await self._listed(relaxed, limit, offset)
+            if not isinstance(relaxed_asked.result, NotFound):
+                return relaxed_asked
+        return asked
 
-    async def _listed(self, understood: Understood, limit: int, offset: int
-                      ) -> Answer | NotFound:
+    async def _listed(self, understood: Understood, limit: int, offset: int) -> Asked:
+        """The page the question asks for; keywords the corpus does not know are corrected
+        when, as typed, they find nothing (the correction is then part of the question)."""
         window = understood.window
         where = Filter(understood.topic.id if understood.topic else None,
                        understood.provider.id if understood.provider else None,
                        window.start if window else None, window.end if window else None)
         if understood.keywords:
             page = await self._search(understood.keywords, where, limit, offset)
+            corrected = dict(self.news.correct(understood.keywords)) if not page.total else {}
+            if corrected:
+                understood = replace(
+                    understood,
+                    keywords=tuple(corrected.get(word, word) for word in understood.keywords),
+                    corrected=(*understood.corrected, *corrected.items()))
+                page = await self._search(understood.keywords, where, limit, offset)
         else:
             page = await self.news.store.filtered(where, limit, offset)
+        return Asked(understood, self._page_answer(understood, page))
+
+    def _page_answer(self, understood: Understood, page: Page) -> Answer | NotFound:
         if not page.total:
             return self._nothing(understood)
         if understood.intent == "count":
@@ -116,7 +133,3 @@ class Asker:
             suggestions = [hit.item.title for hit in hits]
         return NotFound("No article matches all of that; try fewer words or a wider time "
                         "window.", suggestions)
-
-
-def _empty(result: Answer | NotFound) -> bool:
-    return isinstance(result, NotFound)

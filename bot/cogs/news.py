@@ -18,6 +18,7 @@ from bot.ask import Asked, Asker
 from bot.errors import UserFacingError
 from bot.queries import Answer, News, NotFound
 from bot.text import shorten
+from bot.trending import Trending
 from bot.views import ListPage, PagedView, PageSource
 
 T = TypeVar("T")
@@ -91,6 +92,8 @@ def asked_source(asker: Asker, asked: Asked, page_size: int) -> PageSource:
     async def source(offset: int) -> ListPage:
         result = asked.result if offset == 0 else \
             (await asker.answer(asked.understood, page_size, offset)).result
+        if isinstance(result, Trending):  # one page, nothing to open
+            return ListPage(render.trending_embed(result), [], 1)
         if isinstance(result, NotFound):
             raise UserFacingError(shorten(render.escape(asked.line), render.TITLE_LIMIT),
                                   [result.message, *(f"Did you mean: {s}"
