@@ -9,12 +9,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import process, utils
+from rapidfuzz.distance import OSA
 
 from bot.results import ProviderCount, TopicCount
 from bot.text import echo
 
-FUZZY_CUTOFF = 85.0  # fuzz.ratio a typed name needs to be read as a corpus name
+# A typed name is read as a corpus name at most this many edits away (letters swapped,
+# dropped, doubled or wrong), by its length: more would turn words into unrelated names.
+FUZZY_EDITS = ((8, 1), (16, 2))  # (shorter than, edits); longer: 3
 FUZZY_MIN_CHARS = 4  # shorter words are too easily close to some name to guess at
 MAX_PHRASE_WORDS = 4  # longer names are only found when typed exactly... up to this
 ECHO_WORDS = 60  # characters of typed text repeated in the understood line
@@ -257,6 +260,10 @@ def understand(text: str, vocabulary: Vocabulary, now: datetime,
                       tuple(corrected), tuple(ignored))
 
 
+def _edits(phrase: str) -> int:
+    return next((edits for shorter, edits in FUZZY_EDITS if len(phrase) < shorter), 3)
+
+
 def _guessable(words: list[str]) -> bool:
     """Whether these words may be a misspelt name: they end on a word that is not a stop
     word and start on one (or on "the": "teh registr")."""
@@ -300,8 +307,8 @@ def _names(tokens: list[str], vocabulary: Vocabulary, known: Callable[[str], boo
             phrase = "".join(processed[i] for i in span).replace(" ", "")
             if len(phrase) < FUZZY_MIN_CHARS:
                 continue
-            hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=fuzz.ratio,
-                                     score_cutoff=FUZZY_CUTOFF)
+            hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=OSA.distance,
+                                     score_cutoff=_edits(phrase))
             if hit is not None:
                 named = vocabulary.fuzzy_names[hit[0]]
                 taken[start] = (named, size)
