@@ -54,6 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
+from bench import ask as ask_bench  # noqa: E402
 from bench import feeds as feed_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
@@ -805,6 +806,7 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
+        figures += await ask_bench.measure(news, seed, Figure)
         figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 

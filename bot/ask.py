@@ -37,7 +37,7 @@ class Asker:
 
     def __init__(self, news: News):
         self.news = news
-        self._vocabulary = Vocabulary({}, [], {})
+        self._vocabulary = Vocabulary({}, {}, [], {})
         self._indexed: SearchIndex | None = None
 
     def vocabulary(self) -> Vocabulary:

@@ -19,7 +19,8 @@ from bot.text import echo
 # dropped, doubled or wrong), by its length: more would turn words into unrelated names.
 FUZZY_EDITS = ((8, 1), (16, 2))  # (shorter than, edits); longer: 3
 FUZZY_MIN_CHARS = 4  # shorter words are too easily close to some name to guess at
-MAX_PHRASE_WORDS = 4  # longer names are only found when typed exactly... up to this
+MAX_PHRASE_WORDS = 4  # names of more words are not looked for in a question
+MAX_GUESS_WORDS = 3  # nor misspelt ones of more than this
 ECHO_WORDS = 60  # characters of typed text repeated in the understood line
 
 # Common short forms → the names they stand for, tried in order; an alias applies only when
@@ -163,8 +164,9 @@ class Vocabulary:
     """The names a question can mention: every spelling of the corpus's topics and
     providers (processed), its aliases, each to what it names."""
 
-    phrases: dict[str, Named]
-    fuzzy_keys: list[str]  # spellings long enough to guess at, without spaces
+    phrases: dict[str, Named]  # full names and aliases
+    short: dict[str, Named]  # topic names without "AI": "hardware" → AI Hardware
+    fuzzy_keys: list[str]  # full names long enough to guess at, without spaces
     fuzzy_names: dict[str, Named]  # each of those → what it names
 
     @classmethod
@@ -178,19 +180,23 @@ class Vocabulary:
                 phrases.setdefault(utils.default_process(spelling), named)
         for topic in topics:  # a topic's own name wins over a provider spelled the same
             phrases[utils.default_process(topic.name)] = Named("topic", topic.id, topic.name)
+        # Full names are what a misspelt name is read as; not the short forms below.
+        fuzzy = {key.replace(" ", ""): named for key, named in sorted(phrases.items())
+                 if len(key) >= FUZZY_MIN_CHARS}
+        short: dict[str, Named] = {}
         for topic in topics:
             words = utils.default_process(topic.name).split()
-            short = " ".join(word for word in words if word not in _NAME_FILLER)
-            if short and short != " ".join(words) and len(short) >= FUZZY_MIN_CHARS:
-                phrases.setdefault(short, Named("topic", topic.id, topic.name))
+            key = " ".join(word for word in words if word not in _NAME_FILLER)
+            if key and key != " ".join(words) and len(key) >= FUZZY_MIN_CHARS \
+                    and key not in phrases:
+                short.setdefault(key, Named("topic", topic.id, topic.name))
         for alias, targets in ALIASES.items():
-            target = next((phrases[t] for t in targets if t in phrases), None)
+            target = next((phrases.get(t) or short.get(t) for t in targets
+                           if t in phrases or t in short), None)
             if target is not None:
                 phrases.setdefault(alias, target)
         phrases.pop("", None)
-        fuzzy = {key.replace(" ", ""): named for key, named in sorted(phrases.items())
-                 if len(key) >= FUZZY_MIN_CHARS and key not in ALIASES}
-        return cls(phrases, list(fuzzy), fuzzy)
+        return cls(phrases, short, list(fuzzy), fuzzy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,60 +270,67 @@ def _edits(phrase: str) -> int:
     return next((edits for shorter, edits in FUZZY_EDITS if len(phrase) < shorter), 3)
 
 
-def _guessable(words: list[str]) -> bool:
-    """Whether these words may be a misspelt name: they end on a word that is not a stop
-    word and start on one (or on "the": "teh registr")."""
-    first, last = _norm(words[0]), _norm(words[-1])
-    return last not in STOP_WORDS and (first not in STOP_WORDS or
-                                       (len(words) > 1 and first in ("the", "teh")))
-
-
 def _norm(token: str) -> str:
     return token.casefold().replace("\u2019", "'")
 
 
 def _names(tokens: list[str], vocabulary: Vocabulary, known: Callable[[str], bool]
            ) -> tuple[list[Named], list[tuple[str, str]], list[str]]:
-    """The corpus names among `tokens` (exact spellings and aliases first, longest first,
-    then near spellings), what was corrected, and the tokens left over."""
+    """The corpus names among `tokens`, longest first (at each length exact spellings and
+    aliases, then near spellings), what was corrected, and the tokens left over."""
     processed = [utils.default_process(token) for token in tokens]
-    taken: dict[int, tuple[Named, int]] = {}  # first token → (name, tokens it spans)
+    taken: dict[int, Named] = {}  # first token → the name it starts
     used = [False] * len(tokens)
-    for size in range(min(MAX_PHRASE_WORDS, len(tokens)), 0, -1):
-        for start in range(len(tokens) - size + 1):
-            if any(used[start : start + size]):
-                continue
-            phrase = " ".join(processed[start : start + size])
-            if size == 1 and _norm(tokens[start]) in STOP_WORDS and phrase not in ALIASES:
-                continue
-            # "the register" names theregister.com as well as "theregister" does.
-            found = vocabulary.phrases.get(phrase) or (
-                vocabulary.phrases.get(phrase.replace(" ", "")) if size > 1 else None)
-            if found is not None:
-                taken[start] = (found, size)
-                used[start : start + size] = [True] * size
     corrected: list[tuple[str, str]] = []
-    for size in (3, 2, 1):
-        for start in range(len(tokens) - size + 1):
-            span = range(start, start + size)
-            if not _guessable([tokens[i] for i in span]) or any(
-                    used[i] or known(processed[i]) for i in span):
-                continue
-            # Spaces aside: "teh registr" is near "theregister" as well as "the register".
-            phrase = "".join(processed[i] for i in span).replace(" ", "")
-            if len(phrase) < FUZZY_MIN_CHARS:
-                continue
-            hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=OSA.distance,
-                                     score_cutoff=_edits(phrase))
-            if hit is not None:
-                named = vocabulary.fuzzy_names[hit[0]]
-                taken[start] = (named, size)
-                used[start : start + size] = [True] * size
-                corrected.append((" ".join(tokens[i] for i in span), named.name))
-    ordered = [taken[start][0] for start in sorted(taken)]
-    unique = list(dict.fromkeys(ordered))
+    longest = min(MAX_PHRASE_WORDS, len(tokens))
+    # Full names and aliases as typed, then misspelt full names, then short forms: a short
+    # form ("edge" of Edge AI) must not take a word of a misspelt name ("IT Buisness Edge").
+    for names in (vocabulary.phrases, None, vocabulary.short):
+        for size in range(longest, 0, -1):
+            for start in range(len(tokens) - size + 1):
+                if names is None:
+                    found = _near(tokens, processed, start, size, used, vocabulary, known)
+                else:
+                    found = _exact(tokens, processed, start, size, used, names)
+                if found is not None:
+                    taken[start] = found
+                    used[start : start + size] = [True] * size
+                    if names is None:
+                        corrected.append((" ".join(tokens[start : start + size]), found.name))
+    unique = list(dict.fromkeys(taken[start] for start in sorted(taken)))
     leftover = [token for token, is_used in zip(tokens, used, strict=True) if not is_used]
     return unique, corrected, leftover
+
+
+def _exact(tokens: list[str], processed: list[str], start: int, size: int, used: list[bool],
+           names: dict[str, Named]) -> Named | None:
+    """The name these tokens spell exactly (or by alias), if they are free to take."""
+    if any(used[start : start + size]):
+        return None
+    phrase = " ".join(processed[start : start + size])
+    if size == 1 and _norm(tokens[start]) in STOP_WORDS and phrase not in ALIASES:
+        return None
+    # "the register" names theregister.com as well as "theregister" does.
+    return names.get(phrase) or (names.get(phrase.replace(" ", "")) if size > 1 else None)
+
+
+def _near(tokens: list[str], processed: list[str], start: int, size: int, used: list[bool],
+          vocabulary: Vocabulary, known: Callable[[str], bool]) -> Named | None:
+    """The full name these tokens misspell, if they are free to take. A word the corpus
+    knows (or a stop word) is never replaced alone; in a longer name, one of the words must
+    be one it does not know (the typo)."""
+    span = range(start, start + size)
+    if size > MAX_GUESS_WORDS or any(used[i] for i in span) \
+            or _norm(tokens[start + size - 1]) in STOP_WORDS \
+            or all(_norm(tokens[i]) in STOP_WORDS or known(processed[i]) for i in span):
+        return None
+    # Spaces aside: "teh registr" is near "theregister" as well as "the register".
+    phrase = "".join(processed[i] for i in span).replace(" ", "")
+    if len(phrase) < FUZZY_MIN_CHARS:
+        return None
+    hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=OSA.distance,
+                             score_cutoff=_edits(phrase))
+    return vocabulary.fuzzy_names[hit[0]] if hit is not None else None
 
 
 # ---- time ---------------------------------------------------------------------------------

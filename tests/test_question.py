@@ -27,7 +27,8 @@ PROVIDERS = [
 ]
 VOCABULARY = Vocabulary.of(TOPICS, PROVIDERS)
 # Words the corpus holds: never read as a near name.
-KNOWN = {"azure", "cluster", "clusters", "robot", "chip", "training", "model"}
+KNOWN = {"azure", "cluster", "clusters", "robot", "chip", "training", "model", "hardware",
+         "microsoft", "robotics", "and", "news"}
 
 # question → the understood line
 PHRASINGS: list[tuple[str, str]] = [
