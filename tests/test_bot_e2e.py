@@ -53,7 +53,7 @@ async def test_commands_sync_globally_once(
     groups = {command["name"]: command for command in synced.json}
     assert set(groups) == {"news", "admin", "digest"}
     assert {o["name"] for o in groups["news"]["options"]} == {
-        "latest", "topic", "provider", "related", "search", "article", "topics"}
+        "latest", "topic", "provider", "related", "search", "article", "topics", "trending"}
     assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync", "feeds"}
     assert {o["name"] for o in groups["digest"]["options"]} == {"set", "show", "off", "preview"}
     assert int(groups["digest"]["default_member_permissions"]) == 0x20  # Manage Server
