@@ -55,6 +55,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
 from bench import feeds as feed_bench  # noqa: E402
+from bench import typos as typo_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -805,6 +806,7 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
+        figures += await typo_bench.measure(news, seed, percentile, Figure)
         figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 
