@@ -368,7 +368,7 @@ class News:
         if found is not None:
             return found
         typed = tokens(text)
-        corrected = tuple(await self._checked_corrections(typed))
+        corrected = tuple(await self.verified_corrections(typed))
         if corrected:
             used = dict(corrected)
             text = " ".join(used.get(word, word) for word in typed)
@@ -406,7 +406,7 @@ class News:
         return Answer(showing(text, corrected) if corrected else f"Search: {echo(text)}",
                       page, corrected)
 
-    async def _checked_corrections(self, typed: Sequence[str]) -> list[tuple[str, str]]:
+    async def verified_corrections(self, typed: Sequence[str]) -> list[tuple[str, str]]:
         """`correct`, with the words it relies on checked against the full-text index.
 
         The vocabulary may still hold a word of an article's old excerpt, which the index
@@ -420,10 +420,8 @@ class News:
             relied |= {key for word in typed if vocabulary.count(key := normalized(word))}
             if not relied:
                 return corrected
-            found: set[str] = set()
-            async for batch in self.store.word_counts(sorted(relied)):
-                found.update(word for word, count in batch if count)
-            stale = relied - found
+            held = await self.store.holding(sorted(relied), 1)
+            stale = {word for word in relied if not held.get(word)}
             if not stale:
                 return corrected
             if self.vocabulary is vocabulary:  # else a write replaced it meanwhile

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from random import Random
 
 import pytest
 
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
+from bot.vocabulary import Vocabulary
 from tests.conftest import write_article
 
 ARTICLES = [
@@ -133,3 +135,23 @@ async def test_an_edited_title_changes_the_words(corpus: News) -> None:
     assert corpus.vocabulary.count("anthropic") == 1
     assert corpus.vocabulary.count("ships") == 1
     assert corpus.correct(["anthropik"]) == [("anthropik", "anthropic")]
+
+
+def test_vocabulary_changes_keep_every_count_right() -> None:
+    # Many rounds of words coming, going and changing counts, as syncs make them.
+    rng = Random(1)
+    truth: dict[str, int] = {}
+    vocabulary = Vocabulary()
+    for _round in range(300):
+        changes = {"".join(rng.choice("abcde") for _ in range(rng.randint(3, 6))):
+                   rng.choice([0, 0, 1, 2, 5]) for _ in range(rng.randint(1, 30))}
+        for word, count in changes.items():
+            if count:
+                truth[word] = count
+            else:
+                truth.pop(word, None)
+        vocabulary = vocabulary.changed(changes)
+    assert {word: vocabulary.count(word) for word in truth} == truth
+    assert len(vocabulary) == len(truth)
+    gone = next(word for word in ("abcde", "eeeee", "aaaa") if word not in truth)
+    assert vocabulary.count(gone) == 0
