@@ -56,6 +56,7 @@ if str(REPO) not in sys.path:
 
 from bench import ask as ask_bench  # noqa: E402
 from bench import feeds as feed_bench  # noqa: E402
+from bench import typos as typo_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -807,6 +808,7 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
         figures += await ask_bench.measure(news, seed, Figure)
+        figures += await typo_bench.measure(news, seed, percentile, Figure)
         figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 

@@ -36,7 +36,7 @@ from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Store
 from bot.text import echo
 from bot.trending import Story, Trending, Window, covered, risen
-from bot.vocabulary import Vocabulary, tokens
+from bot.vocabulary import Vocabulary, normalized, tokens
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ FEED_BATCH_WAIT_S = 0.25
 # The ranking score's weight against text relevance (bm25) in search; the score grows by
 # ln 2 / 2 for each day newer.
 SEARCH_SCORE_WEIGHT = 0.05
+STALE_CHECKS = 3  # corrections tried against the full-text index before giving up
 NEAREST_CUTOFF = 30.0  # a suggestion further than this from what was typed helps nobody
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
 _ARTICLE_ID = re.compile(r"^(?:#|(?i:id:))?(\d{1,18})$")
@@ -367,7 +368,7 @@ class News:
         if found is not None:
             return found
         typed = tokens(text)
-        corrected = tuple(self.correct(typed))
+        corrected = tuple(await self.verified_corrections(typed))
         if corrected:
             used = dict(corrected)
             text = " ".join(used.get(word, word) for word in typed)
@@ -404,6 +405,28 @@ class News:
         page = Page(items, len(matches), offset, limit, capped)
         return Answer(showing(text, corrected) if corrected else f"Search: {echo(text)}",
                       page, corrected)
+
+    async def verified_corrections(self, typed: Sequence[str]) -> list[tuple[str, str]]:
+        """`correct`, with the words it relies on checked against the full-text index.
+
+        The vocabulary may still hold a word of an article's old excerpt, which the index
+        cannot tell it (it keeps no excerpts): such a word, as the correction or as a typed
+        word taken as known, is dropped, and the typed words are corrected again.
+        """
+        for _attempt in range(STALE_CHECKS):
+            vocabulary = self.vocabulary
+            corrected = vocabulary.corrections(typed)
+            relied = {used for _typed, used in corrected}
+            relied |= {key for word in typed if vocabulary.count(key := normalized(word))}
+            if not relied:
+                return corrected
+            held = await self.store.holding(sorted(relied), 1)
+            stale = {word for word in relied if not held.get(word)}
+            if not stale:
+                return corrected
+            if self.vocabulary is vocabulary:  # else a write replaced it meanwhile
+                self.vocabulary = vocabulary.changed(dict.fromkeys(stale, 0))
+        return []
 
     def correct(self, words: Sequence[str]) -> list[tuple[str, str]]:
         """(typed, used) for each of these words the corpus does not know and that is near

@@ -31,6 +31,9 @@ FIGURES = {
     "bot_cpu_per_command_ms", "bot_cpu_per_burst50_ms", "bot_rss_after_start_mb",
     "bot_rss_end_mb", "bot_peak_rss_mb", "bot_gc_full_collections",
     "bot_gc_full_max_ms", "bot_gc_young_max_ms",
+    "typo_overhead_p99_ms", "typo_correction_p99_ms", "typo_search_p99_ms",
+    "typo_search_typed_right_p99_ms", "typo_corrected_fraction",
+    "vocabulary_traced_mb", "vocabulary_words", "vocabulary_update10_cpu_ms",
     *(f"shape_{name}" for name in SHAPE),
 }
 

@@ -289,18 +289,23 @@ class CorpusReads:
             providers = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
         return topics, providers
 
-    async def word_counts(self, words: Sequence[str] | None = None
-                          ) -> AsyncIterator[list[tuple[str, int]]]:
-        """(word, how many articles hold it) of every word of the full-text index, or of
-        these, a batch at a time. Words are as the index keeps them: lower case, without
-        diacritics."""
-        sql, params = "SELECT term, doc FROM temp.article_words", []
-        if words is not None:
-            sql += " WHERE term IN (SELECT value FROM json_each(?))"
-            params = [json_list(words)]
-        async with self._reader.execute(sql, params) as cursor:
+    async def word_counts(self) -> AsyncIterator[list[tuple[str, int]]]:
+        """(word, how many articles hold it) of every word of the full-text index, a batch
+        at a time. Words are as the index keeps them: lower case, without diacritics."""
+        async with self._reader.execute("SELECT term, doc FROM temp.article_words") as cursor:
             while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
                 yield [(row[0], row[1]) for row in rows]
+
+    async def holding(self, words: Sequence[str], cap: int) -> dict[str, int]:
+        """How many articles hold each of these words (letters and digits only), counted
+        up to `cap`: a word's count from the index's own statistics would read every
+        article that holds it, and a common word is held by most."""
+        async with self._reader.execute(
+            "SELECT value, (SELECT count(*) FROM (SELECT 1 FROM articles_fts "
+            "WHERE articles_fts MATCH '\"' || value || '\"' LIMIT ?)) FROM json_each(?)",
+            [cap, json_list(words)],
+        ) as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def word_texts(self, article_ids: Sequence[int]) -> list[str]:
         """The indexed text (title, excerpt, provider, topics) of these articles, one string
