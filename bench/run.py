@@ -54,9 +54,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script: make `bot` and `tests` importable
 
+from bench import ask as ask_bench  # noqa: E402
 from bench import feeds as feed_bench  # noqa: E402
 from bench import follows as follow_bench  # noqa: E402
 from bench import metrics as metrics_bench  # noqa: E402
+from bench import typos as typo_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
@@ -807,6 +809,8 @@ async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path
         figures += await measure_queries(news, inputs)
         log(size, "queries done")
         figures += measure_quality(news.index, inputs)
+        figures += await ask_bench.measure(news, seed, Figure)
+        figures += await typo_bench.measure(news, seed, percentile, Figure)
         figures += await measure_added(size, seed, news, folder)
     return figures, inputs
 

@@ -9,10 +9,12 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.articles import Article, is_http_url
+from bot.ask import Asker
 from bot.config import ConfigError, Settings, load_settings
 from bot.exceptions import NewsBotError
 from bot.feeds.fetch import Fetcher
@@ -25,10 +27,12 @@ from bot.queries import Answer, FeedListError, News, NotFound
 from bot.results import SyncReport
 from bot.store import Store
 from bot.text import counted, echo, page_of, plain
+from bot.trending import Trending
 
 PROG = "python -m bot"
-ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers")
-WORDLESS_KINDS = ("latest", "topics", "providers")
+ASK_KINDS = ("latest", "topic", "provider", "related", "search", "article", "topics", "providers",
+             "trending", "question")
+WORDLESS_KINDS = ("latest", "topics", "providers", "trending")
 ERROR_LIMIT = 300  # characters of an argparse error: it may repeat every word typed
 HINT_LIMIT = 300  # a longer command is not offered to copy: it would flood the terminal
 
@@ -83,7 +87,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     )
     ask.add_argument("kind", type=_kind, choices=ASK_KINDS)
     ask.add_argument("text", nargs="*", action=_Words,
-                     help="topic, provider, article (title, id or URL), query")
+                     help="topic, provider, article (title, id or URL), query, question")
     ask.add_argument("--limit", type=_positive, default=10, action=_Given,
                      help="results per page (default 10)")
     ask.add_argument("--page", type=_positive, default=1, help="page number (default 1)")
@@ -199,11 +203,20 @@ async def _ask(news: News, args: argparse.Namespace) -> int:
     text = " ".join(args.text).strip()
     limit = args.limit
     offset = (args.page - 1) * limit
-    if kind in ("topic", "provider", "related", "search", "article") and not text:
+    if kind in ("topic", "provider", "related", "search", "article", "question") and not text:
         print(f"error: `ask {kind}` needs something to look for, e.g. "
               f"python -m bot ask {kind} {_EXAMPLES[kind]}", file=sys.stderr)
         return 2
     result: Answer | NotFound
+    if kind == "question":
+        asked = await Asker(news).ask(text, datetime.now(UTC), limit, offset)
+        print(plain(asked.line))
+        if isinstance(asked.result, Trending):
+            print("\n".join(plain(line) for line in asked.result.lines()))
+            return 0
+        if isinstance(asked.result, NotFound):
+            return _not_found(asked.result)
+        return _print_page(asked.result, args)
     if kind == "latest":
         result = await news.latest(limit, offset)
     elif kind == "topic":
@@ -219,6 +232,10 @@ async def _ask(news: News, args: argparse.Namespace) -> int:
         if isinstance(article, NotFound):
             return _not_found(article)
         print_article(article)
+        return 0
+    elif kind == "trending":
+        trending = await news.trending(datetime.now(UTC))
+        print("\n".join(plain(line) for line in trending.lines()))
         return 0
     else:
         rows = ([(t.name, t.count) for t in news.topics()] if kind == "topics"
@@ -265,6 +282,7 @@ def _command(args: argparse.Namespace, page: int) -> str:
 _EXAMPLES = {
     "topic": '"AI hardware"', "provider": '"the register"', "related": '"Meta Azure"',
     "search": "azure gpu", "article": "1",
+    "question": "what did Microsoft do in AI hardware last week?",
 }
 
 

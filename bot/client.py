@@ -33,7 +33,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest", "bot.cogs.follow")
+EXTENSIONS = ("bot.cogs.news", "bot.cogs.admin", "bot.cogs.digest", "bot.cogs.follow",
+              "bot.cogs.chat")
 COMMAND_HASH_KEY = "global_command_hash"
 
 
@@ -47,6 +48,10 @@ class NewsBot(commands.AutoShardedBot):
     def __init__(self, *, news: News, settings: Settings):
         intents = discord.Intents.none()
         intents.guilds = True  # channels and roles for replies and digests; not privileged
+        # Mentions and DMs (bot.cogs.chat). Not privileged; message content stays off: a
+        # mention of the bot and a DM carry their content without it.
+        intents.guild_messages = True
+        intents.dm_messages = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -134,6 +139,10 @@ class NewsBot(commands.AutoShardedBot):
         if self.service is not None:
             await self.service.stop()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Mentions and DMs are questions (bot.cogs.chat answers them); the bot has no
+        prefix commands to look for in them."""
 
     def owns_guild(self, guild_id: int) -> bool:
         """Whether this process posts for the server: its shard is one of ours."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,8 @@ from bot.results import Page, ProviderCount, Stats, SyncReport, TopicCount
 from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Store
 from bot.text import echo
+from bot.trending import Story, Trending, Window, covered, risen
+from bot.vocabulary import Vocabulary, normalized, tokens
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ FEED_BATCH_WAIT_S = 0.25
 # The ranking score's weight against text relevance (bm25) in search; the score grows by
 # ln 2 / 2 for each day newer.
 SEARCH_SCORE_WEIGHT = 0.05
+STALE_CHECKS = 3  # corrections tried against the full-text index before giving up
+NEAREST_CUTOFF = 30.0  # a suggestion further than this from what was typed helps nobody
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
 _ARTICLE_ID = re.compile(r"^(?:#|(?i:id:))?(\d{1,18})$")
 _ID_PREFIX = re.compile(r"^(?:#|(?i:id:))")  # what was typed is meant as an id
@@ -65,6 +69,8 @@ class Answer:
 
     heading: str
     page: Page
+    # (typed, used) for each word corrected before the search found these articles.
+    corrected: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,13 @@ def _resolved(kind: str, text: str, matches: list[Scored[Named]], known: list[st
     return NotFound(f"No {kind} matches {echo(text)!r}.", names or known[:SUGGESTIONS])
 
 
+def showing(query: str, corrected: Sequence[tuple[str, str]]) -> str:
+    """The heading of results found after correcting typed words: "Showing results for
+    **azure** (you typed azrue)". `query` is the words searched for, corrected."""
+    typed = ", ".join(echo(word) for word, _used in corrected)
+    return f"Showing results for **{echo(query)}** (you typed {typed})"
+
+
 class FeedListError(NewsBotError):
     """A feed list file (OPML) that cannot be read or used; the message says why."""
 
@@ -121,6 +134,7 @@ class News:
         self.feed_minutes = feed_minutes
         self.feed_retention_days = feed_retention_days
         self.index = SearchIndex([], [], [])
+        self.vocabulary = Vocabulary()
         self.last_report: SyncReport | None = None
         self.last_fetch: FetchReport | None = None
         self._sync_lock = asyncio.Lock()  # the folder sync and every index change
@@ -153,7 +167,12 @@ class News:
         if build:
             await self._build_index()
         elif article_ids:
-            self.index = await self._updated_index(article_ids)
+            before = self._indexed_text(article_ids)
+            self.index, fresh = await self._updated_index(article_ids)
+            # Built afresh with the index: what the index could not tell of the articles'
+            # text before the write (their excerpts) is counted anew then.
+            self.vocabulary = (await Vocabulary.build(self.store) if fresh else
+                               await self.vocabulary.updated(self.store, article_ids, before))
         if build or article_ids:
             await self._match_follows()
 
@@ -171,10 +190,11 @@ class News:
                 wake()
 
     async def _build_index(self) -> None:
-        """The index afresh from the store. Called with the sync lock held."""
+        """The index and vocabulary afresh from the store. Called with the sync lock held."""
         # Read first: a write committed during the build is looked at again next time.
         self._index_version = await self.store.corpus_version()
         self.index = await SearchIndex.build(self.store)
+        self.vocabulary = await Vocabulary.build(self.store)
 
     async def catch_up(self) -> bool:
         """Rebuild the index if another process (sharing the database) changed the corpus
@@ -187,13 +207,22 @@ class News:
             await self._build_index()
             return True
 
-    async def _updated_index(self, article_ids: list[int]) -> SearchIndex:
-        """The index with these articles read anew; built afresh when that is due."""
+    def _indexed_text(self, article_ids: list[int]) -> list[str]:
+        """What the index knows of these articles' text: their titles, and every topic's
+        and provider's name (a few hundred), whose words may be these articles' last."""
+        titles = [entry.title for entry in self.index.title_entries(article_ids).values()]
+        names = [name for provider in self.index.providers
+                 for name in (provider.name, provider.domain, *provider.names)]
+        return [*titles, *names, *(topic.name for topic in self.index.topics)]
+
+    async def _updated_index(self, article_ids: list[int]) -> tuple[SearchIndex, bool]:
+        """The index with these articles read anew, and whether it was built afresh
+        instead (when that is due)."""
         if not self.index.rebuild_due(len(article_ids)):
             updated = await self.index.updated(self.store, article_ids)
             if updated is not None:
-                return updated
-        return await SearchIndex.build(self.store)
+                return updated, False
+        return await SearchIndex.build(self.store), True
 
     # ---- feeds -------------------------------------------------------------------------
 
@@ -368,30 +397,93 @@ class News:
         return Answer(f"From {echo(provider.name)} ({echo(provider.domain)})", page)
 
     async def search(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
-        """Full-text search; falls back to fuzzy titles when FTS finds nothing (typos)."""
-        match = fts_query(text)
-        if match is not None:
-            matches, capped = await self.store.search(match)
-            if matches:
-                # Text relevance (bm25, lower is better) mixed with the ranking score, which
-                # the in-memory index holds: no read of the articles table for it.
-                scores = self.index.scores_of([article_id for article_id, _bm25 in matches])
-                ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-                    hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
-                window = [hit[0][0] for hit in ranked[offset : offset + limit]]
-                found = await self.store.articles(window)
-                items = [found[i] for i in window if i in found]
-                page = Page(items, len(matches), offset, limit, capped)
-                return Answer(f"Search: {echo(text)}", page)
+        """Full-text search. When it finds nothing, the words the corpus does not know are
+        corrected to the nearest ones it does and the search runs again; then fuzzy
+        titles; then the topics, providers and titles nearest to what was typed."""
+        found = await self._full_text(text, limit, offset)
+        if found is not None:
+            return found
+        typed = tokens(text)
+        corrected = tuple(await self.verified_corrections(typed))
+        if corrected:
+            used = dict(corrected)
+            text = " ".join(used.get(word, word) for word in typed)
+            found = await self._full_text(text, limit, offset, corrected)
+            if found is not None:
+                return found
         fuzzy = self.index.match_titles(text, limit=MAX_RELATED)
         if not fuzzy:
-            return NotFound(f"Nothing matches {echo(text)!r}.",
-                            [t.name for t in self.index.topics[:SUGGESTIONS]])
+            return NotFound(f"Nothing matches {echo(text)!r}.", self._nearest(text))
         ids = [hit.item.id for hit in fuzzy]
-        found = await self.store.articles(ids[offset : offset + limit])
-        items = [found[i] for i in ids[offset : offset + limit] if i in found]
-        heading = f"Search: {echo(text)} (closest titles)"
-        return Answer(heading, Page(items, len(ids), offset, limit))
+        found_ids = await self.store.articles(ids[offset : offset + limit])
+        items = [found_ids[i] for i in ids[offset : offset + limit] if i in found_ids]
+        heading = (f"{showing(text, corrected)} · closest titles" if corrected
+                   else f"Search: {echo(text)} (closest titles)")
+        return Answer(heading, Page(items, len(ids), offset, limit), corrected)
+
+    async def _full_text(self, text: str, limit: int, offset: int,
+                         corrected: tuple[tuple[str, str], ...] = ()) -> Answer | None:
+        """A page of the full-text matches of `text`, best first; None when none match."""
+        match = fts_query(text)
+        if match is None:
+            return None
+        matches, capped = await self.store.search(match)
+        if not matches:
+            return None
+        # Text relevance (bm25, lower is better) mixed with the ranking score, which the
+        # in-memory index holds: no read of the articles table for it.
+        scores = self.index.scores_of([article_id for article_id, _bm25 in matches])
+        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
+            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        found = await self.store.articles(window)
+        items = [found[i] for i in window if i in found]
+        page = Page(items, len(matches), offset, limit, capped)
+        return Answer(showing(text, corrected) if corrected else f"Search: {echo(text)}",
+                      page, corrected)
+
+    async def verified_corrections(self, typed: Sequence[str]) -> list[tuple[str, str]]:
+        """`correct`, with the words it relies on checked against the full-text index.
+
+        The vocabulary may still hold a word of an article's old excerpt, which the index
+        cannot tell it (it keeps no excerpts): such a word, as the correction or as a typed
+        word taken as known, is dropped, and the typed words are corrected again.
+        """
+        for _attempt in range(STALE_CHECKS):
+            vocabulary = self.vocabulary
+            corrected = vocabulary.corrections(typed)
+            relied = {used for _typed, used in corrected}
+            relied |= {key for word in typed if vocabulary.count(key := normalized(word))}
+            if not relied:
+                return corrected
+            held = await self.store.holding(sorted(relied), 1)
+            stale = {word for word in relied if not held.get(word)}
+            if not stale:
+                return corrected
+            if self.vocabulary is vocabulary:  # else a write replaced it meanwhile
+                self.vocabulary = vocabulary.changed(dict.fromkeys(stale, 0))
+        return []
+
+    def correct(self, words: Sequence[str]) -> list[tuple[str, str]]:
+        """(typed, used) for each of these words the corpus does not know and that is near
+        enough to one it does; a word the corpus knows is never replaced."""
+        return self.vocabulary.corrections(words)
+
+    def _nearest(self, text: str) -> list[str]:
+        """The topics, providers and titles nearest to `text`, closest first; with no word
+        typed there is nothing to be near, and the commonest topics are offered."""
+        if not tokens(text):
+            return [topic.name for topic in self.index.topics[:SUGGESTIONS]]
+        # What is shown, by what is compared with the text.
+        names = {f"{topic.name} (topic)": topic.name for topic in self.index.topics}
+        names |= {f"{provider.name} (provider)": provider.name
+                  for provider in self.index.providers}
+        names |= {hit.item.title: hit.item.title
+                  for hit in self.index.match_titles(text, SUGGESTIONS)}
+        nearest = process.extract(text, names, scorer=fuzz.WRatio,
+                                  processor=utils.default_process, limit=SUGGESTIONS,
+                                  score_cutoff=NEAREST_CUTOFF)
+        return [shown for _name, _score, shown in nearest]
 
     async def related(self, text: str, limit: int, offset: int = 0) -> Answer | NotFound:
         """Articles related to one: its list, lists it is on, shared topics, similar titles."""
@@ -446,6 +538,23 @@ class News:
                           related_id) for related_id in candidates),
                         key=lambda pair: (-pair[0], pair[1]))
         return [related_id for _score, related_id in ranked[:MAX_RELATED]]
+
+    async def trending(self, now: datetime) -> Trending:
+        """The topics and providers rising fastest in the 24 hours before `now` against the
+        week before, and the stories covered most; the last active day instead when nothing
+        is that recent."""
+        last = await self.store.last_published(now)
+        window = Window.before(now, last)
+        start, split, end = window.start, window.split, window.end
+        topics = risen(await self.store.topic_activity(start, split, end))
+        providers = risen(await self.store.provider_activity(start, split, end))
+        linked = await self.store.coverage(split, end)
+        members = sorted({i for others in linked.values() for i in others} | set(linked))
+        chosen = covered(linked, await self.store.provider_ids(members))
+        found = await self.store.articles([article_id for article_id, _n, _s in chosen])
+        stories = [Story(found[article_id], articles, sources)
+                   for article_id, articles, sources in chosen if article_id in found]
+        return Trending(now, window, topics, providers, stories, dated=last is not None)
 
     # ---- lists -------------------------------------------------------------------------
 

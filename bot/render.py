@@ -19,6 +19,7 @@ from bot.feeds.listing import feed_state, next_poll
 from bot.feeds.state import Feed
 from bot.results import Stats, SyncReport
 from bot.text import counted, page_of, plain, shorten
+from bot.trending import Trending
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -185,6 +186,21 @@ def topics_embed(rows: Sequence[tuple[str, int]], offset: int, total: int,
                           colour=NEWS_COLOUR)
     embed.set_footer(text=f"Page {page_of(offset, page_size, total)} · "
                           f"{counted(total, 'topic')}")
+    return embed
+
+
+def trending_embed(trending: Trending) -> discord.Embed:
+    """What's hot: one field per kind (rising topics, providers, stories), each line with
+    its reason; a story's title links to the article."""
+    embed = discord.Embed(title=trending.heading,
+                          description="\n".join(trending.notes()) or None, colour=NEWS_COLOUR)
+    for title, rows in trending.sections():
+        lines = []
+        for name, reason, link in rows:
+            shown = escape(shorten(name, LIST_TITLE))
+            url = safe_url(link)
+            lines.append(f"{f'[{shown}]({url})' if url else f'**{shown}**'} · {reason}")
+        embed.add_field(name=title, value=_fit(lines, FIELD_VALUE_LIMIT, "\n"), inline=False)
     return embed
 
 

@@ -45,6 +45,8 @@ class OwnedView(discord.ui.View):
         # The interaction that sent the view: its token (valid 15 minutes, longer than the
         # timeout) lets on_timeout edit the message without another lookup.
         self.interaction: discord.Interaction | None = None
+        # Or the message it was sent with, when it answers a mention or a DM.
+        self.message: discord.Message | None = None
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
@@ -62,11 +64,13 @@ class OwnedView(discord.ui.View):
                 item, "url", None
             ):
                 item.disabled = True
-        if self.interaction is not None:
-            try:
+        try:
+            if self.interaction is not None:
                 await self.interaction.edit_original_response(view=self)
-            except discord.HTTPException as exc:  # deleted message, expired token: nothing to do
-                log.debug("could not disable an expired view: %s", exc)
+            elif self.message is not None:
+                await self.message.edit(view=self)
+        except discord.HTTPException as exc:  # deleted message, expired token: nothing to do
+            log.debug("could not disable an expired view: %s", exc)
 
     async def on_error(
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item

@@ -570,6 +570,7 @@ class FakeDiscord:
         self.users: dict[int, FakeUser] = {}
         self.interactions: dict[str, InteractionHandle] = {}  # token -> handle
         self.gateway_refused = False  # see drop_gateway
+        self.dm_channels: dict[int, FakeUser] = {}  # DM channel id -> the user it is with
         self._cond = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         # (channel id, nonce) -> (message id, when): a send with enforce_nonce repeated within
@@ -1448,6 +1449,73 @@ class FakeDiscord:
         )
         return await self._send_interaction(payload, user)
 
+    # ----------------------------------------------------------------- user messages
+
+    def dm_channel(self, user: FakeUser) -> int:
+        """The id of the DM channel between `user` and the bot (made on first use)."""
+        for channel_id, other in self.dm_channels.items():
+            if other.id == user.id:
+                return channel_id
+        channel_id = snowflake()
+        self.dm_channels[channel_id] = user
+        return channel_id
+
+    async def send_message(
+        self,
+        content: str,
+        *,
+        user: FakeUser | None = None,
+        channel: FakeChannel | None = None,
+        dm: bool = False,
+        mention_bot: bool = False,
+        message_id: int | None = None,
+    ) -> Json:
+        """A user posts a message (MESSAGE_CREATE): in `channel` (default the first text
+        channel) or, with `dm`, in their DM with the bot. `mention_bot` lists the bot in
+        `mentions`, as Discord does for a `<@bot id>` in the content (add it to `content`
+        yourself). `message_id` re-sends a message the gateway already delivered. Returns
+        the message payload; the bot's replies are in `replies_to(message)`."""
+        user = user or self.member
+        if dm:
+            channel_id, guild_id = self.dm_channel(user), None
+        else:
+            channel = channel or next(c for c in self.guild.channels.values() if c.type == TEXT)
+            channel_id, guild_id = channel.id, channel.guild_id
+        message: Json = {
+            "id": str(message_id or snowflake()),
+            "channel_id": str(channel_id),
+            "author": user.to_payload(),
+            "content": content,
+            "embeds": [],
+            "components": [],
+            "attachments": [],
+            "mentions": [self.bot_user.to_payload()] if mention_bot else [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+            "flags": 0,
+            "type": 0,
+        }
+        if guild_id is not None:
+            guild = self.guilds[guild_id]
+            message["guild_id"] = str(guild_id)
+            message["member"] = self._member_payload(guild, user, with_user=False)
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    def replies_to(self, message: Json) -> list[Json]:
+        """The bot's messages that reply to `message` (its message_reference), oldest first."""
+        return [msg for msg in self.channel_messages(int(message["channel_id"]))
+                if str((msg.get("message_reference") or {}).get("message_id")) == message["id"]]
+
+    async def wait_for_reply(self, message: Json, timeout: float = DEFAULT_TIMEOUT) -> Json:
+        """The bot's first reply to `message`; waits for it if needed."""
+        return await self._wait_until(lambda: next(iter(self.replies_to(message)), None),
+                                      timeout, f"a reply to message {message['id']}")
+
     # ----------------------------------------------------------------- REST server
 
     async def _handle_rest(self, request: web.Request) -> web.StreamResponse:
@@ -1679,6 +1747,10 @@ class FakeDiscord:
             msg["guild_id"] = str(channel.guild_id)
         if body.get("poll"):
             msg["poll"] = copy.deepcopy(body["poll"])
+        if body.get("message_reference"):  # a reply; its pings as the bot asked for them
+            msg["message_reference"] = {"channel_id": str(channel_id),
+                                        **copy.deepcopy(body["message_reference"])}
+            msg["allowed_mentions"] = copy.deepcopy(body.get("allowed_mentions"))
         if interaction is not None:
             msg["webhook_id"] = str(self.application_id)
             msg["application_id"] = str(self.application_id)
@@ -1731,6 +1803,10 @@ class FakeDiscord:
         return channel
 
     def _channel_create_message(self, rec: RecordedRequest, channel_id: str) -> tuple[int, Any]:
+        if int(channel_id) in self.dm_channels:
+            body = rec.json or {}
+            _require_content(body, rec.files)
+            return 200, copy.deepcopy(self._create_message(int(channel_id), body, rec.files))
         channel = self._channel_or_error(channel_id)
         if channel.type in (CATEGORY, FORUM, MEDIA):
             raise _HttpError(400, 50008, "Cannot send messages in a non-text channel")
@@ -1770,7 +1846,8 @@ class FakeDiscord:
         return 200, channel.to_payload(bot_user_id=self.bot_user.id)
 
     def _channel_message(self, channel_id: str, message_id: str) -> Json:
-        self._channel_or_error(channel_id)
+        if int(channel_id) not in self.dm_channels:
+            self._channel_or_error(channel_id)
         msg = self.messages.get(int(message_id))
         if msg is None or msg["channel_id"] != channel_id:
             raise _unknown_message()

@@ -24,11 +24,16 @@ FIGURES = {
     "autocomplete_provider_quality",
     "index_traced_mb", "sync_add10_cpu_ms", "index_update_add10_cpu_ms", "sync_remove10_cpu_ms",
     "index_update_remove10_cpu_ms",
+    "question_understanding_p50_ms", "question_understanding_p99_ms", "ask_p50_ms",
+    "ask_p99_ms", "ask_quality_top5_pct",
     "bot_sequential_p50_ms", "bot_sequential_p99_ms", "bot_latest_p99_ms", "bot_topic_p99_ms",
     "bot_search_p99_ms", "bot_sequential_max_ms", "bot_burst50_p50_ms", "bot_burst50_p99_ms",
     "bot_cpu_per_command_ms", "bot_cpu_per_burst50_ms", "bot_rss_after_start_mb",
     "bot_rss_end_mb", "bot_peak_rss_mb", "bot_gc_full_collections",
     "bot_gc_full_max_ms", "bot_gc_young_max_ms",
+    "typo_overhead_p99_ms", "typo_correction_p99_ms", "typo_search_p99_ms",
+    "typo_search_typed_right_p99_ms", "typo_corrected_fraction",
+    "vocabulary_traced_mb", "vocabulary_words", "vocabulary_update10_cpu_ms",
     *(f"shape_{name}" for name in SHAPE),
 }
 

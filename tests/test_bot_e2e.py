@@ -53,7 +53,8 @@ async def test_commands_sync_globally_once(
     groups = {command["name"]: command for command in synced.json}
     assert set(groups) == {"news", "admin", "digest", "follow"}
     assert {o["name"] for o in groups["news"]["options"]} == {
-        "latest", "topic", "provider", "related", "search", "article", "topics"}
+        "ask", "latest", "topic", "provider", "related", "search", "article", "topics",
+        "trending"}
     assert {o["name"] for o in groups["admin"]["options"]} == {"reload", "stats", "sync", "feeds"}
     assert {o["name"] for o in groups["digest"]["options"]} == {"set", "show", "off", "preview"}
     assert int(groups["digest"]["default_member_permissions"]) == 0x20  # Manage Server

@@ -349,10 +349,11 @@ async def test_search_without_words_answers_without_raising(news: News, typed: s
 
 
 async def test_a_typo_falls_back_to_close_titles(news: News) -> None:
-    result = answer(await news.search("azur", limit=50))
+    # Two edits from "azure" in a seven-letter word: too far to correct, near as a title.
+    result = answer(await news.search("Microsoft Azurexx", limit=50))
     assert "closest titles" in result.heading
-    assert result.page.items
-    assert all("Azure" in article.title for article in result.page.items)
+    assert result.corrected == ()
+    assert "Azure" in result.page.items[0].title
     assert AMD_TITLE in titles(result)
 
 

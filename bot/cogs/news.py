@@ -14,14 +14,19 @@ from discord.ext import commands
 
 from bot import render
 from bot.articles import Article
+from bot.ask import Asked, Asker
 from bot.errors import UserFacingError
 from bot.queries import Answer, News, NotFound
+from bot.text import shorten
+from bot.trending import Trending
 from bot.views import ListPage, PagedView, PageSource
 
 T = TypeVar("T")
 Query = Callable[[int, int], Awaitable[Answer | NotFound]]  # (limit, offset) → answer
 
 PAGE_SIZE = 5
+# Questions a person may ask per this many seconds, in /news ask and in mentions and DMs.
+ASK_RATE, ASK_PER = 5, 30.0
 _SINCE = re.compile(r"^\s*(\d{1,4})\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -80,6 +85,27 @@ async def _send_card(interaction: discord.Interaction, article: Article) -> None
     )
 
 
+def asked_source(asker: Asker, asked: Asked, page_size: int) -> PageSource:
+    """The pages of an answer to a question; page one raises its NotFound as a user-facing
+    error that starts with the understood line."""
+
+    async def source(offset: int) -> ListPage:
+        result = asked.result if offset == 0 else \
+            (await asker.answer(asked.understood, page_size, offset)).result
+        if isinstance(result, Trending):  # one page, nothing to open
+            return ListPage(render.trending_embed(result), [], 1)
+        if isinstance(result, NotFound):
+            raise UserFacingError(shorten(render.escape(asked.line), render.TITLE_LIMIT),
+                                  [result.message, *(f"Did you mean: {s}"
+                                                     for s in result.suggestions)])
+        page = result.page
+        embed = render.list_embed(result.heading, page.items, offset, page.total, page_size,
+                                  capped=page.capped)
+        return ListPage(embed, page.items, page.total)
+
+    return source
+
+
 def _choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
     return [
         app_commands.Choice(name=render.choice_name(name), value=value[: render.CHOICE_LIMIT])
@@ -105,10 +131,50 @@ async def article_choices(interaction: discord.Interaction, current: str
     return _choices([(m.item.title, f"id:{m.item.id}") for m in matches])
 
 
+async def question_choices(interaction: discord.Interaction, current: str
+                           ) -> list[app_commands.Choice[str]]:
+    """What was typed, then its last word completed to topic and provider names."""
+    head, _space, last = current.rstrip().rpartition(" ")
+    pairs = [(current, current)] if current.strip() else []
+    if len(last) >= 2:
+        index = _news(interaction).index
+        names = [m.item.name for m in index.match_topics(last, limit=5)]
+        names += [m.item.name for m in index.match_providers(last, limit=5)]
+        pairs += [(text, text) for text in dict.fromkeys(
+            f"{head} {name}".strip() for name in names) if text != current]
+    return _choices(pairs)
+
+
 class NewsCog(commands.Cog):
-    """AI news: latest, by topic, by provider, related, search, one article, topics."""
+    """AI news: ask, latest, by topic, by provider, related, search, one article, topics."""
 
     news = app_commands.Group(name="news", description="Recent AI news")
+
+    def __init__(self) -> None:
+        self._asker: Asker | None = None
+
+    def asker(self, news: News) -> Asker:
+        if self._asker is None or self._asker.news is not news:
+            self._asker = Asker(news)
+        return self._asker
+
+    @news.command(name="ask", description="Ask in plain words, e.g. what did Microsoft do "
+                                          "in AI hardware last week?")
+    @app_commands.describe(question="A question: topics, providers, dates, words to look for")
+    @app_commands.autocomplete(question=question_choices)
+    @app_commands.checks.cooldown(ASK_RATE, ASK_PER, key=lambda i: i.user.id)
+    async def ask(self, interaction: discord.Interaction,
+                  question: app_commands.Range[str, 1, 300]) -> None:
+        asker = self.asker(_news(interaction))
+        now = interaction.client.clock()  # type: ignore[attr-defined]  # a NewsBot's clock
+        asked = await asker.ask(question, now, PAGE_SIZE)
+        source = asked_source(asker, asked, PAGE_SIZE)
+        first = await source(0)
+        view = PagedView(interaction.user.id, source, asker.news.store.article, PAGE_SIZE,
+                         first)
+        await interaction.response.send_message(content=render.escape(asked.line),
+                                                embed=first.embed, view=view)
+        view.interaction = interaction
 
     @news.command(name="latest", description="The newest AI news")
     @app_commands.describe(count="How many articles per page (1-10, default 5)")
@@ -151,6 +217,12 @@ class NewsCog(commands.Cog):
     async def article(self, interaction: discord.Interaction, article: str) -> None:
         found = _found(await _news(interaction).article(article))
         await _send_card(interaction, found)
+
+    @news.command(name="trending", description="What's hot: rising topics and providers, "
+                                               "the stories covered most")
+    async def trending(self, interaction: discord.Interaction) -> None:
+        trending = await _news(interaction).trending(datetime.now(UTC))
+        await interaction.response.send_message(embed=render.trending_embed(trending))
 
     @news.command(name="topics", description="Browse topics with their article counts")
     async def topics(self, interaction: discord.Interaction) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -20,6 +21,37 @@ from bot.store.sql import json_list
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
 _TITLE_BATCH = 5000  # rows per fetch of every title
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What a question narrows articles to; None: not narrowed by that."""
+
+    topic_id: int | None = None
+    provider_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _narrowed(sql: str, params: list[object], where: Filter, dated: str, *, topic: bool
+              ) -> tuple[str, list[object]]:
+    """`sql` (FROM … WHERE …, articles as `a`) with the conditions of `where` added; the
+    topic too when `topic` (else the FROM already joins it)."""
+    params = list(params)
+    if topic and where.topic_id is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "
+                "AND x.article_id = a.id)")
+        params.append(where.topic_id)
+    if where.provider_id is not None:
+        sql += " AND a.provider_id = ?"
+        params.append(where.provider_id)
+    if where.start is not None:
+        sql += f" AND {dated} >= ?"
+        params.append(int(where.start.timestamp()))
+    if where.end is not None:
+        sql += f" AND {dated} < ?"
+        params.append(int(where.end.timestamp()))
+    return sql, params
 
 
 def _article_from_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
@@ -128,6 +160,32 @@ class CorpusReads:
             params.append(json_list(topic_ids))
         return await self._articles(sql, [*params, limit])
 
+    async def filtered(self, where: Filter, limit: int, offset: int = 0) -> Page:
+        """Articles of a topic and/or a provider, published in a window: best ranked first
+        (newest first when only the window is given)."""
+        if where.topic_id is not None:
+            sql = ("FROM article_topics t JOIN articles a ON a.id = t.article_id "
+                   "WHERE t.topic_id = ?")
+            params: list[object] = [where.topic_id]
+            dated, order = "t.published_at", "t.score DESC, t.article_id"
+        else:
+            sql, params, dated = "FROM articles a WHERE 1", [], "a.published_at"
+            order = "a.score DESC, a.id" if where.provider_id is not None \
+                else "a.published_at DESC, a.id"
+        sql, params = _narrowed(sql, params, where, dated, topic=False)
+        items = await self._articles(
+            f"SELECT a.id, a.data {sql} ORDER BY {order} LIMIT ? OFFSET ?",  # fixed fragments
+            [*params, limit, offset])
+        total, capped = await self._count_capped(f"SELECT 1 {sql}", params)
+        return Page(items, total, offset, limit, capped)
+
+    async def kept(self, article_ids: Sequence[int], where: Filter) -> set[int]:
+        """Those of `article_ids` that are of the topic and provider and in the window."""
+        sql, params = _narrowed("FROM articles a WHERE a.id IN (SELECT value FROM json_each(?))",
+                                [json_list(article_ids)], where, "a.published_at", topic=True)
+        async with self._reader.execute(f"SELECT a.id {sql}", params) as cursor:
+            return {row[0] for row in await cursor.fetchall()}
+
     async def article(self, article_id: int) -> Article | None:
         items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])
         return items[0] if items else None
@@ -230,6 +288,98 @@ class CorpusReads:
         async with self._reader.execute("SELECT id, name, domain FROM providers") as cursor:
             providers = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
         return topics, providers
+
+    async def word_counts(self) -> AsyncIterator[list[tuple[str, int]]]:
+        """(word, how many articles hold it) of every word of the full-text index, a batch
+        at a time. Words are as the index keeps them: lower case, without diacritics."""
+        async with self._reader.execute("SELECT term, doc FROM temp.article_words") as cursor:
+            while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
+                yield [(row[0], row[1]) for row in rows]
+
+    async def holding(self, words: Sequence[str], cap: int) -> dict[str, int]:
+        """How many articles hold each of these words (letters and digits only), counted
+        up to `cap`: a word's count from the index's own statistics would read every
+        article that holds it, and a common word is held by most."""
+        async with self._reader.execute(
+            "SELECT value, (SELECT count(*) FROM (SELECT 1 FROM articles_fts "
+            "WHERE articles_fts MATCH '\"' || value || '\"' LIMIT ?)) FROM json_each(?)",
+            [cap, json_list(words)],
+        ) as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
+
+    async def word_texts(self, article_ids: Sequence[int]) -> list[str]:
+        """The indexed text (title, excerpt, provider, topics) of these articles, one string
+        each, for the words they hold."""
+        async with self._reader.execute(
+            "SELECT coalesce(title, '') || ' ' || coalesce(excerpt, '') || ' ' || "
+            "coalesce(provider, '') || ' ' || coalesce(topics, '') FROM articles_fts_text "
+            "WHERE id IN (SELECT value FROM json_each(?))", [json_list(article_ids)],
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def topic_activity(self, start: datetime, split: datetime, end: datetime
+                             ) -> list[tuple[str, int, int]]:
+        """(topic name, articles in [split, end), articles in [start, split)) of every topic
+        with an article in [start, end)."""
+        return await self._activity(
+            "SELECT n.name, sum(t.published_at >= ?), sum(t.published_at < ?) "
+            "FROM article_topics t JOIN topics n ON n.id = t.topic_id "
+            "WHERE t.published_at >= ? AND t.published_at < ? GROUP BY t.topic_id",
+            start, split, end)
+
+    async def provider_activity(self, start: datetime, split: datetime, end: datetime
+                                ) -> list[tuple[str, int, int]]:
+        """`topic_activity` of the providers."""
+        return await self._activity(
+            "SELECT p.name, sum(a.published_at >= ?), sum(a.published_at < ?) "
+            "FROM articles a JOIN providers p ON p.id = a.provider_id "
+            "WHERE a.published_at >= ? AND a.published_at < ? GROUP BY a.provider_id",
+            start, split, end)
+
+    async def _activity(self, sql: str, start: datetime, split: datetime, end: datetime
+                        ) -> list[tuple[str, int, int]]:
+        at = int(split.timestamp())
+        async with self._reader.execute(
+            sql, [at, at, int(start.timestamp()), int(end.timestamp())]
+        ) as cursor:
+            return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+
+    async def last_published(self, before: datetime) -> datetime | None:
+        """When the newest article published before `before` was published."""
+        async with self._reader.execute(
+            "SELECT max(published_at) FROM articles WHERE published_at < ?",
+            [int(before.timestamp())],
+        ) as cursor:
+            row = await cursor.fetchone()
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
+    async def coverage(self, start: datetime, end: datetime) -> dict[int, set[int]]:
+        """For each article published in [start, end) that lists or is listed by others:
+        those others (its related articles and the articles that list it)."""
+        in_window = ("SELECT id FROM articles WHERE published_at >= ? AND published_at < ?")
+        sql = (
+            "SELECT stub.article_id, own.article_id FROM mentions stub "  # noqa: S608 - fixed fragments only
+            "JOIN mentions own ON own.file_id = stub.file_id AND own.is_stub = 0 "
+            f"WHERE stub.is_stub = 1 AND stub.article_id IN ({in_window}) "
+            "UNION SELECT own.article_id, stub.article_id FROM mentions own "
+            "JOIN mentions stub ON stub.file_id = own.file_id AND stub.is_stub = 1 "
+            f"WHERE own.is_stub = 0 AND own.article_id IN ({in_window})"
+        )
+        window = [int(start.timestamp()), int(end.timestamp())]
+        linked: dict[int, set[int]] = {}
+        async with self._reader.execute(sql, window * 2) as cursor:
+            for article_id, other in await cursor.fetchall():
+                if other != article_id:
+                    linked.setdefault(article_id, set()).add(other)
+        return linked
+
+    async def provider_ids(self, article_ids: Sequence[int]) -> dict[int, int | None]:
+        """Each article's provider id (None for none)."""
+        async with self._reader.execute(
+            "SELECT id, provider_id FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+            [json_list(article_ids)],
+        ) as cursor:
+            return {row[0]: row[1] for row in await cursor.fetchall()}
 
     async def get_meta(self, key: str) -> str | None:
         async with self._reader.execute("SELECT value FROM meta WHERE key = ?", [key]) as cursor:

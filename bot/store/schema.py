@@ -52,6 +52,10 @@ async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connectio
     except BaseException:
         await writer.close()
         raise
+    # The corpus's words and how many articles hold each, read from the full-text index as
+    # it stands (bot/vocabulary.py). A temp table: the database file is not changed.
+    await reader.execute("CREATE VIRTUAL TABLE temp.article_words "
+                         "USING fts5vocab(main, 'articles_fts', 'row')")
     await reader.execute("PRAGMA query_only=ON")
     await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return reader, writer

@@ -1,0 +1,135 @@
+"""Answering a question in plain words: what `bot.question` understood, as a store query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.queries import SEARCH_SCORE_WEIGHT, SUGGESTIONS, Answer, News, NotFound
+from bot.question import Understood, Vocabulary, understand
+from bot.results import Page
+from bot.search import SearchIndex, fts_query
+from bot.store.corpus import Filter
+from bot.text import counted, echo
+from bot.trending import Trending
+
+HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
+        "last week?”, “how many robotics articles this month?” or “articles like Meta "
+        "Azure”. /news ask does the same.")
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question as understood (with the words it corrected and any filter it had to
+    relax) and its answer: a list, or what is trending."""
+
+    understood: Understood
+    result: Answer | NotFound | Trending
+
+    @property
+    def line(self) -> str:
+        """The understood line that goes first in every reply."""
+        return f"Understood: {self.understood.describe()}"
+
+
+class Asker:
+    """Questions about one corpus; the vocabulary follows its index."""
+
+    def __init__(self, news: News):
+        self.news = news
+        self._vocabulary = Vocabulary({}, {}, [], {})
+        self._indexed: SearchIndex | None = None
+
+    def vocabulary(self) -> Vocabulary:
+        """The names of the current index snapshot (made once per snapshot)."""
+        index = self.news.index
+        if index is not self._indexed:
+            self._vocabulary = Vocabulary.of(index.topics, index.providers)
+            self._indexed = index
+        return self._vocabulary
+
+    def understand(self, text: str, now: datetime) -> Understood:
+        words = self.news.vocabulary
+        return understand(text, self.vocabulary(), now, known=lambda word: bool(words.count(word)))
+
+    async def ask(self, text: str, now: datetime, limit: int, offset: int = 0) -> Asked:
+        understood = self.understand(text, now)
+        if understood.intent == "trending":
+            return Asked(understood, await self.news.trending(now))
+        return await self.answer(understood, limit, offset)
+
+    async def answer(self, understood: Understood, limit: int, offset: int = 0) -> Asked:
+        """The page of articles the question asks for. A provider filter that leaves nothing
+        is read as a word to look for instead ("what did Microsoft do…" means articles about
+        Microsoft as well as from it)."""
+        if understood.intent == "related":
+            return Asked(understood, await self.news.related(understood.subject, limit, offset))
+        asked = await self._listed(understood, limit, offset)
+        provider = understood.provider
+        if provider is not None and isinstance(asked.result, NotFound):
+            relaxed = replace(
+                understood, provider=None,
+                keywords=(*understood.keywords, provider.name),
+                notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
+                                          "that mention it"))
+            relaxed_asked = await self._listed(relaxed, limit, offset)
+            if not isinstance(relaxed_asked.result, NotFound):
+                return relaxed_asked
+        return asked
+
+    async def _listed(self, understood: Understood, limit: int, offset: int) -> Asked:
+        """The page the question asks for; keywords the corpus does not know are corrected
+        when, as typed, they find nothing (the correction is then part of the question)."""
+        window = understood.window
+        where = Filter(understood.topic.id if understood.topic else None,
+                       understood.provider.id if understood.provider else None,
+                       window.start if window else None, window.end if window else None)
+        if understood.keywords:
+            page = await self._search(understood.keywords, where, limit, offset)
+            corrected = dict(self.news.correct(understood.keywords)) if not page.total else {}
+            if corrected:
+                understood = replace(
+                    understood,
+                    keywords=tuple(corrected.get(word, word) for word in understood.keywords),
+                    corrected=(*understood.corrected, *corrected.items()))
+                page = await self._search(understood.keywords, where, limit, offset)
+        else:
+            page = await self.news.store.filtered(where, limit, offset)
+        return Asked(understood, self._page_answer(understood, page))
+
+    def _page_answer(self, understood: Understood, page: Page) -> Answer | NotFound:
+        if not page.total:
+            return self._nothing(understood)
+        if understood.intent == "count":
+            heading = f"How many: {counted(page.total, 'article', more=page.capped)}"
+        else:
+            heading = f"Asked: {echo(understood.text)}"
+        return Answer(heading, page)
+
+    async def _search(self, keywords: tuple[str, ...], where: Filter, limit: int,
+                      offset: int) -> Page:
+        """Full-text matches of the keywords within the filter, ranked as /news search
+        ranks them."""
+        match = fts_query(" ".join(keywords))
+        if match is None:
+            return Page([], 0, offset, limit)
+        matches, capped = await self.news.store.search(match)
+        if where != Filter() and matches:
+            kept = await self.news.store.kept([article_id for article_id, _ in matches], where)
+            matches = [hit for hit in matches if hit[0] in kept]
+        scores = self.news.index.scores_of([article_id for article_id, _bm25 in matches])
+        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
+            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        found = await self.news.store.articles(window)
+        return Page([found[i] for i in window if i in found], len(matches), offset, limit,
+                    capped)
+
+    def _nothing(self, understood: Understood) -> NotFound:
+        """Nothing matched: say so; near titles when words were looked for."""
+        suggestions: list[str] = []
+        if understood.keywords:
+            hits = self.news.index.match_titles(" ".join(understood.keywords), SUGGESTIONS)
+            suggestions = [hit.item.title for hit in hits]
+        return NotFound("No article matches all of that; try fewer words or a wider time "
+                        "window.", suggestions)
