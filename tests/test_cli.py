@@ -337,7 +337,7 @@ def test_words_a_question_does_not_use_are_an_error(
     [
         (("ask", "latest", "--sort", "x"), "error: unrecognized arguments: --sort x"),
         (("ask", "--sort", "x"), "invalid choice: 'x' (choose from latest, topic, provider, "
-                                 "related, search, article, topics, providers)"),
+                                 "related, search, article, topics, providers, trending)"),
         (("ask", "nonsense"), "invalid choice: 'nonsense' (choose from latest, topic,"),
     ],
 )
