@@ -15,8 +15,9 @@ from discord.ext import commands, tasks
 from bot.client import NewsBot
 from bot.cogs.news import provider_choices, topic_choices
 from bot.errors import UserFacingError, reply_privately
+from bot.exceptions import PostFailed
 from bot.follows import outbox
-from bot.follows.post import Poster, PostFailed, Target, retry_delay
+from bot.follows.post import Poster, Target, retry_delay
 from bot.follows.render import added_embed, describe, follows_embed
 from bot.follows.rules import FollowRule, FollowRuleError
 from bot.follows.state import PAUSED_BY_MEMBER, Follow, Outgoing
