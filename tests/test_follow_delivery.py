@@ -227,3 +227,28 @@ async def test_a_stub_is_posted_once_when_it_becomes_a_full_article(
         await bot.news.sync()
         await _cog(bot).run_round()
     assert _urls(fake, fake.text_channel) == [HARDWARE_URL, stub_url]
+
+
+async def test_a_forum_post_mentions_the_follows_role_and_a_big_round_says_how_many_more(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    threads = rf"/channels/{fake.forum_channel.id}/threads"
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
+        await _follow(fake, {"channel": fake.forum_channel, "topic": "AI Hardware",
+                             "mention": fake.admin_role})
+        for n in range(31):
+            new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                        ["AI Hardware"], published=now - timedelta(minutes=n))
+        await bot.news.sync()
+        mark = 0
+        for _ in range(10):
+            mark = (await fake.wait_for_request("POST", threads, since=mark)).index + 1
+        await _cog(bot).run_round()
+    made = [request.json for request in fake.requests_matching("POST", threads)]
+    assert [post["name"] for post in made] == [f"GPU news {n}" for n in range(10)]
+    role = f"<@&{fake.admin_role.id}>"
+    assert [post["message"].get("content") for post in made] == [role] * 9 + [
+        f"{role}\n…and 21 more — `/news topic topic:AI Hardware`"]
+    assert all(post["message"]["allowed_mentions"] == {"parse": [], "roles": [
+        fake.admin_role.id]} for post in made)

@@ -108,13 +108,11 @@ class Poster:
                    more: int, more_hint: str, now: datetime) -> None:
         """Post these rows (one round of one follow); raises PostFailed."""
         articles = await self.articles(follow, rows)
-        if isinstance(channel, discord.ForumChannel):
-            for article in articles:
-                await self._send(channel, follow, rows[0].batch, [article], None, now)
-            return
-        for start in range(0, len(articles), PER_MESSAGE):
-            chunk = articles[start : start + PER_MESSAGE]
-            last = start + PER_MESSAGE >= len(articles)
+        # A forum gets one post per article; each mentions the role as a message would.
+        size = 1 if isinstance(channel, discord.ForumChannel) else PER_MESSAGE
+        for start in range(0, len(articles), size):
+            chunk = articles[start : start + size]
+            last = start + size >= len(articles)
             await self._send(channel, follow, rows[0].batch, chunk,
                              content(follow, more if last else 0, more_hint), now)
 
