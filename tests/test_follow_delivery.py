@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.follows.outbox import match_new
+from bot.follows.post import nonce
 from bot.follows.rules import FollowRule
 from bot.follows.state import Follow
+from bot.loader import sync
 from bot.store import Store
 from tests.conftest import make_bot, write_article
 from tests.fake_discord import FakeChannel, FakeDiscord, running_bot
@@ -252,3 +255,31 @@ async def test_a_forum_post_mentions_the_follows_role_and_a_big_round_says_how_m
         f"{role}\n…and 21 more — `/news topic topic:AI Hardware`"]
     assert all(post["message"]["allowed_mentions"] == {"parse": [], "roles": [
         fake.admin_role.id]} for post in made)
+
+
+async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_the_next_start(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    for n in range(31):
+        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                    ["AI Hardware"], published=now - timedelta(minutes=n))
+    await sync(store, seeds_dir)
+    follow = await store.follows.add(Follow(
+        guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
+        rule=FollowRule.checked(topic_key="ai hardware")))
+    assert await match_new(store) == 31
+    # What a crash leaves when it comes after the send was marked and before the request
+    # reached Discord: the round's ten rows 'sending', nothing in the channel.
+    shown = [row.url for row in await store.follows.open_posts()]
+    await store.follows.mark_sending(follow.id, shown, nonce(follow.id, 1, shown), now)
+
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
+        await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
+        await _cog(bot).run_round()
+    (message,) = [m for m in fake.channel_messages(fake.text_channel) if "webhook_id" not in m]
+    assert [embed["url"] for embed in message["embeds"]] == [
+        f"{HARDWARE_URL}/{n}" for n in range(10)]
+    assert message["content"] == "…and 21 more — `/news topic topic:AI Hardware`"
+    saved = await store.follows.get(follow.id)
+    assert saved is not None and saved.posted == 10

@@ -138,13 +138,14 @@ class FollowCog(commands.Cog):
         try:
             channel = await self._channel(follow)
             poster = Poster(store, self.bot.user or discord.Object(0))
+            more, hint = await store.follows.skipped(follow.id, batch), self._more_hint(follow)
             unfinished = [row for row in rows if row.state == "sending"]
-            if unfinished:
-                await poster.reconcile(channel, follow, unfinished, now)
             pending = [row for row in rows if row.state == "pending"]
+            if unfinished:  # sent newest first: with none pending, they end the round
+                await poster.reconcile(channel, follow, unfinished, 0 if pending else more,
+                                       hint, now)
             if pending:
-                more = await store.follows.skipped(follow.id, batch)
-                await poster.post(channel, follow, pending, more, self._more_hint(follow), now)
+                await poster.post(channel, follow, pending, more, hint, now)
         except PostFailed as exc:
             reason = str(exc)
             log.warning("follow %s (server %s): %s", follow.id, follow.guild_id, reason)

@@ -10,7 +10,8 @@ active threads) for the bot's post of those articles made since the attempt; fou
 are marked sent; not found, the message is sent again with the same nonce. When the history
 cannot be read (no Read Message History there), it is sent again with the same nonce: no
 post is lost, and Discord's nonce check prevents a repeat unless the attempt is older than
-its few minutes; that is the one case where a post can appear twice. A send Discord
+its few minutes; that is the one case where a post can appear twice. A forum post takes no
+nonce: there the look among the active threads is what prevents a second thread. A send Discord
 refuses (a 4xx: it made nothing) puts its rows back to pending, to be posted as new when the
 follow is retried; a send its server fails (5xx) stays 'sending', as it may have been made.
 """
@@ -158,12 +159,15 @@ class Poster:
             raise PostFailed(_failure(exc), refused=exc.status < 500) from None
 
     async def reconcile(self, channel: Target, follow: Follow, rows: Sequence[Outgoing],
-                        now: datetime) -> None:
-        """Finish sends a crash interrupted (see the module's docstring); raises PostFailed."""
+                        more: int, more_hint: str, now: datetime) -> None:
+        """Finish sends a crash interrupted (see the module's docstring); raises PostFailed.
+
+        `more`: what the round left out, said by the last of these posts when sent again
+        (0 while the round has posts still to make after them)."""
         by_nonce: dict[str, list[Outgoing]] = {}
         for row in rows:
             by_nonce.setdefault(row.nonce or "", []).append(row)
-        for group in by_nonce.values():
+        for position, group in enumerate(by_nonce.values(), 1):
             articles = await self.articles(follow, group)
             if not articles:
                 continue
@@ -176,7 +180,8 @@ class Poster:
                 await self.store.follows.mark_sent(follow.id, urls, found, now)
                 continue
             key = group[0].nonce or nonce(follow.id, group[0].batch, urls)
-            await self._send_marked(channel, follow, articles, content(follow, 0, ""), key, now)
+            text = content(follow, more if position == len(by_nonce) else 0, more_hint)
+            await self._send_marked(channel, follow, articles, text, key, now)
 
     async def _find(self, channel: Target, articles: Sequence[Article], since: datetime
                     ) -> int | None:
