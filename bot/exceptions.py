@@ -44,3 +44,15 @@ class DatabaseFull(StorageError):
 
 class DatabaseReadOnly(StorageError):
     """A write was refused: the file, its folder or the filesystem is read-only."""
+
+
+class PostFailed(NewsBotError):
+    """Discord did not take a follow's post; `str()` is the reason `/follow list` shows.
+
+    `refused`: Discord answered that it made nothing (a 4xx), so the post is simply still to
+    be made; otherwise (its server failed) it may have made it, and a retry looks first.
+    """
+
+    def __init__(self, reason: str, *, refused: bool = True):
+        self.refused = refused
+        super().__init__(reason)

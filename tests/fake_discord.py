@@ -199,6 +199,7 @@ class FakeChannel:
     owner_id: int | None = None  # threads only
     forbidden: bool = False
     topic: str | None = None
+    created_at: str = field(default_factory=_now_iso)  # threads show it (create_timestamp)
 
     def to_payload(self, *, bot_user_id: int | None = None) -> Json:
         payload: Json = {
@@ -241,7 +242,7 @@ class FakeChannel:
                     "auto_archive_duration": 1440,
                     "archive_timestamp": _now_iso(),
                     "locked": False,
-                    "create_timestamp": _now_iso(),
+                    "create_timestamp": self.created_at,
                 },
             }
             del payload["permission_overwrites"], payload["position"]

@@ -35,18 +35,15 @@ async def _start(fake: FakeDiscord, tmp_path: Path, seeds: Path) -> asyncio.subp
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def test_a_crash_between_send_and_record_posts_the_article_exactly_once(
-    fake: FakeDiscord, tmp_path: Path, seeds_dir: Path
-) -> None:
-    fake.callback_deadline = None
-    await _prepare(tmp_path / "news.db", seeds_dir, fake.guild.id, fake.text_channel.id)
-    new_article(seeds_dir, "new_gpu.txt", HARDWARE_URL, "A new GPU", ["AI Hardware"])
-    posts = rf"/channels/{fake.text_channel.id}/messages"
-    release = fake.hold_responses("POST", posts)
-    process = await _start(fake, tmp_path, seeds_dir)
+async def _crash_while_discord_answers(fake: FakeDiscord, tmp_path: Path, seeds: Path,
+                                       path: str) -> None:
+    """Run the bot until Discord has acted on its post (`path`) but not answered, and SIGKILL
+    it there; the post is left 'sending'."""
+    release = fake.hold_responses("POST", path)
+    process = await _start(fake, tmp_path, seeds)
     try:
         # Discord has made the message; the bot has not heard back, so has not recorded it.
-        await fake.wait_for_request("POST", posts, timeout=30)
+        await fake.wait_for_request("POST", path, timeout=30)
         process.send_signal(signal.SIGKILL)
         await process.wait()
     finally:
@@ -58,24 +55,62 @@ async def test_a_crash_between_send_and_record_posts_the_article_exactly_once(
         (row,) = await store.follows.open_posts()
         assert row.state == "sending" and row.url.startswith("https://example.com/2026")
 
+
+async def _restart_until_recorded(fake: FakeDiscord, tmp_path: Path, seeds: Path,
+                                  looked_up: str) -> Follow:
+    """Start the bot again until the outbox is empty, having seen it look in the channel
+    (`looked_up`, a GET); the follow as it is then."""
     mark = fake.mark()
-    process = await _start(fake, tmp_path, seeds_dir)
+    process = await _start(fake, tmp_path, seeds)
     try:
-        # At start-up the unfinished send is looked for in the channel's history, found there.
-        await fake.wait_for_request("GET", posts, since=mark, timeout=30)
+        await fake.wait_for_request("GET", looked_up, since=mark, timeout=30)
         async with asyncio.timeout(30):
             while True:
                 async with await Store.open(tmp_path / "news.db") as store:
                     if not await store.follows.open_posts():
                         (follow,) = await store.follows.all()
-                        break
+                        return follow
                 await asyncio.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)
         await process.wait()
+
+
+async def test_a_crash_between_send_and_record_posts_the_article_exactly_once(
+    fake: FakeDiscord, tmp_path: Path, seeds_dir: Path
+) -> None:
+    fake.callback_deadline = None
+    await _prepare(tmp_path / "news.db", seeds_dir, fake.guild.id, fake.text_channel.id)
+    new_article(seeds_dir, "new_gpu.txt", HARDWARE_URL, "A new GPU", ["AI Hardware"])
+    posts = rf"/channels/{fake.text_channel.id}/messages"
+    await _crash_while_discord_answers(fake, tmp_path, seeds_dir, posts)
+
+    mark = fake.mark()
+    # At start-up the unfinished send is looked for in the channel's history, found there.
+    follow = await _restart_until_recorded(fake, tmp_path, seeds_dir, posts)
     messages = [m for m in fake.channel_messages(fake.text_channel) if "webhook_id" not in m]
     assert [embed["url"] for m in messages for embed in m["embeds"]] == [HARDWARE_URL]
     assert fake.requests_matching("POST", posts, since=mark) == []
+    assert follow.posted == 1
+
+
+async def test_a_crash_after_a_forum_post_was_made_leaves_one_thread(
+    fake: FakeDiscord, tmp_path: Path, seeds_dir: Path
+) -> None:
+    fake.callback_deadline = None
+    forum = fake.forum_channel
+    await _prepare(tmp_path / "news.db", seeds_dir, fake.guild.id, forum.id)
+    new_article(seeds_dir, "new_gpu.txt", HARDWARE_URL, "A new GPU", ["AI Hardware"])
+    threads = rf"/channels/{forum.id}/threads"
+    await _crash_while_discord_answers(fake, tmp_path, seeds_dir, threads)
+
+    mark = fake.mark()
+    # A forum post has no nonce: the thread is looked for among the active threads.
+    follow = await _restart_until_recorded(fake, tmp_path, seeds_dir,
+                                           rf"/guilds/{fake.guild.id}/threads/active")
+    made = [c for c in fake.guild.channels.values() if c.parent_id == forum.id]
+    assert [thread.name for thread in made] == ["A new GPU"]
+    assert fake.requests_matching("POST", threads, since=mark) == []
     assert follow.posted == 1
 
 

@@ -15,8 +15,9 @@ from discord.ext import commands, tasks
 from bot.client import NewsBot
 from bot.cogs.news import provider_choices, topic_choices
 from bot.errors import UserFacingError, reply_privately
+from bot.exceptions import PostFailed
 from bot.follows import outbox
-from bot.follows.post import Poster, PostFailed, Target, retry_delay
+from bot.follows.post import Poster, Target, retry_delay
 from bot.follows.render import added_embed, describe, follows_embed
 from bot.follows.rules import FollowRule, FollowRuleError
 from bot.follows.state import PAUSED_BY_MEMBER, Follow, Outgoing
@@ -137,13 +138,14 @@ class FollowCog(commands.Cog):
         try:
             channel = await self._channel(follow)
             poster = Poster(store, self.bot.user or discord.Object(0))
+            more, hint = await store.follows.skipped(follow.id, batch), self._more_hint(follow)
             unfinished = [row for row in rows if row.state == "sending"]
-            if unfinished:
-                await poster.reconcile(channel, follow, unfinished, now)
             pending = [row for row in rows if row.state == "pending"]
+            if unfinished:  # sent newest first: with none pending, they end the round
+                await poster.reconcile(channel, follow, unfinished, 0 if pending else more,
+                                       hint, now)
             if pending:
-                more = await store.follows.skipped(follow.id, batch)
-                await poster.post(channel, follow, pending, more, self._more_hint(follow), now)
+                await poster.post(channel, follow, pending, more, hint, now)
         except PostFailed as exc:
             reason = str(exc)
             log.warning("follow %s (server %s): %s", follow.id, follow.guild_id, reason)

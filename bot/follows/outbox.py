@@ -65,7 +65,11 @@ async def match_new(store: Store) -> int:
 async def recent_matches(store: Store, rule: FollowRule, now: datetime) -> list[NewArticle]:
     """The full articles of the last week a rule matches, newest first."""
     articles = await store.follows.published_since(now - timedelta(days=PREVIEW_DAYS))
-    found = FollowMatcher({0: rule}).match([a.candidate for a in articles]).get(0, [])
+    # A week of a large corpus is thousands of articles, a while for the matcher: off the
+    # event loop, as in match_new.
+    matched = await asyncio.to_thread(FollowMatcher({0: rule}).match,
+                                      [a.candidate for a in articles])
+    found = matched.get(0, [])
     by_id = {article.candidate.id: article for article in articles}
     return [by_id[article_id] for article_id in found]
 

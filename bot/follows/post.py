@@ -10,7 +10,10 @@ active threads) for the bot's post of those articles made since the attempt; fou
 are marked sent; not found, the message is sent again with the same nonce. When the history
 cannot be read (no Read Message History there), it is sent again with the same nonce: no
 post is lost, and Discord's nonce check prevents a repeat unless the attempt is older than
-its few minutes; that is the one case where a post can appear twice.
+its few minutes; that is the one case where a post can appear twice. A forum post takes no
+nonce: there the look among the active threads is what prevents a second thread. A send Discord
+refuses (a 4xx: it made nothing) puts its rows back to pending, to be posted as new when the
+follow is retried; a send its server fails (5xx) stays 'sending', as it may have been made.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import discord
 
 from bot import render
 from bot.articles import Article, canonical_url
+from bot.exceptions import PostFailed
 from bot.follows.state import Follow, Outgoing
 from bot.store import Store
 
@@ -36,10 +40,6 @@ CLOCK_SKEW = timedelta(minutes=1)  # our clock against Discord's, when comparing
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
 Target = discord.TextChannel | discord.ForumChannel | discord.Thread
-
-
-class PostFailed(Exception):
-    """Discord refused a post for a reason the follow shows (its `args[0]`)."""
 
 
 def nonce(follow_id: int, batch: int, urls: Sequence[str]) -> str:
@@ -109,13 +109,11 @@ class Poster:
                    more: int, more_hint: str, now: datetime) -> None:
         """Post these rows (one round of one follow); raises PostFailed."""
         articles = await self.articles(follow, rows)
-        if isinstance(channel, discord.ForumChannel):
-            for article in articles:
-                await self._send(channel, follow, rows[0].batch, [article], None, now)
-            return
-        for start in range(0, len(articles), PER_MESSAGE):
-            chunk = articles[start : start + PER_MESSAGE]
-            last = start + PER_MESSAGE >= len(articles)
+        # A forum gets one post per article; each mentions the role as a message would.
+        size = 1 if isinstance(channel, discord.ForumChannel) else PER_MESSAGE
+        for start in range(0, len(articles), size):
+            chunk = articles[start : start + size]
+            last = start + size >= len(articles)
             await self._send(channel, follow, rows[0].batch, chunk,
                              content(follow, more if last else 0, more_hint), now)
 
@@ -124,7 +122,18 @@ class Poster:
         urls = [article.url for article in articles]
         key = nonce(follow.id, batch, urls)
         await self.store.follows.mark_sending(follow.id, urls, key, now)
-        message_id = await self._deliver(channel, follow, articles, text, key)
+        await self._send_marked(channel, follow, articles, text, key, now)
+
+    async def _send_marked(self, channel: Target, follow: Follow, articles: Sequence[Article],
+                           text: str | None, key: str, now: datetime) -> None:
+        """Send rows marked 'sending' and record how it went."""
+        urls = [article.url for article in articles]
+        try:
+            message_id = await self._deliver(channel, follow, articles, text, key)
+        except PostFailed as exc:
+            if exc.refused:  # nothing was made: the retry posts it as new, with its text
+                await self.store.follows.mark_pending(follow.id, urls)
+            raise
         await self.store.follows.mark_sent(follow.id, urls, message_id, now)
 
     async def _deliver(self, channel: Target, follow: Follow, articles: Sequence[Article],
@@ -147,15 +156,18 @@ class Poster:
                                              allowed_mentions=mentions(follow))
             return message.id
         except discord.HTTPException as exc:
-            raise PostFailed(_failure(exc)) from None
+            raise PostFailed(_failure(exc), refused=exc.status < 500) from None
 
     async def reconcile(self, channel: Target, follow: Follow, rows: Sequence[Outgoing],
-                        now: datetime) -> None:
-        """Finish sends a crash interrupted (see the module's docstring); raises PostFailed."""
+                        more: int, more_hint: str, now: datetime) -> None:
+        """Finish sends a crash interrupted (see the module's docstring); raises PostFailed.
+
+        `more`: what the round left out, said by the last of these posts when sent again
+        (0 while the round has posts still to make after them)."""
         by_nonce: dict[str, list[Outgoing]] = {}
         for row in rows:
             by_nonce.setdefault(row.nonce or "", []).append(row)
-        for group in by_nonce.values():
+        for position, group in enumerate(by_nonce.values(), 1):
             articles = await self.articles(follow, group)
             if not articles:
                 continue
@@ -168,9 +180,8 @@ class Poster:
                 await self.store.follows.mark_sent(follow.id, urls, found, now)
                 continue
             key = group[0].nonce or nonce(follow.id, group[0].batch, urls)
-            message_id = await self._deliver(channel, follow, articles, content(follow, 0, ""),
-                                             key)
-            await self.store.follows.mark_sent(follow.id, urls, message_id, now)
+            text = content(follow, more if position == len(by_nonce) else 0, more_hint)
+            await self._send_marked(channel, follow, articles, text, key, now)
 
     async def _find(self, channel: Target, articles: Sequence[Article], since: datetime
                     ) -> int | None:

@@ -261,6 +261,14 @@ class FollowStore:
             "WHERE follow_id = ? AND url IN (SELECT value FROM json_each(?))",
             (nonce, _iso(now), follow_id, orjson.dumps(list(urls)).decode()))
 
+    async def mark_pending(self, follow_id: int, urls: Sequence[str]) -> None:
+        """After a send Discord refused (it made nothing): the rows are to post again."""
+        await self._write(
+            "UPDATE follow_posts SET state = 'pending', nonce = NULL, attempt_at = NULL "
+            "WHERE follow_id = ? AND state = 'sending' "
+            "AND url IN (SELECT value FROM json_each(?))",
+            (follow_id, orjson.dumps(list(urls)).decode()))
+
     async def mark_sent(self, follow_id: int, urls: Sequence[str], message_id: int | None,
                         now: datetime) -> None:
         """After a send (or a post found in the channel): the rows are done, the follow ok."""
