@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bot.client import NewsBot
 from bot.cogs.follow import FollowCog
 from bot.store import Store
@@ -44,6 +46,15 @@ def _urls(fake: FakeDiscord, channel: FakeChannel) -> list[str]:
             if "webhook_id" not in message for embed in message["embeds"]]
 
 
+def follow_posts(bot: NewsBot, outcome: str) -> float:
+    """The bot's news_follow_posts_total for `outcome`, as Prometheus would read it."""
+    return next(sample.value
+                for family in text_string_to_metric_families(bot.metrics.exposition().decode())
+                for sample in family.samples
+                if sample.name == "news_follow_posts_total"
+                and sample.labels == {"outcome": outcome})
+
+
 async def _follow(fake: FakeDiscord, options: dict[str, Any]) -> dict[str, Any]:
     handle = await fake.slash("follow add", options, user=fake.admin)
     callback = (await handle.response()).json
@@ -71,6 +82,7 @@ async def test_a_topic_follow_posts_the_new_matching_article_once_across_restart
         post = await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
         await _cog(bot).run_round()
         await _cog(bot).run_round()
+        assert (follow_posts(bot, "posted"), follow_posts(bot, "failed")) == (1, 0)
     assert _urls(fake, fake.text_channel) == [HARDWARE_URL]  # once; the policy one never
     assert post.json["content"] == f"<@&{fake.admin_role.id}>"
     assert post.json["allowed_mentions"] == {"parse": [], "roles": [fake.admin_role.id]}
@@ -117,6 +129,7 @@ async def test_a_deleted_channel_marks_the_follow_failing_and_the_bot_keeps_answ
         new_article(seeds_dir, "a.txt", HARDWARE_URL, "A new GPU", ["AI Hardware"])
         await bot.news.sync()
         await _cog(bot).run_round()
+        assert (follow_posts(bot, "posted"), follow_posts(bot, "failed")) == (0, 1)
         listed = await fake.slash("follow list", {}, user=fake.admin)
         line = (await listed.response()).json["data"]["embeds"][0]["description"]
         latest = await fake.slash("news latest", {})

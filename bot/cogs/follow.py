@@ -137,7 +137,7 @@ class FollowCog(commands.Cog):
         store = self.bot.news.store
         try:
             channel = await self._channel(follow)
-            poster = Poster(store, self.bot.user or discord.Object(0))
+            poster = Poster(store, self.bot.user or discord.Object(0), self.bot.metrics)
             more, hint = await store.follows.skipped(follow.id, batch), self._more_hint(follow)
             unfinished = [row for row in rows if row.state == "sending"]
             pending = [row for row in rows if row.state == "pending"]
@@ -149,6 +149,7 @@ class FollowCog(commands.Cog):
         except PostFailed as exc:
             reason = str(exc)
             log.warning("follow %s (server %s): %s", follow.id, follow.guild_id, reason)
+            self.bot.metrics.follow_posted("failed")
             return await store.follows.record_failure(
                 follow.id, reason, now, now + retry_delay(follow, now)) or follow
         return follow

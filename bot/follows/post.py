@@ -29,6 +29,7 @@ from bot import render
 from bot.articles import Article, canonical_url
 from bot.exceptions import PostFailed
 from bot.follows.state import Follow, Outgoing
+from bot.metrics import Metrics
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,10 @@ def _failure(exc: discord.HTTPException) -> str:
 class Poster:
     """Sends one follow's outbox rows; the bot gives it the channel and who it is."""
 
-    def __init__(self, store: Store, me: discord.abc.Snowflake):
+    def __init__(self, store: Store, me: discord.abc.Snowflake, metrics: Metrics):
         self.store = store
         self.me = me
+        self.metrics = metrics
 
     async def articles(self, follow: Follow, rows: Sequence[Outgoing]) -> list[Article]:
         """The stored articles of these rows, in order; rows whose article is gone (a feed
@@ -135,6 +137,7 @@ class Poster:
                 await self.store.follows.mark_pending(follow.id, urls)
             raise
         await self.store.follows.mark_sent(follow.id, urls, message_id, now)
+        self.metrics.follow_posted("posted")
 
     async def _deliver(self, channel: Target, follow: Follow, articles: Sequence[Article],
                        text: str | None, key: str) -> int:
