@@ -744,7 +744,7 @@ async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str,
             cpu_burst = (proc_cpu_ms(child.pid) - cpu_before) / BOT_BURST_ROUNDS
             rss_end = proc_status_mb(child.pid, "VmRSS")
             # A re-sync finding nothing new, as the background one does every few minutes.
-            reload = await fake.slash("admin reload", {})
+            reload = await fake.slash("admin reload", {}, user=fake.owner)
             started = time.perf_counter()
             await reload.followup(timeout=600)  # the report, once the sync is done
             resync_ms = (time.perf_counter() - started) * 1000
