@@ -26,16 +26,18 @@ async def _watch(longest: list[float]) -> None:
         longest[0] = max(longest[0], (time.perf_counter() - started - TICK_S) * 1000)
 
 
-async def costs_of(work: Awaitable[T]) -> tuple[T, float, float, float]:
+async def costs_of(work: Awaitable[T], watch: bool = False) -> tuple[T, float, float, float]:
     """What `work` returns; the CPU ms of this process (every thread) and of the child
-    processes it ran, and the longest ms the event loop was held meanwhile."""
+    processes it ran; with `watch`, the longest ms the event loop was held meanwhile (0.0
+    without: the watcher's ticks would count in the CPU)."""
     longest = [0.0]
-    watcher = asyncio.create_task(_watch(longest))
+    watcher = asyncio.create_task(_watch(longest)) if watch else None
     await asyncio.sleep(0)  # the watcher is ticking before the work starts
     cpu, children = time.process_time(), children_cpu_ms()
     try:
         result = await work
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
     return (result, (time.process_time() - cpu) * 1000, children_cpu_ms() - children,
             longest[0])

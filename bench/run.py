@@ -305,17 +305,30 @@ async def changed_sync(store: Store, folder: Path, paths: list[Path], rng: Rando
     return elapsed
 
 
-async def indexed_sync(news: News, folder: Path) -> tuple[float, float, float, float]:
+async def indexed_sync(news: News, folder: Path, watch: bool) -> tuple[float, float, float, float]:
     """A sync of the corpus as News.sync does it: the CPU of its two parts in this process,
     the loader's and the index update's; the CPU of the process that compares the folder
-    with the store (a large folder's, see bot/folderscan.py); the longest loop hold."""
-    report, loading, apart, held = await costs_of(sync(news.store, folder))
+    with the store (a large folder's, see bot/folderscan.py); with `watch`, the longest loop
+    hold (the watcher's own ticks cost CPU: such a sync's CPU is not a figure)."""
+    report, loading, apart, held = await costs_of(sync(news.store, folder), watch)
     (updated, indexing, _none, index_held) = await costs_of(
-        news.index.updated(news.store, report.article_ids))
+        news.index.updated(news.store, report.article_ids), watch)
     if updated is None:
         raise RuntimeError("the index asked for a fresh build: the figure would not be an update")
     news.index = updated
     return loading, indexing, apart, max(held, index_held)
+
+
+async def added_and_removed(news: News, folder: Path, added: list[Path], extra: Path,
+                            watch: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """`indexed_sync` of the folder with the `added` files copied in from `extra`, then of
+    the folder without them."""
+    for path in added:
+        shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
+    adding = await indexed_sync(news, folder, watch)
+    for path in added:
+        path.unlink()
+    return adding, await indexed_sync(news, folder, watch)
 
 
 async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[Figure]:
@@ -327,13 +340,12 @@ async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[
              for path in generate(extra, ADDED_FILES, seed + 1_000_003)]
     (folder / COMPLETE_MARKER).unlink()  # a crash before the clean-up regenerates the corpus
     try:
-        for path in added:
-            shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
-        add_loading, add_indexing, add_apart, add_held = await indexed_sync(news, folder)
-        for path in added:
-            path.unlink()
-        remove_loading, remove_indexing, remove_apart, remove_held = await indexed_sync(
-            news, folder)
+        adding, removing = await added_and_removed(news, folder, added, extra, watch=False)
+        add_loading, add_indexing, add_apart, _held = adding
+        remove_loading, remove_indexing, remove_apart, _held = removing
+        # The same again, with the event loop watched.
+        adding, removing = await added_and_removed(news, folder, added, extra, watch=True)
+        add_held, remove_held = adding[3], removing[3]
     finally:
         for path in added:
             path.unlink(missing_ok=True)
