@@ -28,7 +28,8 @@ FIGURES = {
     "bot_sequential_p50_ms", "bot_sequential_p99_ms", "bot_latest_p99_ms", "bot_topic_p99_ms",
     "bot_search_p99_ms", "bot_sequential_max_ms", "bot_burst50_p50_ms", "bot_burst50_p99_ms",
     "bot_cpu_per_command_ms", "bot_cpu_per_burst50_ms", "bot_rss_after_start_mb",
-    "bot_rss_end_mb", "bot_resync_s", "bot_rss_after_resync_mb", "bot_peak_rss_mb", "bot_gc_full_collections",
+    "bot_rss_end_mb", "bot_resync_s", "bot_rss_after_resync_mb", "bot_peak_rss_mb",
+    "bot_gc_full_collections",
     "bot_gc_full_max_ms", "bot_gc_young_max_ms",
     *(f"shape_{name}" for name in SHAPE),
 }
