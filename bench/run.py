@@ -13,12 +13,14 @@ cached under the work directory, keyed by N and seed) and measured:
 - every query kind in-process (News / SearchIndex methods), p50 and p99 over a fixed,
   deterministic set of inputs derived from the corpus (real names, fragments, typos);
 - autocomplete quality: how often the first choice scores as well as an exhaustive scan;
-- ten new files synced, then removed: the CPU each sync costs and its index update alone;
+- ten new files synced, then removed: the CPU each sync costs the bot's process and its
+  index update alone, the CPU of the process comparing a large folder apart, and the
+  longest the event loop was held;
 - the real NewsBot (default settings) in a child process against tests/fake_discord.py in
   this one (so the fake's own work is not counted as the bot's): interaction latency one at
   a time (BOT_PER_KIND calls of each kind) and in bursts of 50 concurrent commands, its
-  CPU per command, its RSS after start, at the end and at its peak (from /proc), and what
-  its full garbage collections cost.
+  CPU per command, its RSS after start, at the end, after a re-sync (`/admin reload`) and
+  at its peak (from /proc), and what its full garbage collections cost.
 
 Every figure is printed in one table with its target and PASS/MISS, and written to JSON.
 A missed target never fails the run: the exit status is 0 unless something crashed.
@@ -45,7 +47,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from random import Random
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from rapidfuzz import fuzz, process, utils
@@ -60,6 +62,7 @@ from bench import follows as follow_bench  # noqa: E402
 from bench import metrics as metrics_bench  # noqa: E402
 from bench import typos as typo_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
+from bench.perfshape import costs_of  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
 from bot.loader import sync  # noqa: E402
 from bot.queries import News  # noqa: E402
@@ -86,7 +89,6 @@ QUERY_KINDS = ("latest", "topic", "provider", "related", "search", "article",
 QUERY_P99_TARGET_MS = {"latest": 5.0, "topic": 5.0, "provider": 5.0, "article": 5.0,
                        "related": 20.0, "search": 20.0, "autocomplete_topic": 15.0,
                        "autocomplete_provider": 15.0, "autocomplete_article": 15.0}
-T = TypeVar("T")
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9'-]+")
 
@@ -307,22 +309,30 @@ async def changed_sync(store: Store, folder: Path, paths: list[Path], rng: Rando
     return elapsed
 
 
-async def cpu_of(work: Awaitable[T]) -> tuple[T, float]:
-    """What `work` returns, and the CPU milliseconds this process (every thread) spent."""
-    started = time.process_time()
-    result = await work
-    return result, (time.process_time() - started) * 1000
-
-
-async def indexed_sync(news: News, folder: Path) -> tuple[float, float]:
-    """A sync of the corpus as News.sync does it, with the CPU of its two parts: the
-    loader's (which stats every file of the folder) and the index update's."""
-    report, loading = await cpu_of(sync(news.store, folder))
-    updated, indexing = await cpu_of(news.index.updated(news.store, report.article_ids))
+async def indexed_sync(news: News, folder: Path, watch: bool) -> tuple[float, float, float, float]:
+    """A sync of the corpus as News.sync does it: the CPU of its two parts in this process,
+    the loader's and the index update's; the CPU of the process that compares the folder
+    with the store (a large folder's, see bot/folderscan.py); with `watch`, the longest loop
+    hold (the watcher's own ticks cost CPU: such a sync's CPU is not a figure)."""
+    report, loading, apart, held = await costs_of(sync(news.store, folder), watch)
+    (updated, indexing, _none, index_held) = await costs_of(
+        news.index.updated(news.store, report.article_ids), watch)
     if updated is None:
         raise RuntimeError("the index asked for a fresh build: the figure would not be an update")
     news.index = updated
-    return loading, indexing
+    return loading, indexing, apart, max(held, index_held)
+
+
+async def added_and_removed(news: News, folder: Path, added: list[Path], extra: Path,
+                            watch: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """`indexed_sync` of the folder with the `added` files copied in from `extra`, then of
+    the folder without them."""
+    for path in added:
+        shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
+    adding = await indexed_sync(news, folder, watch)
+    for path in added:
+        path.unlink()
+    return adding, await indexed_sync(news, folder, watch)
 
 
 async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[Figure]:
@@ -334,12 +344,12 @@ async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[
              for path in generate(extra, ADDED_FILES, seed + 1_000_003)]
     (folder / COMPLETE_MARKER).unlink()  # a crash before the clean-up regenerates the corpus
     try:
-        for path in added:
-            shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
-        add_loading, add_indexing = await indexed_sync(news, folder)
-        for path in added:
-            path.unlink()
-        remove_loading, remove_indexing = await indexed_sync(news, folder)
+        adding, removing = await added_and_removed(news, folder, added, extra, watch=False)
+        add_loading, add_indexing, add_apart, _held = adding
+        remove_loading, remove_indexing, remove_apart, _held = removing
+        # The same again, with the event loop watched.
+        adding, removing = await added_and_removed(news, folder, added, extra, watch=True)
+        add_held, remove_held = adding[3], removing[3]
     finally:
         for path in added:
             path.unlink(missing_ok=True)
@@ -348,10 +358,16 @@ async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[
     (folder / COMPLETE_MARKER).touch()
     log(size, f"{ADDED_FILES} files added: index update {add_indexing:.1f} ms CPU")
     return [
-        Figure("sync_add10_cpu_ms", add_loading + add_indexing, "ms"),
+        # The bot's process: its event loop's thread and every other thread of it.
+        Figure("sync_add10_cpu_ms", add_loading + add_indexing, "ms", 100.0),
         Figure("index_update_add10_cpu_ms", add_indexing, "ms", 100.0),
-        Figure("sync_remove10_cpu_ms", remove_loading + remove_indexing, "ms"),
+        # The folder's scan and compare in their own process (0 for a small folder).
+        Figure("sync_add10_apart_cpu_ms", add_apart, "ms"),
+        Figure("sync_add10_loop_held_ms", add_held, "ms"),
+        Figure("sync_remove10_cpu_ms", remove_loading + remove_indexing, "ms", 100.0),
         Figure("index_update_remove10_cpu_ms", remove_indexing, "ms", 100.0),
+        Figure("sync_remove10_apart_cpu_ms", remove_apart, "ms"),
+        Figure("sync_remove10_loop_held_ms", remove_held, "ms"),
     ]
 
 
@@ -743,6 +759,12 @@ async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str,
                 burst += await _burst(fake, mixed[round_number * BOT_BURST:][:BOT_BURST])
             cpu_burst = (proc_cpu_ms(child.pid) - cpu_before) / BOT_BURST_ROUNDS
             rss_end = proc_status_mb(child.pid, "VmRSS")
+            # A re-sync finding nothing new, as the background one does every few minutes.
+            reload = await fake.slash("admin reload", {}, user=fake.owner)
+            started = time.perf_counter()
+            await reload.followup(timeout=600)  # the report, once the sync is done
+            resync_ms = (time.perf_counter() - started) * 1000
+            rss_after_resync = proc_status_mb(child.pid, "VmRSS")
             peak = proc_status_mb(child.pid, "VmHWM")
         finally:
             if child.returncode is None:
@@ -752,7 +774,8 @@ async def drive_bot(db_path: Path, seeds: Path, commands: Commands) -> dict[str,
     return {"sequential": sequential, "burst": burst, "rss_after_start_mb": rss_after_start,
             "cpu_per_command_ms": cpu_sequential / (BOT_PER_KIND * len(BOT_KINDS)),
             "cpu_per_burst_ms": cpu_burst,
-            "rss_end_mb": rss_end, "peak_rss_mb": peak, **json.loads(lines[-1])}
+            "rss_end_mb": rss_end, "peak_rss_mb": peak, "resync_ms": resync_ms,
+            "rss_after_resync_mb": rss_after_resync, **json.loads(lines[-1])}
 
 
 def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[Figure]:
@@ -773,6 +796,8 @@ def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[F
         Figure("bot_cpu_per_burst50_ms", result["cpu_per_burst_ms"], "ms"),
         Figure("bot_rss_after_start_mb", result["rss_after_start_mb"], "MB", 300.0),
         Figure("bot_rss_end_mb", result["rss_end_mb"], "MB", 300.0),
+        Figure("bot_resync_s", result["resync_ms"] / 1000, "s"),
+        Figure("bot_rss_after_resync_mb", result["rss_after_resync_mb"], "MB", 300.0),
         Figure("bot_peak_rss_mb", result["peak_rss_mb"], "MB"),
         Figure("bot_gc_full_collections", result["gc_full_collections"], "n"),
         Figure("bot_gc_full_max_ms", result["gc_full_max_ms"], "ms"),

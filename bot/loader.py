@@ -7,8 +7,11 @@ import asyncio
 import gc
 import hashlib
 import itertools
+import json
+import logging
 import os
 import stat
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -18,8 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from bot import folderscan
 from bot.articles import Record, record_from_json, record_to_json
 from bot.feeds.state import Feed
+from bot.folderscan import Compared, compare
 from bot.merge import Candidate, Fullest, candidate, filled_fields, merge_json
 from bot.parse import DEFAULT_MAX_BYTES, Parsed, ParseError, oversized, parse_article
 from bot.results import SyncReport
@@ -34,9 +39,11 @@ from bot.store import (
     meanwhile,
     pack_versions,
 )
+from bot.store.files import FAILING_FILES_SQL, FILE_STATS_SQL
 from bot.workers import process_pool
 
-ARTICLE_SUFFIXES = (".txt", ".md", ".yml", ".yaml")
+log = logging.getLogger(__name__)
+
 # Below this many changed files, starting worker processes costs more than it saves: a
 # worker takes 0.2-0.35 s to start, and two of them parse ~1.5 times as fast as one thread
 # (~0.3 ms a file), so on 2 cores they pay off from about 2,000-3,000 files on.
@@ -48,6 +55,10 @@ MERGE_BATCH = 1000
 # Batches handed to the workers at a time: enough that they never wait for work, few
 # enough that parsed batches cannot pile up in memory when storing them falls behind.
 BATCHES_IN_FLIGHT = 8
+
+# A folder whose store knows at least this many files is compared with it in a process of
+# its own (bot/folderscan.py); a smaller one costs less to compare here than to start it.
+SCAN_APART_FROM = 2000
 
 Progress = Callable[[int, int], None]
 
@@ -79,70 +90,6 @@ class _FileResult(NamedTuple):
     result: _Loaded | ParseError | None  # None: same content as the store has, not parsed
 
 
-class Scan(NamedTuple):
-    """The article files under a seeds folder, and what of it could not be read."""
-
-    found: dict[str, tuple[int, int]]  # path → (size, mtime_ns)
-    # (path, reason): folders end in "/" ("" is the seeds folder itself).
-    unreadable: list[tuple[str, str]]
-
-    def covers(self, path: str) -> bool:
-        """Whether a stored file may still be there, unseen: at a path, or under a folder,
-        that could not be read (an entry that could not be told apart may be a folder)."""
-        return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/")
-                   for place, _reason in self.unreadable)
-
-
-def scan(seeds_dir: Path) -> Scan:
-    """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its
-    size and mtime_ns, and the folders and entries that could not be read."""
-    found: dict[str, tuple[int, int]] = {}
-    unreadable: list[tuple[str, str]] = []
-    pending = [(seeds_dir, "")]
-    while pending:
-        folder, prefix = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            continue  # removed while the scan ran: its files are gone
-        except OSError as exc:
-            # Not "every file in it was removed": the files may well be there.
-            unreadable.append((prefix, f"cannot read this folder: {exc.strerror}; the "
-                                       "articles of the files stored under it are kept"))
-            continue
-        for entry in entries:
-            name = entry.name
-            if name[0] == ".":
-                continue
-            if not _is_utf8(name):
-                # The store keeps paths as text: such a name could not be written down.
-                shown = os.fsencode(name).decode("utf-8", "backslashreplace")
-                unreadable.append((prefix + shown, "its name is not valid UTF-8; rename it"))
-                continue
-            try:
-                if name.lower().endswith(ARTICLE_SUFFIXES) and entry.is_file():
-                    info = entry.stat()
-                    found[prefix + name] = (info.st_size, info.st_mtime_ns)
-                elif entry.is_dir():
-                    pending.append((Path(entry.path), f"{prefix}{name}/"))
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                unreadable.append((prefix + name, f"cannot read: {exc.strerror}; its stored "
-                                                  "articles are kept"))
-    return Scan(found, unreadable)
-
-
-def _is_utf8(name: str) -> bool:
-    """Whether a file name from the OS is valid UTF-8 (undecodable bytes arrive as
-    surrogates, which cannot be encoded back)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def seeds_folder_problem(seeds_dir: Path) -> str | None:
     """Why `seeds_dir` is no folder to sync ("does not exist", ...), or None.
 
@@ -155,16 +102,6 @@ def seeds_folder_problem(seeds_dir: Path) -> str | None:
     except OSError:
         return None  # e.g. a parent that cannot be searched: the scan says why
     return None if stat.S_ISDIR(mode) else "is not a folder"
-
-
-def _compare(on_disk: dict[str, tuple[int, int]], known: Sequence[tuple[str, int, int]]
-             ) -> tuple[list[str], set[str]]:
-    """Files new or changed on disk (by size and mtime), and known files gone from it."""
-    stats = {path: (size, mtime_ns) for path, size, mtime_ns in known}
-    # One dict lookup per file: at 100,000 files ~30 % faster than a set difference of
-    # (path, (size, mtime)) pairs, which hashes every pair.
-    candidates = [path for path, stat in on_disk.items() if stats.get(path) != stat]
-    return candidates, stats.keys() - on_disk.keys()
 
 
 def _read_and_parse(
@@ -310,43 +247,89 @@ class _FileSource(Protocol):
 
 
 class _Plan(NamedTuple):
-    """What a sync has to do: the scan beside what the store knows."""
+    """What a sync has to do: the folder beside what the store knows."""
 
-    scanned: Scan
-    candidates: list[str]  # files new or changed in size or mtime
-    removed: list[str]  # sorted
-    kept: int  # stored files the scan could not see, under an unreadable folder
+    compared: Compared
     known: dict[str, FileState]  # of the candidates and the removed
     failing: list[tuple[str, str]]  # stored failures of files on disk, not read again
 
+    @property
+    def candidates(self) -> list[str]:
+        return self.compared.candidates
+
+    @property
+    def removed(self) -> list[str]:
+        return self.compared.removed
+
     def report_to(self, report: SyncReport) -> None:
         """Set what the plan already tells of the sync (parsing tells the rest)."""
-        report.unchanged = len(self.scanned.found) - len(self.candidates)
-        report.removed = self.removed
-        report.kept = self.kept
-        report.unreadable = [place for place, _reason in self.scanned.unreadable]
-        report.failed = [*self.scanned.unreadable, *self.failing]
+        compared = self.compared
+        report.unchanged = compared.found - len(compared.candidates)
+        report.removed = compared.removed
+        report.kept = compared.kept
+        report.unreadable = [place for place, _reason in compared.unreadable]
+        report.failed = [*compared.unreadable, *self.failing]
         # An unreadable folder is news at every sync; a stored failing file was news once.
-        report.newly_failed = list(self.scanned.unreadable)
+        report.newly_failed = list(compared.unreadable)
 
 
-async def _plan(source: _FileSource, scanned: Scan) -> _Plan:
-    on_disk = scanned.found
-    # Comparing every file is Python work on 100,000 entries: in a thread, so that a
-    # background sync finding nothing new does not hold up commands meanwhile.
-    candidates, gone = await asyncio.to_thread(_compare, on_disk, await source.file_stats())
-    unseen = {path for path in gone if scanned.covers(path)} if scanned.unreadable else set()
-    removed = sorted(gone - unseen)
-    known = await source.file_states([*candidates, *removed])
-    failing = [(path, error) for path, error in await source.failing_files()
-               if path in on_disk and path not in known]
-    return _Plan(scanned, candidates, removed, len(unseen), known, failing)
+async def _plan(source: _FileSource, seeds_dir: Path, db_path: Path | None) -> _Plan:
+    """The plan of a sync; the folder compared in a process of its own if `db_path` (the
+    store's file, which that process reads) is given."""
+    compared = None if db_path is None else await _compared_apart(seeds_dir, db_path)
+    if compared is None:
+        # Python work on every file: in a thread, so that commands go on meanwhile.
+        compared = await asyncio.to_thread(compare, seeds_dir, await source.file_stats(),
+                                           await source.failing_files())
+    known = await source.file_states([*compared.candidates, *compared.removed])
+    failing = [(path, error) for path, error in compared.failing if path not in known]
+    return _Plan(compared, known, failing)
+
+
+async def _apart_from(store: Store) -> Path | None:
+    """The store's file, if its folder is large enough to be compared in a process of its
+    own (see bot/folderscan.py); None: compare it here."""
+    if not sys.executable or await store.folder_file_count() < SCAN_APART_FROM:
+        return None
+    return store.path
+
+
+async def _compared_apart(seeds_dir: Path, db_path: Path) -> Compared | None:
+    """`folderscan.compare_stored` run by its own script; None (and a warning) if that
+    process could not give an answer, which the caller then works out itself."""
+    request = json.dumps({"seeds": str(seeds_dir.resolve()), "db": str(db_path.resolve()),
+                          "source": FOLDER_SOURCE, "stats_sql": FILE_STATS_SQL,
+                          "failing_sql": FAILING_FILES_SQL})
+    try:
+        # -I -S: the standard library alone, whatever the environment says; it starts faster.
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-S", folderscan.__file__, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    except OSError as exc:  # no process to be had (a limit on processes, no memory)
+        log.warning("could not start a process to compare the seeds folder (%s); comparing "
+                    "it in the bot's process instead", exc.strerror or exc)
+        return None
+    try:
+        output, errors = await child.communicate(request.encode())
+    finally:
+        if child.returncode is None:  # cancelled: leave no scan running for nobody
+            child.kill()
+            await child.wait()
+    if child.returncode != 0:
+        reason = (errors.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        log.warning("comparing the seeds folder in its own process failed (exit status %s: "
+                    "%s); comparing it in the bot's process instead", child.returncode, reason)
+        return None
+    answer = json.loads(output)
+    return Compared(answer["found"], answer["candidates"], answer["removed"], answer["kept"],
+                    [tuple(pair) for pair in answer["unreadable"]],
+                    [tuple(pair) for pair in answer["failing"]])
 
 
 def _refusal(plan: _Plan, seeds_dir: Path, allow_empty: bool) -> str:
     """Why this plan must not run ("" if it may): it would empty the store because the
     folder is empty, as an unmounted volume is."""
-    if allow_empty or plan.scanned.found or plan.scanned.unreadable or not plan.removed:
+    if allow_empty or plan.compared.found or plan.compared.unreadable or not plan.removed:
         return ""
     return (f"seeds folder {seeds_dir} holds no article files, but the store has the articles "
             f"of {len(plan.removed)} files: nothing removed (is a volume not mounted?); if "
@@ -394,7 +377,8 @@ async def _sync_folder(
     with nothing to do (most are) waits for no other and writes nothing; decided again
     inside it if another sync wrote meanwhile."""
     version = await store.data_version()  # before the reads the plan is made of
-    plan = await _plan(store, await asyncio.to_thread(scan, seeds_dir))
+    apart = await _apart_from(store)
+    plan = await _plan(store, seeds_dir, apart)
     if not _ready(plan, report, seeds_dir, allow_empty):
         return
     with _workers(len(plan.candidates)) as pool:
@@ -403,7 +387,8 @@ async def _sync_folder(
                 # Another sync (most likely another process's) committed while this one
                 # waited for the lock: what it read is stale, and acting on it would add
                 # the files that sync added a second time.
-                plan = await _plan(tx, plan.scanned)
+                # With the write lock held, a process of its own reads what `tx` does.
+                plan = await _plan(tx, seeds_dir, apart)
                 if not _ready(plan, report, seeds_dir, allow_empty):
                     return  # nothing written: the transaction commits empty
             # Hashes of files that loaded: a touched file with the same content needs no parse.

@@ -29,6 +29,12 @@ _SHORT_SCAN = 5000  # occurrences looked at for a one- or two-character query
 BLOCK = 16384  # titles per posting block (at most 65,536: see _Block.owners)
 POSTINGS_BUDGET = 60_000  # title entries counted per query, beyond its rarest trigrams
 MAX_TRIGRAMS = 12  # rarest trigrams always counted, whatever the budget
+# A trigram held by more than 1 in DENSE_SHARE of the start-up titles (" ai", "ing") is kept
+# as a bitmap of one bit per title instead of a posting list of 4 bytes per holder: smaller,
+# and a query adds it to its counts in one vectorised pass instead of counting its holders.
+DENSE_SHARE = 16
+_BYTE_MAX = 255
+_MOSTLY = 4  # a query shared by more than 1 title in this many is shared by most
 _SEPARATOR = 0  # byte after each title in a blob of titles; never inside a title
 _NO_POSITIONS = np.empty(0, dtype=np.int64)
 
@@ -162,16 +168,52 @@ class _Segment:
     The posting lists are built in blocks of BLOCK titles, then merged: sorting all of
     100,000 titles' trigram pairs at once would briefly need several times the size of the
     finished index. One list per trigram (not per block) keeps a query to one lookup.
+    With `dense` (positions 0 to n - 1 only), common trigrams are bitmaps instead (see
+    DENSE_SHARE): their posting lists are left empty.
     """
 
-    __slots__ = ("codes", "offsets", "owners", "positions", "texts")
+    __slots__ = ("bitmaps", "codes", "offsets", "owners", "positions", "rows", "sizes",
+                 "texts")
 
-    def __init__(self, texts: Texts, positions: np.ndarray):
+    def __init__(self, texts: Texts, positions: np.ndarray, *, dense: bool = False):
         self.texts = texts
         self.positions = positions  # ascending
         blocks = [_postings(texts, first, min(first + BLOCK, len(texts)), positions)
                   for first in range(0, len(texts), BLOCK)]
         self.codes, self.offsets, self.owners = _merge(blocks)
+        self.sizes = np.diff(self.offsets)  # how many titles hold each code
+        self.rows = np.full(len(self.codes), -1, dtype=np.int32)  # each code's bitmap, or -1
+        self.bitmaps = np.empty((0, 0), dtype=np.uint8)
+        if dense:
+            self._densify(np.flatnonzero(self.sizes * DENSE_SHARE > len(texts)))
+
+    def _densify(self, common: np.ndarray) -> None:
+        """Turn the posting lists of the `common` codes into bitmaps (bit i: position i)."""
+        if not len(common):
+            return
+        count = len(self.texts)
+        self.bitmaps = np.zeros((len(common), (count + 7) // 8), dtype=np.uint8)
+        held = np.zeros(count, dtype=np.bool_)
+        for row, code in enumerate(common.tolist()):
+            held[:] = False
+            held[self.owners[self.offsets[code] : self.offsets[code + 1]]] = True
+            self.bitmaps[row] = np.packbits(held)
+        self.rows[common] = np.arange(len(common), dtype=np.int32)
+        listed = self.sizes.copy()
+        listed[common] = 0
+        self.owners = self.owners[np.repeat(self.rows < 0, self.sizes)]
+        self.offsets = np.zeros(len(self.codes) + 1, dtype=np.int64)
+        np.cumsum(listed, out=self.offsets[1:])
+
+    def add_dense(self, counts: np.ndarray, rows: np.ndarray) -> None:
+        """Add to `counts` (by position) how many of these bitmaps hold each position."""
+        # Summed a byte per position, at most 255 bitmaps at a time (a query has few common
+        # trigrams; a long title compared with similar ones may have more).
+        for first in range(0, len(rows), _BYTE_MAX):
+            total = np.zeros(self.bitmaps.shape[1] * 8, dtype=np.uint8)
+            for row in rows[first : first + _BYTE_MAX].tolist():
+                total += np.unpackbits(self.bitmaps[row])
+            counts[: len(self.texts)] += total[: len(self.texts)]
 
     def lists(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each wanted code: where its posting list starts and ends (empty if unknown),
@@ -219,8 +261,8 @@ class TitleIndex:
         return index
 
     def _start(self, texts: Texts) -> None:
-        self._base = _Segment(texts, np.arange(len(texts), dtype=np.int64))
-        self._live = np.diff(self._base.offsets)  # titles holding each base code, not masked
+        self._base = _Segment(texts, np.arange(len(texts), dtype=np.int64), dense=True)
+        self._live = self._base.sizes.copy()  # titles holding each base code, not masked
         self._masked = np.zeros(len(texts), dtype=bool)  # base titles replaced or removed
         self._dead = _NO_POSITIONS  # the same, as positions
         self._delta = _Segment(Texts.of([]), _NO_POSITIONS)
@@ -317,25 +359,17 @@ class TitleIndex:
             return np.empty(0, dtype=np.int64)
         counts = np.bincount(np.concatenate(_slices(self._base.owners, starts[kept],
                                                     ends[kept])), minlength=self._size)
+        rows = self._base.rows[at[kept]] if len(self._base.rows) else at[:0]
+        rows = rows[(at[kept] >= 0) & (rows >= 0)]
+        if len(rows):  # the common trigrams, whose base lists are bitmaps
+            self._base.add_dense(counts, rows)
         counts[self._dead] = 0  # replaced titles count with their new text, in the delta
         extra = np.concatenate(_slices(self._delta.owners, delta_starts[kept],
                                        delta_ends[kept]))
         np.add.at(counts, extra, 1)
-        # Only the titles holding any of the trigrams matter: the level arithmetic below runs
-        # on them alone, not on a whole-corpus array.
-        holding = np.flatnonzero(counts > 0)  # on a bool array: several times faster
-        held = counts[holding]
-        # titles_from[c]: how many titles share at least c trigrams with the query.
-        titles_from = np.cumsum(np.bincount(held)[::-1])[::-1]
-        crowded = np.flatnonzero(titles_from[1:] > CANDIDATES)
-        if len(crowded) == 0:
-            return holding
-        # Titles sharing more than `level` trigrams all go in; of those sharing exactly
-        # `level`, the shortest, which WRatio scores higher (it scales partial matches down
-        # as the length ratio grows). No sort of the whole corpus is needed.
-        level = int(crowded[-1]) + 1
-        sure = holding[held > level]
-        tied = holding[held == level]
+        sure, tied = _above_and_at(counts)
+        if tied is None:
+            return sure
         need = CANDIDATES - len(sure)
         shortest = tied[np.argpartition(self._lengths[tied], need - 1)[:need]] if need else tied[:0]
         return np.concatenate([sure, shortest])
@@ -369,6 +403,34 @@ class TitleIndex:
         hits = process.extract(query, choices, scorer=scorer, processor=None,
                                score_cutoff=cutoff, limit=limit)
         return [(position, score) for _text, score, position in hits]
+
+
+def _above_and_at(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The positions of the titles sharing more trigrams with the query than a level, and
+    of those sharing exactly that level, where more than CANDIDATES share at least it;
+    (every title sharing any, None) if no more than CANDIDATES do.
+
+    Titles above the level all go in; of those at it, the shortest, which WRatio scores
+    higher (it scales partial matches down as the length ratio grows): no sort is needed.
+    """
+    # A query of rare trigrams is shared by few titles: the level arithmetic then runs on
+    # them alone. One of common trigrams is shared by most: it runs on the whole array,
+    # rather than gathering most of it first.
+    if np.count_nonzero(counts) * _MOSTLY > len(counts):
+        levels = counts
+        positions = None
+    else:
+        positions = np.flatnonzero(counts > 0)  # on a bool array: several times faster
+        levels = counts[positions]
+    # titles_from[c]: how many titles share at least c trigrams with the query.
+    titles_from = np.cumsum(np.bincount(levels)[::-1])[::-1]
+    crowded = np.flatnonzero(titles_from[1:] > CANDIDATES)
+    if len(crowded) == 0:
+        return (np.flatnonzero(levels) if positions is None else positions), None
+    level = int(crowded[-1]) + 1
+    if positions is None:
+        return np.flatnonzero(levels > level), np.flatnonzero(levels == level)
+    return positions[levels > level], positions[levels == level]
 
 
 def _slices(owners: np.ndarray, starts: Iterable[int], ends: Iterable[int]) -> list[np.ndarray]:

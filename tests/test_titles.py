@@ -40,9 +40,15 @@ def test_posting_lists_hold_exactly_the_titles_with_each_trigram(
             expected.setdefault(code, []).append(position)
     base = index._base
     assert base.codes.tolist() == sorted(expected)
+    assert (base.rows >= 0).any()  # these few words make some trigrams common: bitmaps
     for i, code in enumerate(base.codes.tolist()):
         owners = base.owners[base.offsets[i] : base.offsets[i + 1]].tolist()
+        if base.rows[i] >= 0:
+            assert owners == []
+            held = np.unpackbits(base.bitmaps[base.rows[i]])[: len(index)]
+            owners = np.flatnonzero(held).tolist()
         assert owners == expected[code]  # ascending, each title once
+        assert base.sizes[i] == len(expected[code])
 
 
 def test_answers_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,6 +61,44 @@ def test_answers_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch
         assert blocked.search(query, 10, 60.0) == whole.search(query, 10, 60.0)
         assert (blocked.search(query, 30, 50.0, scorer=fuzz.token_set_ratio)
                 == whole.search(query, 30, 50.0, scorer=fuzz.token_set_ratio))
+
+
+def test_answers_do_not_depend_on_which_trigrams_are_bitmaps(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = sample_titles(2000, seed=3)
+    dense = TitleIndex(texts)
+    monkeypatch.setattr(titles, "DENSE_SHARE", 0)  # no trigram is common enough
+    listed = TitleIndex(texts)
+    assert (dense._base.rows >= 0).any() and not (listed._base.rows >= 0).any()
+    queries = [*texts[:40], "nvdia chips", "azure", "gp", "training inference data", "zzz"]
+    for query in queries:
+        assert dense.search(query, 10, 60.0) == listed.search(query, 10, 60.0)
+        assert (dense.search(query, 30, 50.0, scorer=fuzz.token_set_ratio)
+                == listed.search(query, 30, 50.0, scorer=fuzz.token_set_ratio))
+    changed = {5: "Nvidia launch of open source chips", 7: None, 2000: "Azure gpu centre"}
+    for query in ("nvidia launch", "azure gpu", texts[7]):
+        assert (dense.changed(changed, 2001).search(query, 10, 60.0)
+                == listed.changed(changed, 2001).search(query, 10, 60.0))
+
+
+def test_more_common_trigrams_than_a_byte_counts_are_counted_right(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = Random(4)
+    common = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(600))
+    # Hundreds of titles holding a fifth of it: they outnumber the candidates scored, so
+    # which titles are scored depends on the counts of shared trigrams.
+    texts = [f"{common} {number}" for number in range(40)] + [
+        f"{common[at : at + 120 + at % 7]} part {at}" for at in range(480)]
+    dense = TitleIndex(texts)
+    monkeypatch.setattr(titles, "DENSE_SHARE", 0)
+    listed = TitleIndex(texts)
+    assert (dense._base.rows >= 0).sum() > 255  # every trigram of `common` is common
+    for query in (common, common[:300], f"{common[100:400]} part 100"):
+        assert sorted(dense._candidates(query).tolist()) == sorted(
+            listed._candidates(query).tolist())
+    assert dense.search(f"{common} 17", 3, 60.0)[0] == (17, 100.0)
 
 
 def test_a_title_finds_itself_first() -> None:

@@ -17,7 +17,14 @@ import aiosqlite
 from bot.store.corpus import CorpusReads
 from bot.store.digests import DigestStore
 from bot.store.feeds import FeedStore
-from bot.store.files import FOLDER_SOURCE, FileState, failing_files, file_states, file_stats
+from bot.store.files import (
+    FOLDER_SOURCE,
+    FileState,
+    failing_files,
+    file_states,
+    file_stats,
+    folder_file_count,
+)
 from bot.store.follows import FollowStore
 from bot.store.lease import LeaseStore
 from bot.store.schema import connect
@@ -84,6 +91,10 @@ class Store(CorpusReads):
         """(path, size, mtime_ns) of every known file of the seeds folder: all a sync reads
         of most."""
         return await file_stats(self._reader)
+
+    async def folder_file_count(self) -> int:
+        """How many files of the seeds folder the store knows."""
+        return await folder_file_count(self._reader)
 
     async def file_states(self, paths: Sequence[str]) -> dict[str, FileState]:
         """What the store knows of these files of the seeds folder, by path (unknown ones

@@ -49,11 +49,25 @@ def unpack_versions(packed: bytes) -> list[Version]:
     return versions
 
 
+# What a sync compares the seeds folder with; also run by the folder scan's own process
+# (bot/folderscan.py), which is handed them. Read off the (source_id, path) index: a feed's
+# entries are never part of the folder.
+# Both take the source's id as their one parameter.
+FILE_STATS_SQL = "SELECT path, size, mtime_ns FROM files WHERE source_id = ?"
+FAILING_FILES_SQL = ("SELECT path, error FROM files WHERE source_id = ? AND error IS NOT NULL "
+                     "ORDER BY path")
+
+
 async def file_stats(db: aiosqlite.Connection) -> list[tuple[str, int, int]]:
-    # Read off the (source_id, path) index: a feed's entries are never part of the folder.
-    async with db.execute("SELECT path, size, mtime_ns FROM files WHERE source_id = ?",
-                          [FOLDER_SOURCE]) as cursor:
+    async with db.execute(FILE_STATS_SQL, [FOLDER_SOURCE]) as cursor:
         return cast("list[tuple[str, int, int]]", list(await cursor.fetchall()))
+
+
+async def folder_file_count(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT count(*) FROM files WHERE source_id = ?",
+                          [FOLDER_SOURCE]) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def file_states(db: aiosqlite.Connection, paths: Sequence[str], source_id: int
@@ -67,7 +81,5 @@ async def file_states(db: aiosqlite.Connection, paths: Sequence[str], source_id:
 
 
 async def failing_files(db: aiosqlite.Connection) -> list[tuple[str, str]]:
-    sql = ("SELECT path, error FROM files WHERE source_id = ? AND error IS NOT NULL "
-           "ORDER BY path")
-    async with db.execute(sql, [FOLDER_SOURCE]) as cursor:
+    async with db.execute(FAILING_FILES_SQL, [FOLDER_SOURCE]) as cursor:
         return [(row[0], row[1]) for row in await cursor.fetchall()]
