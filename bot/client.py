@@ -18,6 +18,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.answer import Endpoint, Writer
 from bot.config import Settings
 from bot.errors import NewsTree
 from bot.exceptions import StorageError
@@ -53,6 +54,7 @@ class NewsBot(commands.Bot):
         self.news = news
         self.settings = settings
         self.started_at = datetime.now(UTC)
+        self.writer = Writer(Endpoint.of(settings))  # written answers to questions (NEWS_LLM_*)
         # Everything time-dependent asks this; tests replace it to move time without sleeping.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -92,6 +94,7 @@ class NewsBot(commands.Bot):
             log.info("added %d feeds from %s", len(added), self.settings.feeds_file)
 
     async def close(self) -> None:
+        await self.writer.close()
         await super().close()
         gc.unfreeze()  # what start-up froze may be garbage now (e.g. a bot in the tests)
 

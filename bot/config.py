@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.articles import is_http_url
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.yamlsafe import BACKENDS
 
@@ -17,6 +18,9 @@ DEFAULT_SEEDS_DIR = Path("seeds")
 DEFAULT_DB_PATH = Path("data/news.db")
 DEFAULT_FEEDS_FILE = Path("seeds/feeds.opml")
 DEFAULT_FEED_MAX_BYTES = 10_000_000
+DEFAULT_LLM_TIMEOUT = 8.0
+# An interaction's token, which the written answer is sent with, lasts 15 minutes.
+MAX_LLM_TIMEOUT = 600.0
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 LOG_FORMATS = ("text", "json")
@@ -48,6 +52,10 @@ class Settings:
     feed_max_bytes: int = DEFAULT_FEED_MAX_BYTES
     feeds_allow_private: bool = False  # fetch from loopback and private addresses (LAN, tests)
     feed_retention_days: int = 90  # 0 keeps feed articles forever
+    llm_url: str = ""  # an OpenAI-compatible chat endpoint for written answers; "": off
+    llm_key: str = field(default="", repr=False)  # sent as a Bearer token when set
+    llm_model: str = ""  # "": the server's own model (llama.cpp serves the one it loaded)
+    llm_timeout_seconds: float = DEFAULT_LLM_TIMEOUT
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -72,6 +80,38 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         raise ConfigError(f"{name}={raw!r} is not 0 or 1; set {name}=1 to turn it on, "
                           f"{name}=0 (or nothing) to leave it off")
     return _FLAGS[raw.lower()]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set e.g. "
+                          f"{name}={default:g}") from None
+    if not 0 < value <= maximum:
+        raise ConfigError(f"{name}={raw} is out of range; it must be more than 0 and at most "
+                          f"{maximum:g}")
+    return value
+
+
+def _llm_url(env: Mapping[str, str]) -> str:
+    raw = env.get("NEWS_LLM_URL", "").strip()
+    if raw and not is_http_url(raw):
+        raise ConfigError(f"NEWS_LLM_URL={raw[:80]!r} is not an http(s) URL; set e.g. "
+                          "NEWS_LLM_URL=http://127.0.0.1:8080 (a llama.cpp server), or leave "
+                          "it empty to turn written answers off")
+    return raw
+
+
+def _llm_key(env: Mapping[str, str]) -> str:
+    key = env.get("NEWS_LLM_KEY", "").strip()
+    if any(char.isspace() for char in key):
+        raise ConfigError("NEWS_LLM_KEY holds a space or line break; paste the key alone, "
+                          "without 'Bearer' or quotes")
+    return key
 
 
 def _snowflake(raw: str, name: str) -> int:
@@ -168,4 +208,9 @@ def load_settings(
         feed_max_bytes=_integer(env, "NEWS_FEED_MAX_BYTES", DEFAULT_FEED_MAX_BYTES, 1024),
         feeds_allow_private=_flag(env, "NEWS_FEEDS_ALLOW_PRIVATE"),
         feed_retention_days=_integer(env, "NEWS_FEED_RETENTION_DAYS", 90, 0),
+        llm_url=_llm_url(env),
+        llm_key=_llm_key(env),
+        llm_model=env.get("NEWS_LLM_MODEL", "").strip(),
+        llm_timeout_seconds=_seconds(env, "NEWS_LLM_TIMEOUT_SECONDS", DEFAULT_LLM_TIMEOUT,
+                                     MAX_LLM_TIMEOUT),
     )
