@@ -41,6 +41,7 @@ SYSTEM = (
 _CITATION = r"\[\s*(?P<numbers>\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\s*\](?:\([^)\s]*\))?"
 _MASKED_LINK = r"\[(?P<label>[^\[\]\n]{0,200})\]\([^)\s]*\)"
 _URL = r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S+"
+_BARE_URL = re.compile(_URL, re.IGNORECASE)
 _PIECES = re.compile(f"{_CITATION}|{_MASKED_LINK}|{_URL}", re.IGNORECASE)
 # Reasoning models served by llama.cpp or Ollama may put their thinking into the content.
 _THINKING = re.compile(r"<think>.*?(?:</think>|$)", re.IGNORECASE | re.DOTALL)
@@ -123,7 +124,7 @@ def sanitize(raw: str, articles: Sequence[Article]) -> str:
         if match.group("numbers") is not None:
             pieces.extend(_citations(match.group("numbers"), articles))
         elif match.group("label") is not None:
-            pieces.append(render.escape(match.group("label")))
+            pieces.append(render.escape(_BARE_URL.sub("", match.group("label"))))
         start = match.end()
     pieces.append(render.escape(text[start:]))
     return _fit(pieces, render.DESCRIPTION_LIMIT)

@@ -70,3 +70,8 @@ def test_a_long_answer_fits_a_description_and_no_link_is_cut() -> None:
     assert len(text) <= DESCRIPTION_LIMIT
     assert text.endswith("…")
     assert text.count("[[1]](https://example.com/one)") == text.count("[[1]]")
+
+
+def test_a_link_labelled_with_a_foreign_url_keeps_no_url() -> None:
+    text = sanitize("See [https://evil.example/x](https://evil.example/x) and [1].", ARTICLES)
+    assert text == "See and [[1]](https://example.com/one)."
