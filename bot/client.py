@@ -20,6 +20,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.answer import Endpoint, Writer
 from bot.config import Settings
 from bot.errors import NewsTree
 from bot.exceptions import StorageError
@@ -65,6 +66,7 @@ class NewsBot(commands.AutoShardedBot):
         self.settings = settings
         self.started_at = datetime.now(UTC)
         self.stopping = False  # set by close(): commands get a "restarting" reply meanwhile
+        self.writer = Writer(Endpoint.of(settings))  # written answers to questions (NEWS_LLM_*)
         # Everything time-dependent asks this; tests replace it to move time without sleeping.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.metrics = Metrics()
@@ -135,6 +137,7 @@ class NewsBot(commands.AutoShardedBot):
         # Before the cogs unload (which waits for a digest post in flight), so that no
         # command starts meanwhile.
         self.stopping = True
+        await self.writer.close()
         await super().close()
         if self.service is not None:
             await self.service.stop()

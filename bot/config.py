@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.articles import is_http_url
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.yamlsafe import BACKENDS
 
@@ -20,6 +21,9 @@ DEFAULT_FEEDS_FILE = Path("seeds/feeds.opml")
 DEFAULT_FEED_MAX_BYTES = 10_000_000
 DEFAULT_METRICS_HOST = "127.0.0.1"  # a metrics port is not for the internet unless asked
 MAX_PORT = 65535
+DEFAULT_LLM_TIMEOUT = 8.0
+# An interaction's token, which the written answer is sent with, lasts 15 minutes.
+MAX_LLM_TIMEOUT = 600.0
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 LOG_FORMATS = ("text", "json")
@@ -57,6 +61,10 @@ class Settings:
     shard_count: int | None = None  # None: discord.py's recommended count, all in this process
     shard_ids: tuple[int, ...] | None = None  # the shards this process connects; None: all
     lease_seconds: int = 60  # how long the folder sync and feed polls stay with one process
+    llm_url: str = ""  # an OpenAI-compatible chat endpoint for written answers; "": off
+    llm_key: str = field(default="", repr=False)  # sent as a Bearer token when set
+    llm_model: str = ""  # "": the server's own model (llama.cpp serves the one it loaded)
+    llm_timeout_seconds: float = DEFAULT_LLM_TIMEOUT
 
 
 def _integer(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -98,6 +106,38 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         raise ConfigError(f"{name}={raw!r} is not 0 or 1; set {name}=1 to turn it on, "
                           f"{name}=0 (or nothing) to leave it off")
     return _FLAGS[raw.lower()]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; set e.g. "
+                          f"{name}={default:g}") from None
+    if not 0 < value <= maximum:
+        raise ConfigError(f"{name}={raw} is out of range; it must be more than 0 and at most "
+                          f"{maximum:g}")
+    return value
+
+
+def _llm_url(env: Mapping[str, str]) -> str:
+    raw = env.get("NEWS_LLM_URL", "").strip()
+    if raw and not is_http_url(raw):
+        raise ConfigError(f"NEWS_LLM_URL={raw[:80]!r} is not an http(s) URL; set e.g. "
+                          "NEWS_LLM_URL=http://127.0.0.1:8080 (a llama.cpp server), or leave "
+                          "it empty to turn written answers off")
+    return raw
+
+
+def _llm_key(env: Mapping[str, str]) -> str:
+    key = env.get("NEWS_LLM_KEY", "").strip()
+    if any(char.isspace() for char in key):
+        raise ConfigError("NEWS_LLM_KEY holds a space or line break; paste the key alone, "
+                          "without 'Bearer' or quotes")
+    return key
 
 
 def _snowflake(raw: str, name: str) -> int:
@@ -235,4 +275,9 @@ def load_settings(
         shard_count=shard_count,
         shard_ids=shard_ids,
         lease_seconds=_integer(env, "NEWS_LEASE_SECONDS", 60, 3),
+        llm_url=_llm_url(env),
+        llm_key=_llm_key(env),
+        llm_model=env.get("NEWS_LLM_MODEL", "").strip(),
+        llm_timeout_seconds=_seconds(env, "NEWS_LLM_TIMEOUT_SECONDS", DEFAULT_LLM_TIMEOUT,
+                                     MAX_LLM_TIMEOUT),
     )

@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot import render
+from bot.answer import Writer
 from bot.ask import HELP, Asker
 from bot.cogs.news import ASK_PER, ASK_RATE, PAGE_SIZE, asked_source
 from bot.errors import UserFacingError
@@ -91,9 +92,13 @@ class ChatCog(commands.Cog):
             return
         view = PagedView(message.author.id, source, self.asker.news.store.article, PAGE_SIZE,
                          first)
-        view.message = await message.reply(content=render.escape(asked.line), embed=first.embed,
-                                           view=view, allowed_mentions=_NO_PINGS,
-                                           mention_author=False)
+        sent = await message.reply(content=render.escape(asked.line), embed=first.embed,
+                                   view=view, allowed_mentions=_NO_PINGS, mention_author=False)
+        view.message = sent
+        writer: Writer = self.bot.writer  # type: ignore[attr-defined]  # a NewsBot's
+        # The written answer replies to the list it summarises.
+        writer.later(question, first.articles, lambda embed: sent.reply(
+            embed=embed, allowed_mentions=_NO_PINGS, mention_author=False))
 
     async def _reply(self, message: discord.Message, text: str) -> None:
         await message.reply(text, allowed_mentions=_NO_PINGS, mention_author=False)

@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.answer import Writer
 from bot.articles import Article
 from bot.ask import Asked, Asker
 from bot.errors import UserFacingError
@@ -175,6 +176,9 @@ class NewsCog(commands.Cog):
         await interaction.response.send_message(content=render.escape(asked.line),
                                                 embed=first.embed, view=view)
         view.interaction = interaction
+        writer: Writer = interaction.client.writer  # type: ignore[attr-defined]  # a NewsBot's
+        writer.later(question, first.articles, lambda embed: interaction.followup.send(
+            embed=embed, allowed_mentions=discord.AllowedMentions.none()))
 
     @news.command(name="latest", description="The newest AI news")
     @app_commands.describe(count="How many articles per page (1-10, default 5)")
