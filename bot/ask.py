@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.queries import SEARCH_SCORE_WEIGHT, SUGGESTIONS, Answer, News, NotFound
-from bot.question import Understood, Vocabulary, understand
+from bot.question import Understood, Vocabulary, name_words, understand
 from bot.results import Page
 from bot.search import SearchIndex, fts_query
 from bot.store.corpus import Filter
@@ -59,19 +59,16 @@ class Asker:
         return await self.answer(understood, limit, offset)
 
     async def answer(self, understood: Understood, limit: int, offset: int = 0) -> Asked:
-        """The page of articles the question asks for. A provider filter that leaves nothing
-        is read as a word to look for instead ("what did Microsoft do…" means articles about
-        Microsoft as well as from it)."""
+        """The page of articles the question asks for. A provider or topic filter that
+        leaves nothing is read as words to look for instead ("what did Microsoft do…" means
+        articles about Microsoft as well as from it; "cloud" in "regulators california
+        cloud" may be a word of a title, not the Cloud AI tag)."""
         if understood.intent == "related":
             return Asked(understood, await self.news.related(understood.subject, limit, offset))
         asked = await self._listed(understood, limit, offset)
-        provider = understood.provider
-        if provider is not None and isinstance(asked.result, NotFound):
-            relaxed = replace(
-                understood, provider=None,
-                keywords=(*understood.keywords, provider.name),
-                notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
-                                          "that mention it"))
+        for relaxed in _relaxed(asked.understood):
+            if not isinstance(asked.result, NotFound):
+                break
             relaxed_asked = await self._listed(relaxed, limit, offset)
             if not isinstance(relaxed_asked.result, NotFound):
                 return relaxed_asked
@@ -113,10 +110,7 @@ class Asker:
         match = fts_query(" ".join(keywords))
         if match is None:
             return Page([], 0, offset, limit)
-        matches, capped = await self.news.store.search(match)
-        if where != Filter() and matches:
-            kept = await self.news.store.kept([article_id for article_id, _ in matches], where)
-            matches = [hit for hit in matches if hit[0] in kept]
+        matches, capped = await self.news.store.search_within(match, where)
         scores = self.news.index.scores_of([article_id for article_id, _bm25 in matches])
         ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
             hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
@@ -133,3 +127,23 @@ class Asker:
             suggestions = [hit.item.title for hit in hits]
         return NotFound("No article matches all of that; try fewer words or a wider time "
                         "window.", suggestions)
+
+
+def _relaxed(understood: Understood) -> list[Understood]:
+    """The question with its provider, then its topic too, read as words instead of as a
+    filter: what to try, in order, when the filters leave nothing."""
+    tried: list[Understood] = []
+    provider, topic = understood.provider, understood.topic
+    if provider is not None:
+        understood = replace(
+            understood, provider=None, keywords=(*understood.keywords, provider.name),
+            notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
+                                      "that mention it"))
+        tried.append(understood)
+    if topic is not None:
+        tried.append(replace(
+            understood, topic=None, keywords=(*understood.keywords, *name_words(topic)),
+            notes=(*understood.notes, f"nothing tagged {topic.name}: showing articles "
+                                      "that mention it")))
+    return tried
+
