@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -12,7 +13,9 @@ from bot.search import SearchIndex, fts_query
 from bot.store.corpus import Filter
 from bot.text import counted, echo
 from bot.trending import Trending
+from bot.vocabulary import normalized, tokens
 
+_QUOTED = re.compile(r'"(\w+)"')  # the words of an FTS5 expression made by fts_query
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "
         "Azure”. /news ask does the same.")
@@ -105,19 +108,28 @@ class Asker:
 
     async def _search(self, keywords: tuple[str, ...], where: Filter, limit: int,
                       offset: int) -> Page:
-        """Full-text matches of the keywords within the filter, ranked as /news search
-        ranks them."""
+        """Full-text matches of the keywords within the filter: those whose title holds
+        every keyword first (a title names what an article is about; an excerpt may only
+        mention it), then as /news search ranks them."""
         match = fts_query(" ".join(keywords))
         if match is None:
             return Page([], 0, offset, limit)
         matches, capped = await self.news.store.search_within(match, where)
-        scores = self.news.index.scores_of([article_id for article_id, _bm25 in matches])
+        ids = [article_id for article_id, _bm25 in matches]
+        scores = self.news.index.scores_of(ids)
+        titled = self._titled(ids, {normalized(word) for word in _QUOTED.findall(match)})
         ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+            hit[0][0] not in titled, hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
         window = [hit[0][0] for hit in ranked[offset : offset + limit]]
         found = await self.news.store.articles(window)
         return Page([found[i] for i in window if i in found], len(matches), offset, limit,
                     capped)
+
+    def _titled(self, article_ids: list[int], words: set[str]) -> set[int]:
+        """Those of the articles whose title holds every one of `words` (normalized)."""
+        entries = self.news.index.title_entries(article_ids)
+        return {article_id for article_id, entry in entries.items()
+                if words <= {normalized(token) for token in tokens(entry.title)}}
 
     def _nothing(self, understood: Understood) -> NotFound:
         """Nothing matched: say so; near titles when words were looked for."""

@@ -52,3 +52,21 @@ async def test_a_topic_that_leaves_nothing_is_looked_for_as_words(
     assert isinstance(asked.result, Answer)
     assert [item.title for item in asked.result.page.items] == [
         "Regulators probe rising cloud costs"]
+
+
+async def test_a_title_holding_every_word_ranks_above_an_excerpt_mentioning_them(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "titled"
+    write_article(folder / "0.md", title="Warehouse robots learn new grips",
+                  excerpt="", publishedDateTime="2022-05-01T10:00:00Z",
+                  originalUrl="https://example.org/grips",
+                  provider={"name": "Example", "domain": "example.org"}, topics=[])
+    for number in range(1, 4):  # newer, so ranked higher by score alone
+        write_article(folder / f"{number}.md", title=f"Quarterly results {number}",
+                      excerpt="Its warehouse robots learn new grips, the report says.",
+                      publishedDateTime=f"2022-05-2{number}T10:00:00Z",
+                      originalUrl=f"https://example.org/results-{number}",
+                      provider={"name": "Example", "domain": "example.org"}, topics=[])
+    asked = await Asker(await _synced(store, folder)).ask("warehouse grips", NOW, 5)
+    assert isinstance(asked.result, Answer)
+    assert asked.result.page.items[0].title == "Warehouse robots learn new grips"
