@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.queries import SEARCH_SCORE_WEIGHT, SUGGESTIONS, Answer, News, NotFound
-from bot.question import Understood, Vocabulary, understand
+from bot.question import Understood, Vocabulary, name_words, understand
 from bot.results import Page
 from bot.search import SearchIndex, fts_query
 from bot.store.corpus import Filter
 from bot.text import counted, echo
 from bot.trending import Trending
+from bot.vocabulary import normalized, tokens
 
+_QUOTED = re.compile(r'"(\w+)"')  # the words of an FTS5 expression made by fts_query
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "
         "Azure”. /news ask does the same.")
@@ -59,19 +62,16 @@ class Asker:
         return await self.answer(understood, limit, offset)
 
     async def answer(self, understood: Understood, limit: int, offset: int = 0) -> Asked:
-        """The page of articles the question asks for. A provider filter that leaves nothing
-        is read as a word to look for instead ("what did Microsoft do…" means articles about
-        Microsoft as well as from it)."""
+        """The page of articles the question asks for. A provider or topic filter that
+        leaves nothing is read as words to look for instead ("what did Microsoft do…" means
+        articles about Microsoft as well as from it; "cloud" in "regulators california
+        cloud" may be a word of a title, not the Cloud AI tag)."""
         if understood.intent == "related":
             return Asked(understood, await self.news.related(understood.subject, limit, offset))
         asked = await self._listed(understood, limit, offset)
-        provider = understood.provider
-        if provider is not None and isinstance(asked.result, NotFound):
-            relaxed = replace(
-                understood, provider=None,
-                keywords=(*understood.keywords, provider.name),
-                notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
-                                          "that mention it"))
+        for relaxed in _relaxed(asked.understood):
+            if not isinstance(asked.result, NotFound):
+                break
             relaxed_asked = await self._listed(relaxed, limit, offset)
             if not isinstance(relaxed_asked.result, NotFound):
                 return relaxed_asked
@@ -108,22 +108,28 @@ class Asker:
 
     async def _search(self, keywords: tuple[str, ...], where: Filter, limit: int,
                       offset: int) -> Page:
-        """Full-text matches of the keywords within the filter, ranked as /news search
-        ranks them."""
+        """Full-text matches of the keywords within the filter: those whose title holds
+        every keyword first (a title names what an article is about; an excerpt may only
+        mention it), then as /news search ranks them."""
         match = fts_query(" ".join(keywords))
         if match is None:
             return Page([], 0, offset, limit)
-        matches, capped = await self.news.store.search(match)
-        if where != Filter() and matches:
-            kept = await self.news.store.kept([article_id for article_id, _ in matches], where)
-            matches = [hit for hit in matches if hit[0] in kept]
-        scores = self.news.index.scores_of([article_id for article_id, _bm25 in matches])
+        matches, capped = await self.news.store.search_within(match, where)
+        ids = [article_id for article_id, _bm25 in matches]
+        scores = self.news.index.scores_of(ids)
+        titled = self._titled(ids, {normalized(word) for word in _QUOTED.findall(match)})
         ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+            hit[0][0] not in titled, hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
         window = [hit[0][0] for hit in ranked[offset : offset + limit]]
         found = await self.news.store.articles(window)
         return Page([found[i] for i in window if i in found], len(matches), offset, limit,
                     capped)
+
+    def _titled(self, article_ids: list[int], words: set[str]) -> set[int]:
+        """Those of the articles whose title holds every one of `words` (normalized)."""
+        entries = self.news.index.title_entries(article_ids)
+        return {article_id for article_id, entry in entries.items()
+                if words <= {normalized(token) for token in tokens(entry.title)}}
 
     def _nothing(self, understood: Understood) -> NotFound:
         """Nothing matched: say so; near titles when words were looked for."""
@@ -133,3 +139,23 @@ class Asker:
             suggestions = [hit.item.title for hit in hits]
         return NotFound("No article matches all of that; try fewer words or a wider time "
                         "window.", suggestions)
+
+
+def _relaxed(understood: Understood) -> list[Understood]:
+    """The question with its provider, then its topic too, read as words instead of as a
+    filter: what to try, in order, when the filters leave nothing."""
+    tried: list[Understood] = []
+    provider, topic = understood.provider, understood.topic
+    if provider is not None:
+        understood = replace(
+            understood, provider=None, keywords=(*understood.keywords, provider.name),
+            notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
+                                      "that mention it"))
+        tried.append(understood)
+    if topic is not None:
+        tried.append(replace(
+            understood, topic=None, keywords=(*understood.keywords, *name_words(topic)),
+            notes=(*understood.notes, f"nothing tagged {topic.name}: showing articles "
+                                      "that mention it")))
+    return tried
+

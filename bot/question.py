@@ -256,14 +256,23 @@ def understand(text: str, vocabulary: Vocabulary, now: datetime,
     named, corrected, leftover = _names(tokens, vocabulary, known)
     topics = [each for each in named if each.kind == "topic"]
     providers = [each for each in named if each.kind == "provider"]
-    ignored += [each.name for each in topics[1:] + providers[1:]]
-    keywords = tuple(token for token in leftover
-                     if _norm(token) not in STOP_WORDS and len(_norm(token)) > 1)
+    # One topic and one provider narrow the answer; a further name is looked for as words
+    # ("Medical Imaging news about machine learning"), not dropped.
+    words = [*leftover, *(word for each in topics[1:] + providers[1:]
+                          for word in name_words(each))]
+    keywords = tuple(dict.fromkeys(token for token in words
+                                   if _norm(token) not in STOP_WORDS and len(_norm(token)) > 1))
     if keywords and intent == "latest":
         intent = "search"
     return Understood(text, intent, window, topics[0] if topics else None,
                       providers[0] if providers else None, keywords, subject,
                       tuple(corrected), tuple(ignored))
+
+
+def name_words(named: Named) -> list[str]:
+    """The words of a name that say which it is: "Google AI" → google."""
+    return [word for word in utils.default_process(named.name).split()
+            if word not in _NAME_FILLER]
 
 
 def _edits(phrase: str) -> int:
@@ -321,7 +330,6 @@ def _near(tokens: list[str], processed: list[str], start: int, size: int, used: 
     be one it does not know (the typo)."""
     span = range(start, start + size)
     if size > MAX_GUESS_WORDS or any(used[i] for i in span) \
-            or _norm(tokens[start + size - 1]) in STOP_WORDS \
             or all(_norm(tokens[i]) in STOP_WORDS or known(processed[i]) for i in span):
         return None
     # Spaces aside: "teh registr" is near "theregister" as well as "the register".
@@ -330,7 +338,17 @@ def _near(tokens: list[str], processed: list[str], start: int, size: int, used: 
         return None
     hit = process.extractOne(phrase, vocabulary.fuzzy_keys, scorer=OSA.distance,
                              score_cutoff=_edits(phrase))
-    return vocabulary.fuzzy_names[hit[0]] if hit is not None else None
+    if hit is None or not _edges_spelt(hit[0], processed[start], processed[start + size - 1]):
+        return None
+    return vocabulary.fuzzy_names[hit[0]]
+
+
+def _edges_spelt(key: str, first: str, last: str) -> bool:
+    """Whether a stop word at either end of the typed span is part of the name it is near:
+    "the registr" is The Register and "Healthcare T News" Healthcare IT News, but the "on"
+    of "on mahcine learning" belongs to the sentence, not to Machine Learning."""
+    return (first not in STOP_WORDS or key.startswith(first.replace(" ", ""))) \
+        and (last not in STOP_WORDS or key.endswith(last.replace(" ", "")))
 
 
 # ---- time ---------------------------------------------------------------------------------

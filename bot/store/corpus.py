@@ -142,6 +142,20 @@ class CorpusReads:
             matches = list(await cursor.fetchall())
         return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
 
+    async def search_within(self, match: str, where: Filter
+                            ) -> tuple[list[tuple[int, float]], bool]:
+        """`search` narrowed to `where` in the same query: narrowing its COUNT_CAP newest
+        matches afterwards would lose every match of an older window or a rarer topic."""
+        sql, params = _narrowed(
+            "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+            "WHERE articles_fts MATCH ?", [match], where, "a.published_at", topic=True)
+        async with self._reader.execute(
+            "SELECT a.id, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) "
+            f"{sql} ORDER BY articles_fts.rowid DESC LIMIT {COUNT_CAP + 1}", params,
+        ) as cursor:
+            matches = list(await cursor.fetchall())
+        return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
+
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
     ) -> list[Article]:
@@ -178,13 +192,6 @@ class CorpusReads:
             [*params, limit, offset])
         total, capped = await self._count_capped(f"SELECT 1 {sql}", params)
         return Page(items, total, offset, limit, capped)
-
-    async def kept(self, article_ids: Sequence[int], where: Filter) -> set[int]:
-        """Those of `article_ids` that are of the topic and provider and in the window."""
-        sql, params = _narrowed("FROM articles a WHERE a.id IN (SELECT value FROM json_each(?))",
-                                [json_list(article_ids)], where, "a.published_at", topic=True)
-        async with self._reader.execute(f"SELECT a.id {sql}", params) as cursor:
-            return {row[0] for row in await cursor.fetchall()}
 
     async def article(self, article_id: int) -> Article | None:
         items = await self._articles("SELECT id, data FROM articles WHERE id = ?", [article_id])

@@ -1,0 +1,72 @@
+"""Answering questions against real SQLite corpora: filters applied in the search itself,
+and a topic filter that leaves nothing read as words instead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.ask import Asker
+from bot.queries import Answer, News
+from bot.store import Store
+from bot.store.corpus import COUNT_CAP
+from tests.conftest import write_article
+
+NOW = datetime(2022, 6, 1, tzinfo=UTC)
+
+
+def _article(folder: Path, number: int, title: str, when: str, topics: list[str]) -> None:
+    write_article(folder / f"{number:05}.md", title=title, excerpt="",
+                  publishedDateTime=when, originalUrl=f"https://example.org/story-{number}",
+                  provider={"name": "Example", "domain": "example.org"}, topics=topics)
+
+
+async def _synced(store: Store, folder: Path) -> News:
+    news = News(store, folder)
+    assert (await news.sync()).failed == []
+    return news
+
+
+async def test_an_older_window_finds_its_matches_behind_many_newer_ones(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for number in range(3):
+        _article(folder, number, f"Gizmo lab report {number}", "2022-03-10T10:00:00Z", [])
+    for number in range(3, COUNT_CAP + 10):  # newer matches than the search reads at most
+        _article(folder, number, f"Gizmo update {number}", "2022-05-10T10:00:00Z", [])
+    asked = await Asker(await _synced(store, folder)).ask("gizmo in March 2022", NOW, 5)
+    assert isinstance(asked.result, Answer)
+    assert asked.result.page.total == 3
+    assert {item.title for item in asked.result.page.items} == {
+        "Gizmo lab report 0", "Gizmo lab report 1", "Gizmo lab report 2"}
+
+
+async def test_a_topic_that_leaves_nothing_is_looked_for_as_words(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "small"
+    _article(folder, 0, "Azure adds GPU regions", "2022-05-02T10:00:00Z", ["Cloud AI"])
+    _article(folder, 1, "Regulators probe rising cloud costs", "2022-05-03T10:00:00Z", ["AI"])
+    asked = await Asker(await _synced(store, folder)).ask("regulators cloud", NOW, 5)
+    assert asked.line == ("Understood: 'regulators cloud' (nothing tagged Cloud AI: showing "
+                          "articles that mention it)")
+    assert isinstance(asked.result, Answer)
+    assert [item.title for item in asked.result.page.items] == [
+        "Regulators probe rising cloud costs"]
+
+
+async def test_a_title_holding_every_word_ranks_above_an_excerpt_mentioning_them(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "titled"
+    write_article(folder / "0.md", title="Warehouse robots learn new grips",
+                  excerpt="", publishedDateTime="2022-05-01T10:00:00Z",
+                  originalUrl="https://example.org/grips",
+                  provider={"name": "Example", "domain": "example.org"}, topics=[])
+    for number in range(1, 4):  # newer, so ranked higher by score alone
+        write_article(folder / f"{number}.md", title=f"Quarterly results {number}",
+                      excerpt="Its warehouse robots learn new grips, the report says.",
+                      publishedDateTime=f"2022-05-2{number}T10:00:00Z",
+                      originalUrl=f"https://example.org/results-{number}",
+                      provider={"name": "Example", "domain": "example.org"}, topics=[])
+    asked = await Asker(await _synced(store, folder)).ask("warehouse grips", NOW, 5)
+    assert isinstance(asked.result, Answer)
+    assert asked.result.page.items[0].title == "Warehouse robots learn new grips"
