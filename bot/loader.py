@@ -441,6 +441,7 @@ class _SyncWriter:
         self.published: dict[str, str] = {}
         self.affected: set[str] = set()  # URLs whose versions changed
         self.warnings: dict[str, tuple[str, ...]] = {}
+        self.ids: dict[str, int] = {}  # by URL, the ids of the articles `finish` looked at
 
     async def run(
         self, batches: AsyncIterator[list[_FileResult]], total: int, progress: Progress | None,
@@ -519,12 +520,12 @@ class _SyncWriter:
         """Remove deleted files, then merge and write every affected article."""
         tx = self.tx
         report = self.report
-        gone = [self.known[path].id for path in report.removed]
+        gone = self._removed_ids()
         for versions in (await tx.stored_versions(gone)).values():
             self.affected.update(url for url, _stub, _when, _data in versions)
         await tx.remove_files(gone)
         urls = sorted(self.affected | self.fullest.urls())
-        ids = await tx.article_ids(urls)
+        ids = self.ids = await tx.article_ids(urls)
         stored = ids.keys() & self.affected  # affected articles that existed before
         first_new_id = await tx.next_id("articles")
         self._give_ids([url for url in urls if url in self.affected and url not in stored],
@@ -566,6 +567,10 @@ class _SyncWriter:
             names.sort()
         report.warnings = [f"{path}: {warning}" for path in sorted(self.warnings)
                            for warning in self.warnings[path]]
+
+    def _removed_ids(self) -> list[int]:
+        """The ids of the files this sync removes."""
+        return [self.known[path].id for path in self.report.removed]
 
     def _count_merged(self, files_of: dict[str, dict[int, bool]]) -> None:
         """Count the articles written that several files give in full: `files_of` has every
@@ -640,9 +645,9 @@ async def sync_feeds(
     retention_days: int,
 ) -> list[SyncReport]:
     """Write several feeds' new and changed entries (each its source's "file": path = the
-    entry's canonical URL, its one version the entry's record) in one transaction, feed
-    after feed as `sync_feed` would: a report each, in order, their duration the whole
-    transaction's.
+    entry's canonical URL, its one version the entry's record) in one transaction, merged
+    and written together as one sync of all of them would: a report each, in order (its
+    `article_ids` those of its own entries), their duration the whole transaction's.
 
     Entries that dropped off a feed stay; those published more than `retention_days`
     before `now` are removed (0 keeps them forever). A feed removed meanwhile gets nothing.
@@ -652,8 +657,7 @@ async def sync_feeds(
     cutoff = now - timedelta(days=retention_days) if retention_days > 0 else None
     async with store.transaction() as tx:
         with _collector_paused():
-            for (feed, records), report in zip(feeds, reports, strict=True):
-                await _write_feed(tx, feed, records, report, now=now, cutoff=cutoff)
+            await _write_feeds(tx, feeds, reports, now=now, cutoff=cutoff)
     articles = await store.article_count()
     for report in reports:
         report.articles = articles
@@ -661,24 +665,82 @@ async def sync_feeds(
     return reports
 
 
-async def _write_feed(tx: Transaction, feed: Feed, records: Sequence[Record],
-                      report: SyncReport, *, now: datetime, cutoff: datetime | None) -> None:
-    """One feed's writes, inside the transaction of `sync_feeds`."""
-    source_id = await tx.feed_source(feed.id)
-    if source_id is None:
-        report.refused = f"feed {feed.url} was removed: its entries were not stored"
-        return
-    current = [record for record in records if cutoff is None
-               or datetime.fromisoformat(record["published_at"]) >= cutoff]
-    urls = {record["url"] for record in current}
-    expired = ([url for url in await tx.entries_published_before(source_id, cutoff)
-                if url not in urls] if cutoff is not None else [])
-    known = await tx.file_states([*sorted(urls), *expired], source_id)
-    results = await _entry_results(tx, current, known, now, report)
-    report.removed = expired
-    if results or expired:
-        await _SyncWriter(tx, known, report, source_id).run(
-            _one_batch(results), len(results), None, None)
+class _FeedEntries(NamedTuple):
+    """One feed's part of a group's write: its source, its current entries, its report."""
+
+    source_id: int
+    records: list[Record]
+    report: SyncReport
+
+
+async def _write_feeds(tx: Transaction, feeds: Sequence[tuple[Feed, Sequence[Record]]],
+                       reports: list[SyncReport], *, now: datetime,
+                       cutoff: datetime | None) -> None:
+    """The writes of `sync_feeds`, inside its transaction: what the store knows of every
+    feed's entries read in one query each, then one writer over them all."""
+    sources = await tx.feed_sources([feed.id for feed, _records in feeds])
+    parts: list[_FeedEntries] = []
+    for (feed, records), report in zip(feeds, reports, strict=True):
+        if feed.id not in sources:
+            report.refused = f"feed {feed.url} was removed: its entries were not stored"
+            continue
+        parts.append(_FeedEntries(sources[feed.id], [
+            record for record in records if cutoff is None
+            or datetime.fromisoformat(record["published_at"]) >= cutoff], report))
+    old = (await tx.entries_published_before([part.source_id for part in parts], cutoff)
+           if cutoff is not None else {})
+    paths: dict[int, list[str]] = {}
+    for part in parts:
+        urls = {record["url"] for record in part.records}
+        part.report.removed = [url for url in old.get(part.source_id, ()) if url not in urls]
+        paths[part.source_id] = [*sorted(urls), *part.report.removed]
+    known = await tx.feed_file_states(paths)
+    writer = _FeedsWriter(tx, await tx.next_id("files"))
+    for part in parts:
+        results = await _entry_results(tx, part.records, known[part.source_id], now,
+                                       part.report)
+        await writer.add_feed(part.source_id, known[part.source_id], part.report, results)
+    await writer.write()
+
+
+class _FeedsWriter(_SyncWriter):
+    """A group of feeds' writes: each feed's entries recorded as files of its own source,
+    then one merge and one write of every article they touched (one full-text insert, one
+    renaming of topics and providers) instead of one of each per feed."""
+
+    def __init__(self, tx: Transaction, next_file_id: int):
+        super().__init__(tx, {}, SyncReport(seeds_dir=""))
+        self.next_file_id = next_file_id
+        self._gone: list[int] = []  # ids of the entries that expired, of every feed
+        self._reports: list[SyncReport] = []
+
+    async def add_feed(self, source_id: int, known: dict[str, FileState], report: SyncReport,
+                       results: list[_FileResult]) -> None:
+        """Record one feed's new and changed entries, and note its expired ones (its
+        report's `removed`) for removal."""
+        self.source_id, self.known, self.report = source_id, known, report
+        self._gone.extend(known[path].id for path in report.removed)
+        self._reports.append(report)
+        if results:
+            await self.add(results)
+
+    def _removed_ids(self) -> list[int]:
+        return self._gone
+
+    async def write(self) -> None:
+        """Merge and write every article the feeds' entries changed, and give each feed's
+        report the ids of its own."""
+        if not (self.loaded or self._gone):
+            return
+        self.report = SyncReport(seeds_dir="")
+        await self.finish(None)
+        written = set(self.report.article_ids)
+        for report in self._reports:
+            report.added.sort()
+            report.updated.sort()
+            own = {self.ids[url] for url in (*report.added, *report.updated, *report.removed)
+                   if url in self.ids}
+            report.article_ids = sorted(own & written)
 
 
 async def remove_feed(store: Store, feed: Feed) -> SyncReport:

@@ -253,9 +253,9 @@ class News:
 
     async def _store_polled(self, group: list[Polled], now: datetime, article_ids: list[int]
                             ) -> list[FeedOutcome]:
-        """Store a group of polls: their entries in one transaction, then each feed's new
-        state. If that transaction fails, each feed's entries are written alone, so that
-        one feed's trouble costs only that feed (see `_write_alone`)."""
+        """Store a group of polls: their entries in one transaction, then the feeds' new
+        states in one statement. If that transaction fails, each feed's entries are written
+        alone, so that one feed's trouble costs only that feed (see `_write_alone`)."""
         with_entries = [polled for polled in group if polled.document is not None]
         if len(with_entries) == 1:
             synced = await self._write_alone(with_entries[0], now)
@@ -268,7 +268,12 @@ class News:
                 synced = {}
                 for polled in with_entries:
                     synced.update(await self._write_alone(polled, now))
-        return [await self._outcome(polled, synced, article_ids) for polled in group]
+        outcomes = [self._outcome(polled, synced, article_ids) for polled in group]
+        # Every feed's new state but those whose entries could not be stored, which keep
+        # their old one so that the next poll fetches their entries again.
+        await self.store.feeds.save([polled.feed for polled in group
+                                     if not isinstance(synced.get(polled.feed.id), str)])
+        return outcomes
 
     async def _write_entries(self, group: list[Polled], now: datetime
                              ) -> dict[int, SyncReport | str]:
@@ -292,10 +297,9 @@ class News:
         except StorageError as exc:
             return {polled.feed.id: f"its entries could not be stored: {exc}"}
 
-    async def _outcome(self, polled: Polled, synced: dict[int, SyncReport | str],
-                       article_ids: list[int]) -> FeedOutcome:
-        """Save a feed's new state and say what its poll came to. A feed whose entries could
-        not be stored keeps its old state, so that the next poll fetches them again."""
+    def _outcome(self, polled: Polled, synced: dict[int, SyncReport | str],
+                 article_ids: list[int]) -> FeedOutcome:
+        """What a feed's poll came to."""
         result = synced.get(polled.feed.id)
         if isinstance(result, str):
             log.warning("feed %s: %s", polled.feed.url, result)
@@ -308,7 +312,6 @@ class News:
             outcome = FeedOutcome(polled.feed.url, polled.outcome, polled.reason,
                                   len(result.added), len(result.updated), result.unchanged,
                                   polled.document.skipped, polled.seconds)
-        await self.store.feeds.save(polled.feed)
         if polled.outcome in ("failed", "gone"):
             log.warning("feed %s: %s", polled.feed.url, polled.reason)
         return outcome

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -68,6 +69,13 @@ _DATES = frozenset({"pubDate", "published", "issued", "created", "date", "update
 _CHANNELS = ("channel", f"{_RSS1}channel")
 _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "td", "h1", "h2", "h3", "h4", "h5",
                          "h6", "blockquote", "pre", "hr", "figcaption"})
+# A plain start or end tag: a name of letters and digits, attributes with quoted or plain
+# values. HTML made of text and these alone reads as HTMLParser reads it: its text is what
+# lies between the tags, entities decoded. Anything else (comments, CDATA, a stray `<`,
+# a namespaced name) goes to HTMLParser.
+_PLAIN_TAG = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9]*)"
+    r"(?:\s+[^\s\"'<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'<>=`]+))?)*\s*/?>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,10 +601,44 @@ class _Text:
 def _html_text(html: str) -> _Text:
     if "<" not in html and "&" not in html:  # plain text: nothing for a parser to do
         return _Text(" ".join(html.split()), None)
+    plain = _plain_html_text(html)
+    if plain is not None:
+        return plain
+    extractor = _extracted(html)
+    return _Text(" ".join("".join(extractor.parts).split()), extractor.image)
+
+
+def _extracted(html: str) -> _TextExtractor:
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
-    return _Text(" ".join("".join(extractor.parts).split()), extractor.image)
+    return extractor
+
+
+def _plain_html_text(html: str) -> _Text | None:
+    """`_html_text` of HTML made of text and plain tags only (most feeds' summaries), read
+    with one regular expression instead of HTMLParser's Python loop; None for other HTML."""
+    parts: list[str] = []
+    image: str | None = None
+    end = 0
+    for tag in _PLAIN_TAG.finditer(html):
+        text = html[end : tag.start()]
+        if "<" in text:
+            return None
+        parts.append(unescape(text))
+        end = tag.end()
+        name = tag[2].lower()
+        if name in _BLOCK_TAGS:
+            parts.append(" ")
+        elif name in _HIDDEN_TAGS:
+            return None
+        elif name == "img" and image is None and not tag[1]:
+            image = _extracted(tag[0]).image  # its attributes, as HTMLParser reads them
+    rest = html[end:]
+    if "<" in rest:
+        return None
+    parts.append(unescape(rest))
+    return _Text(" ".join("".join(parts).split()), image)
 
 
 class _TextExtractor(HTMLParser):

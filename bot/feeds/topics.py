@@ -87,6 +87,9 @@ class Tagger:
                 self._known.setdefault(words, topic)
         # No run of words longer than the longest known topic can be one.
         self._max_words = max((len(words) for words in self._known), default=0)
+        # Only a run that starts with a known topic's first word can be one: most words of
+        # a text start none, and are never looked up again.
+        self._first_words = frozenset(words[0] for words in self._known)
         spelling = {" ".join(words): topic for words, topic in self._known.items()}
         # Each rule's topic as the store spells it, when the store knows it.
         self._rule_names = tuple(spelling.get(" ".join(_words(topic)), topic)
@@ -99,8 +102,10 @@ class Tagger:
             name = self._rule_names[position]
             found.setdefault(name.casefold(), name)
         words = _words(text)
+        starts = [start for start, word in enumerate(words) if word in self._first_words]
+        # Shorter runs first, then by position: the order the topics are listed in.
         for size in range(1, min(self._max_words, len(words)) + 1):
-            for start in range(len(words) - size + 1):
+            for start in starts:
                 known = self._known.get(words[start : start + size])
                 if known is not None:
                     found.setdefault(known.casefold(), known)
@@ -136,5 +141,8 @@ def _longer_phrases(words: list[str], start: int) -> list[int]:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(word.casefold().replace("\u2019", "'") for word in _WORD.findall(text))
+    words = map(str.casefold, _WORD.findall(text))
+    if "\u2019" in text:
+        return tuple(word.replace("\u2019", "'") for word in words)
+    return tuple(words)
 

@@ -121,16 +121,17 @@ class FeedStore:
         found = await self._select("WHERE f.key = ? OR f.url = ?", (canonical_url(url), url))
         return found[0] if found else None
 
-    async def save(self, feed: Feed) -> None:
-        """Store a feed's state after a poll (a feed removed meanwhile stays removed)."""
+    async def save(self, feeds: Sequence[Feed]) -> None:
+        """Store feeds' states after a poll, in one statement (a feed removed meanwhile
+        stays removed)."""
         async with self._write_lock:
-            await self._writer.execute(
+            await self._writer.executemany(
                 "UPDATE feeds SET url = ?, title = coalesce(?, title), etag = ?, "
                 "last_modified = ?, status = ?, failures = ?, failing_since = ?, "
                 "last_error = ?, last_poll_at = ?, next_poll_at = ?, min_interval_minutes = ? "
                 "WHERE id = ?",
-                [feed.url, feed.title, feed.etag, feed.last_modified, feed.status,
-                 feed.failures, _iso(feed.failing_since), feed.last_error,
-                 _iso(feed.last_poll_at), _iso(feed.next_poll_at), feed.min_interval_minutes,
-                 feed.id],
+                [(feed.url, feed.title, feed.etag, feed.last_modified, feed.status,
+                  feed.failures, _iso(feed.failing_since), feed.last_error,
+                  _iso(feed.last_poll_at), _iso(feed.next_poll_at), feed.min_interval_minutes,
+                  feed.id) for feed in feeds],
             )

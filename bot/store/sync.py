@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import aiosqlite
+import orjson
 
 from bot.articles import Record
 from bot.ranking import rank_score
@@ -114,15 +115,45 @@ class Transaction:
                                     [source_id]) as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
-    async def entries_published_before(self, source_id: int, before: datetime) -> list[str]:
-        """The entries of a feed whose article was published before `before`."""
+    async def feed_sources(self, feed_ids: Sequence[int]) -> dict[int, int]:
+        """The source ids of these feeds, by feed id; feeds removed are left out."""
+        return await self._lookup("feeds", "id", "source_id", feed_ids)
+
+    async def entries_published_before(self, source_ids: Sequence[int], before: datetime
+                                       ) -> dict[int, list[str]]:
+        """The entries of these feeds' sources whose article was published before `before`,
+        by source id (sources with none left out)."""
+        found: dict[int, list[str]] = {}
         async with self._db.execute(
-            "SELECT f.path FROM files f JOIN mentions m ON m.file_id = f.id AND m.is_stub = 0 "
+            "SELECT f.source_id, f.path FROM files f "
+            "JOIN mentions m ON m.file_id = f.id AND m.is_stub = 0 "
             "JOIN articles a ON a.id = m.article_id "
-            "WHERE f.source_id = ? AND a.published_at < ? ORDER BY f.path",
-            [source_id, int(before.timestamp())],
+            "WHERE f.source_id IN (SELECT value FROM json_each(?)) AND a.published_at < ? "
+            "ORDER BY f.source_id, f.path",
+            [json_list(source_ids), int(before.timestamp())],
         ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+            for source_id, path in await cursor.fetchall():
+                found.setdefault(source_id, []).append(path)
+        return found
+
+    async def feed_file_states(self, paths: Mapping[int, Sequence[str]]
+                               ) -> dict[int, dict[str, FileState]]:
+        """What the store knows of these files of several sources (source id → paths), by
+        source id and path (unknown files left out): one query for a group of feeds."""
+        pairs = [[source_id, path] for source_id, source_paths in paths.items()
+                 for path in source_paths]
+        found: dict[int, dict[str, FileState]] = {source_id: {} for source_id in paths}
+        if not pairs:  # nothing to ask SQLite: spare the round trip to its thread
+            return found
+        async with self._db.execute(
+            "SELECT f.source_id, f.id, f.path, f.size, f.mtime_ns, f.hash, f.error "
+            "FROM json_each(?) AS wanted JOIN files f "
+            "ON f.source_id = wanted.value ->> 0 AND f.path = wanted.value ->> 1",
+            [orjson.dumps(pairs).decode()],  # pairs, which `json_list` does not take
+        ) as cursor:
+            for source_id, *state in await cursor.fetchall():
+                found[source_id][state[1]] = FileState._make(state)
+        return found
 
     async def drop_feed(self, feed_id: int, source_id: int) -> None:
         """Forget a feed whose entries were removed, and remember it was removed."""
