@@ -275,3 +275,16 @@ async def test_what_start_up_made_is_frozen_until_the_bot_closes(
         assert gc.get_freeze_count() > 0
     # ...and back in them once it is closed, so whatever of it is garbage can be collected.
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_stopping_bot_answers_new_commands_with_a_restarting_note(
+    fake: FakeDiscord, bot: NewsBot
+) -> None:
+    bot.stopping = True  # what close() sets first, before the cogs unload
+    handle = await fake.slash("news latest", {})
+    reply = (await handle.response()).json["data"]
+    assert reply["flags"] & EPHEMERAL
+    assert reply["embeds"][0]["title"] == "The bot is restarting; please try again in a minute."
+    bot.stopping = False
+    again = await fake.slash("news latest", {})
+    assert _embed((await again.response()).json)["title"].startswith("Latest")
