@@ -3,8 +3,10 @@ SQLite's errors into the project's `StorageError`s."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from importlib import resources
@@ -31,6 +33,7 @@ from bot.exceptions import (
 # sync, wait their turn instead of failing; a process that keeps the lock for longer than
 # that is stuck, and the error says so.
 BUSY_TIMEOUT_MS = 300_000
+WAL_RETRY_S = 0.05  # between tries to switch a new database to WAL (see `_use_wal`)
 
 
 async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
@@ -40,7 +43,7 @@ async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connectio
     writer = await _Connection.adopt(path, _open_checked(path))
     try:
         await writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await writer.execute("PRAGMA journal_mode=WAL")
+        await _use_wal(writer)
         await writer.execute("PRAGMA synchronous=NORMAL")
         # A sync touches many index pages at once; 64 MiB of cache keeps them in memory.
         await writer.execute("PRAGMA cache_size=-65536")
@@ -59,6 +62,28 @@ async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connectio
     await reader.execute("PRAGMA query_only=ON")
     await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return reader, writer
+
+
+async def _use_wal(db: _Connection) -> None:
+    """Put the database in WAL mode (kept in the file).
+
+    Switching a new database's journal mode takes a lock SQLite does not wait for (its busy
+    handler is not called there), so several processes opening a new database at once
+    would see "database is locked": they wait their turn here instead, as long as any
+    other write would wait.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except StorageError as exc:
+            cause = exc.__cause__
+            busy = (isinstance(cause, sqlite3.Error)
+                    and getattr(cause, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY)
+            if not busy or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(WAL_RETRY_S)
 
 
 def _migrations() -> list[tuple[int, Traversable]]:
