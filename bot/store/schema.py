@@ -221,10 +221,22 @@ def _check_ours(path: Path) -> None:
     """Refuse a file that is not a database of ours (or a new, empty one) before writing.
 
     The look is read-only, so that closing it cannot checkpoint another program's
-    write-ahead log into its file; the -wal and -shm files it makes are removed.
+    write-ahead log into its file. A refused file is left as it was: the -wal and -shm
+    files the look made are removed. Those beside a database of ours are kept: another
+    process of ours may have opened it meanwhile, and they are its live log.
     """
     companions = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm")]
     made = [companion for companion in companions if not companion.exists()]
+    try:
+        _refuse_unless_ours(path)
+    except StorageError:
+        for companion in made:
+            companion.unlink(missing_ok=True)
+        raise
+
+
+def _refuse_unless_ours(path: Path) -> None:
+    """Raise the `StorageError` that says why the file at `path` is not ours to write."""
     try:
         with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -232,9 +244,6 @@ def _check_ours(path: Path) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error as exc:
         raise storage_error(path, exc) from None
-    finally:
-        for companion in made:
-            companion.unlink(missing_ok=True)
     newest = _migrations()[-1][0]
     if version == 0 and not tables:
         return
