@@ -41,7 +41,6 @@ import shutil
 import signal
 import sys
 import time
-import tracemalloc
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -64,6 +63,7 @@ from bench import typos as typo_bench  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from bench.perfshape import costs_of  # noqa: E402
 from bench.shape import REAL_22_FILES, ShapeCounter  # noqa: E402
+from bench.traced import traced_mb  # noqa: E402
 from bot.loader import sync  # noqa: E402
 from bot.queries import News  # noqa: E402
 from bot.results import TitleEntry  # noqa: E402
@@ -809,18 +809,9 @@ def measure_bot(size: int, db_path: Path, seeds: Path, inputs: Inputs) -> list[F
 
 
 async def traced_index_mb(store: Store) -> float:
-    """MB that a search index built from `store` holds (tracemalloc: every Python and numpy
-    allocation still alive, whatever the C library keeps mapped besides)."""
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        index = await SearchIndex.build(store)
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    del index
-    return held / 2**20
+    """MB that a search index built from `store` holds."""
+    held, _index = await traced_mb(lambda: SearchIndex.build(store))
+    return held
 
 
 async def measure_in_process(size: int, seed: int, folder: Path, db_path: Path

@@ -19,13 +19,12 @@ that is not itself a word of the corpus:
 
 from __future__ import annotations
 
-import gc
 import time
-import tracemalloc
 from collections.abc import Awaitable, Callable
 from random import Random
 from typing import TYPE_CHECKING
 
+from bench.traced import traced_mb
 from bot.queries import Answer, News
 from bot.search import fts_query
 from bot.store import Store
@@ -107,15 +106,8 @@ def _correct(news: News, word: str) -> Callable[[], Awaitable[object]]:
 
 async def traced_vocabulary_mb(store: Store) -> tuple[float, int]:
     """MB a vocabulary built from `store` holds, words included, and its number of words."""
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        vocabulary = await Vocabulary.build(store)
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    return held / 2**20, len(vocabulary)
+    held, vocabulary = await traced_mb(lambda: Vocabulary.build(store))
+    return held, len(vocabulary)
 
 
 async def measure(news: News, seed: int, percentile: Callable[[list[float], float], float],

@@ -86,7 +86,8 @@ class Asker:
                        window.start if window else None, window.end if window else None)
         if understood.keywords:
             page = await self._search(understood.keywords, where, limit, offset)
-            corrected = dict(self.news.correct(understood.keywords)) if not page.total else {}
+            corrected = (dict(await self.news.verified_corrections(understood.keywords))
+                         if not page.total else {})
             if corrected:
                 understood = replace(
                     understood,
@@ -148,7 +149,7 @@ def _relaxed(understood: Understood) -> list[Understood]:
     provider, topic = understood.provider, understood.topic
     if provider is not None:
         understood = replace(
-            understood, provider=None, keywords=(*understood.keywords, provider.name),
+            understood, provider=None, keywords=(*understood.keywords, *name_words(provider)),
             notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
                                       "that mention it"))
         tried.append(understood)

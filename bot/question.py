@@ -362,11 +362,13 @@ def _time_window(text: str, now: datetime) -> tuple[str, Window | None, list[str
     for name, pattern in _TIME_PATTERNS:
         for match in pattern.finditer(text):
             window = _window(name, match, now)
+            # Blanked, not cut: the later matches' offsets (in the text as it was) hold.
+            rest = text[: match.start()] + " " * len(match.group()) + text[match.end():]
             if window is None:
                 ignored.append(match.group())
-                text = text[: match.start()] + " " + text[match.end():]
+                text = rest
                 continue
-            return text[: match.start()] + " " + text[match.end():], window, ignored
+            return rest, window, ignored
     return text, None, ignored
 
 

@@ -123,7 +123,9 @@ class Service:
             bot.metrics.set_shard(shard, latency, guilds[shard])
         store = bot.news.store
         try:
-            version = await store.data_version()
+            # The corpus version, not data_version: that one also moves at every lease
+            # renewal and follow or digest write, and the count reads every mention.
+            version = await store.corpus_version()
             if version != self._counted_version:
                 bot.metrics.set_articles(await store.articles_by_source_kind())
                 self._counted_version = version

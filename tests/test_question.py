@@ -181,3 +181,11 @@ async def test_the_seeds_corpus_names_are_the_vocabulary(news: News) -> None:
         "what did Microsoft do in AI hardware last week?", vocabulary, NOW)
     assert understood.describe() == "AI Hardware · Microsoft · since 2022-05-23"
     assert understood.topic is not None and understood.topic.name == "AI Hardware"
+
+
+def test_a_time_after_an_ignored_one_is_cut_out_whole() -> None:
+    understood = understand("in feb 30 robots in march 2022 please", VOCABULARY, NOW,
+                            known=lambda word: word in KNOWN)
+    assert understood.window is not None
+    assert understood.window.start == datetime(2022, 3, 1, tzinfo=UTC)
+    assert understood.keywords == ()  # nothing of "in march 2022" is left over as a word

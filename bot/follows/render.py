@@ -8,7 +8,7 @@ import discord
 
 from bot.follows.state import Follow
 from bot.render import NEWS_COLOUR, escape
-from bot.text import shorten
+from bot.text import counted, page_of, shorten
 
 LINE_BUDGET = 380  # per follow, so a page of ten always fits a description
 
@@ -41,8 +41,8 @@ def follows_embed(follows: Sequence[Follow], offset: int, total: int, page_size:
                              "from a provider or with keywords in a channel.")
         return embed
     embed.description = "\n".join(follow_line(f, topic_names, provider_names) for f in follows)
-    pages = (total + page_size - 1) // page_size
-    embed.set_footer(text=f"Page {offset // page_size + 1} of {pages} · {total} follows")
+    embed.set_footer(text=f"Page {page_of(offset, page_size, total)} · "
+                          f"{counted(total, 'follow')}")
     return embed
 
 

@@ -14,7 +14,7 @@ import orjson
 
 from bot.follows.rules import Candidate, FollowRule
 from bot.follows.state import PAUSE_AFTER, PAUSED_FAILING, Follow, Outgoing
-from bot.store.sql import SET_META
+from bot.store.sql import SET_META, json_list
 
 CURSOR_KEY = "follow_cursor"
 _FOLLOW_COLUMNS = (
@@ -259,7 +259,7 @@ class FollowStore:
         await self._write(
             "UPDATE follow_posts SET state = 'sending', nonce = ?, attempt_at = ? "
             "WHERE follow_id = ? AND url IN (SELECT value FROM json_each(?))",
-            (nonce, _iso(now), follow_id, orjson.dumps(list(urls)).decode()))
+            (nonce, _iso(now), follow_id, json_list(urls)))
 
     async def mark_pending(self, follow_id: int, urls: Sequence[str]) -> None:
         """After a send Discord refused (it made nothing): the rows are to post again."""
@@ -267,7 +267,7 @@ class FollowStore:
             "UPDATE follow_posts SET state = 'pending', nonce = NULL, attempt_at = NULL "
             "WHERE follow_id = ? AND state = 'sending' "
             "AND url IN (SELECT value FROM json_each(?))",
-            (follow_id, orjson.dumps(list(urls)).decode()))
+            (follow_id, json_list(urls)))
 
     async def mark_sent(self, follow_id: int, urls: Sequence[str], message_id: int | None,
                         now: datetime) -> None:
@@ -276,7 +276,7 @@ class FollowStore:
             cursor = await db.execute(
                 "UPDATE follow_posts SET state = 'sent', message_id = ? WHERE follow_id = ? "
                 "AND state != 'sent' AND url IN (SELECT value FROM json_each(?))",
-                (message_id, follow_id, orjson.dumps(list(urls)).decode()))
+                (message_id, follow_id, json_list(urls)))
             await db.execute(
                 "UPDATE follows SET posted = posted + ?, last_post_at = ?, failure = NULL, "
                 "failing_since = NULL, retry_at = NULL WHERE id = ?",
@@ -287,4 +287,4 @@ class FollowStore:
         await self._write(
             "UPDATE follow_posts SET state = 'skipped' WHERE follow_id = ? "
             "AND url IN (SELECT value FROM json_each(?))",
-            (follow_id, orjson.dumps(list(urls)).decode()))
+            (follow_id, json_list(urls)))
