@@ -13,6 +13,7 @@ import pytest
 from bench.follows import follow_mix, new_articles
 from bot.follows.matcher import FollowMatcher
 from bot.follows.rules import Candidate, FollowRule, FollowRuleError, Terms
+from tests.follow_reference import matches
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,7 +25,7 @@ def article(article_id: int, title: str, excerpt: str = "", topics: tuple[str, .
 
 def one_by_one(rules: dict[int, FollowRule], articles: list[Candidate]) -> dict[int, list[int]]:
     """What the matcher must answer: every rule checked against every article."""
-    found = {follow_id: [a.id for a in articles if rule.matches(a)]
+    found = {follow_id: [a.id for a in articles if matches(rule, a)]
              for follow_id, rule in rules.items()}
     return {follow_id: ids for follow_id, ids in found.items() if ids}
 

@@ -160,30 +160,6 @@ class Candidate:
     provider_domain: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleWords:
-    """An article's words in order (title, a break, excerpt) and as a set."""
-
-    sequence: tuple[str, ...]
-    present: frozenset[str]
-
-    @classmethod
-    def of(cls, article: Candidate) -> ArticleWords:
-        title, excerpt = words_of(article.title), words_of(article.excerpt)
-        # "" is never a word: a phrase cannot run from the title into the excerpt.
-        return cls((*title, "", *excerpt), frozenset(title).union(excerpt))
-
-    def has_phrase(self, phrase: tuple[str, ...]) -> bool:
-        size, first, sequence = len(phrase), phrase[0], self.sequence
-        return any(word == first and sequence[start:start + size] == phrase
-                   for start, word in enumerate(sequence))
-
-    def has_any(self, terms: Terms) -> bool:
-        """Whether any word or phrase of `terms` occurs here."""
-        return not self.present.isdisjoint(terms.words) or any(
-            self.has_phrase(phrase) for phrase in terms.phrases)
-
-
 def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
     return any(words[start:start + len(part)] == part for start in range(len(words)))
 
@@ -222,18 +198,6 @@ class FollowRule:
                     raise FollowRuleError(
                         f"keyword {_shown(term)} is excluded by {_shown(out)}: an article "
                         "with it would never be posted; remove it from keywords or exclude")
-
-    def matches(self, article: Candidate, words: ArticleWords | None = None) -> bool:
-        """Whether `article` is what this follow asks for (`words`: its words, if known)."""
-        if self.topic_key is not None and self.topic_key not in article.topic_keys:
-            return False
-        if self.provider_domain is not None and self.provider_domain != article.provider_domain:
-            return False
-        if not (self.keywords or self.exclude):
-            return True
-        words = words or ArticleWords.of(article)
-        return (not self.keywords or words.has_any(self.keywords)) and not (
-            self.exclude and words.has_any(self.exclude))
 
     def to_json(self) -> str:
         return json.dumps({"topic": self.topic_key, "provider": self.provider_domain,
