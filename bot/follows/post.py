@@ -95,10 +95,11 @@ class Poster:
     async def articles(self, follow: Follow, rows: Sequence[Outgoing]) -> list[Article]:
         """The stored articles of these rows, in order; rows whose article is gone (a feed
         dropped it meanwhile) are left out of the outbox."""
+        stored = await self.store.articles_by_url([row.url for row in rows])
         found: list[Article] = []
         gone: list[str] = []
         for row in rows:
-            article = await self.store.article_by_url(row.url)
+            article = stored.get(row.url)
             if article is None or article.is_stub:
                 gone.append(row.url)
             else:

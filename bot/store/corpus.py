@@ -201,6 +201,12 @@ class CorpusReads:
         items = await self._articles("SELECT id, data FROM articles WHERE url = ?", [canonical])
         return items[0] if items else None
 
+    async def articles_by_url(self, canonical: Sequence[str]) -> dict[str, Article]:
+        """The stored articles of these canonical URLs, by URL (missing ones left out)."""
+        sql = "SELECT id, data FROM articles WHERE url IN (SELECT value FROM json_each(?))"
+        return {article.url: article
+                for article in await self._articles(sql, [json_list(canonical)])}
+
     async def articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
         sql = "SELECT id, data FROM articles WHERE id IN (SELECT value FROM json_each(?))"
         return {article.article_id or 0: article

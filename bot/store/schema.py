@@ -113,7 +113,8 @@ async def _migrate(db: aiosqlite.Connection) -> None:
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {version}")
     except BaseException:
-        await db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back itself (a full disk, say)
+            await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
 
