@@ -166,23 +166,40 @@ def _workers(files: int) -> AbstractContextManager[ProcessPoolExecutor | None]:
     return process_pool(workers)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a sync's transaction.
+class _CollectorPauses:
+    """Who holds Python's cyclic garbage collector paused: it resumes when the last ends."""
+
+    def __init__(self) -> None:
+        self.holders = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if not self.holders and not gc.isenabled():  # paused by someone else: theirs to resume
+            yield
+            return
+        self.holders += 1
+        gc.disable()
+        try:
+            yield
+        finally:
+            self.holders -= 1
+            if not self.holders:
+                gc.enable()
+
+
+_PAUSES = _CollectorPauses()
+
+
+def collector_paused() -> AbstractContextManager[None]:
+    """Pause Python's cyclic garbage collector during a sync's transaction or a poll.
 
     A sync keeps hundreds of thousands of objects until it ends, none in reference cycles,
     and each full collection walks all of them: at 100,000 files that cost 8 s of CPU.
-    Memory is still freed as usual by reference counting. Transactions never overlap, so
-    neither do pauses.
+    During a poll, each full collection would walk every object of the process, a pause
+    in the middle of the commands answered meanwhile. Memory is still freed as usual by
+    reference counting. A sync and a poll may overlap: the collector resumes when both end.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return _PAUSES.held()
 
 
 async def _parse_batches(
@@ -394,7 +411,7 @@ async def _sync_folder(
             # Hashes of files that loaded: a touched file with the same content needs no parse.
             good_hashes = {path: plan.known[path].hash for path in plan.candidates
                            if path in plan.known and not plan.known[path].error}
-            with _collector_paused():
+            with collector_paused():
                 # No reference to the writer outlives `run`: what it held is freed before
                 # the collector resumes, rather than walked by its next pass.
                 await _SyncWriter(tx, plan.known, report).run(
@@ -656,7 +673,7 @@ async def sync_feeds(
     reports = [SyncReport(seeds_dir=feed.url) for feed, _records in feeds]
     cutoff = now - timedelta(days=retention_days) if retention_days > 0 else None
     async with store.transaction() as tx:
-        with _collector_paused():
+        with collector_paused():
             await _write_feeds(tx, feeds, reports, now=now, cutoff=cutoff)
     articles = await store.article_count()
     for report in reports:
@@ -753,7 +770,7 @@ async def remove_feed(store: Store, feed: Feed) -> SyncReport:
             paths = await tx.source_paths(source_id)
             report.removed = paths
             if paths:
-                with _collector_paused():
+                with collector_paused():
                     await _SyncWriter(tx, await tx.file_states(paths, source_id), report,
                                       source_id).run(_one_batch([]), 0, None, None)
             await tx.drop_feed(feed.id, source_id)

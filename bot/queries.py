@@ -29,7 +29,7 @@ from bot.feeds.opml import OpmlError, read_opml
 from bot.feeds.poll import Polled, batched, due, poll
 from bot.feeds.state import Feed
 from bot.follows.outbox import match_new
-from bot.loader import Progress, remove_feed, sync, sync_feeds
+from bot.loader import Progress, collector_paused, remove_feed, sync, sync_feeds
 from bot.memory import give_back_free_memory
 from bot.parse import DEFAULT_MAX_BYTES
 from bot.results import Page, ProviderCount, Stats, SyncReport, TopicCount
@@ -53,6 +53,9 @@ SUGGESTIONS = 5
 # first: one transaction's fixed cost spread over many feeds, without holding the others.
 FEED_BATCH = 25
 FEED_BATCH_WAIT_S = 0.25
+# Feeds fetched and parsed ahead of the writer: the next group is ready when a write ends,
+# while what waits stays small (see `poll`).
+FEED_AHEAD = 2 * FEED_BATCH
 # The ranking score's weight against text relevance (bm25) in search; the score grows by
 # ln 2 / 2 for each day newer.
 SEARCH_SCORE_WEIGHT = 0.05
@@ -239,13 +242,15 @@ class News:
             report = FetchReport(listed=len(feeds))
             topics = [topic.name for topic in await self.store.topic_counts()]
             polls = poll(chosen, fetcher, now=now, interval_minutes=self.feed_minutes,
-                         known_topics=topics)
-            async with contextlib.aclosing(polls):
-                async for group in batched(polls, FEED_BATCH, FEED_BATCH_WAIT_S):
-                    report.feeds.extend(await self._store_polled(group, now, report.article_ids))
-            if report.article_ids:
-                async with self._sync_lock:
-                    await self._follow(report.article_ids, build=self.last_report is None)
+                         known_topics=topics, ahead=FEED_AHEAD)
+            with collector_paused():
+                async with contextlib.aclosing(polls):
+                    async for group in batched(polls, FEED_BATCH, FEED_BATCH_WAIT_S):
+                        report.feeds.extend(
+                            await self._store_polled(group, now, report.article_ids))
+                if report.article_ids:
+                    async with self._sync_lock:
+                        await self._follow(report.article_ids, build=self.last_report is None)
             report.articles = await self.store.article_count()
             report.duration = time.perf_counter() - started
             self.last_fetch = report

@@ -17,13 +17,21 @@ PARENT_CHECK_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+def process_pool(workers: int, *, niceness: int = 0) -> ProcessPoolExecutor:
     """A pool of `workers` processes, each ended when this process ends (see
-    `end_with_parent`); start it from the event loop's thread, as that needs."""
+    `end_with_parent`) and run `niceness` steps below this one's CPU priority; start it
+    from the event loop's thread, as that needs."""
     # spawn, not fork: the parent runs threads (aiosqlite, the event loop) that fork would copy.
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"),
-                               initializer=end_with_parent, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(os.getpid(), niceness))
+
+
+def start_worker(parent: int, niceness: int) -> None:
+    """Worker initializer: lower this worker's priority, and end it with its parent."""
+    if niceness:
+        os.nice(niceness)
+    end_with_parent(parent)
 
 
 def end_with_parent(parent: int) -> None:

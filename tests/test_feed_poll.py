@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.feeds.fetch import Fetcher
-from bot.feeds.poll import PARALLEL_FEEDS, Polled, batched, due, poll
+from bot.feeds.poll import PARALLEL_FEEDS, PARSE_NICENESS, Polled, batched, due, poll
 from bot.feeds.state import Feed
 from tests.feed_server import FeedServer
 
@@ -205,3 +209,38 @@ def test_due_skips_disabled_and_future_feeds() -> None:
         Feed(6, "https://f.example/feed", status="disabled", next_poll_at=NOW - MINUTE),
     ]
     assert [feed.id for feed in due(feeds, NOW)] == [1, 2, 4]
+
+
+async def test_feeds_are_fetched_only_so_far_ahead_of_what_was_taken(
+        server: FeedServer, fetcher: Fetcher) -> None:
+    for number in range(8):
+        server.add(f"/feed{number}.xml", RSS)
+    feeds = [Feed(number, server.url(f"/feed{number}.xml")) for number in range(8)]
+    polls = poll(feeds, fetcher, now=NOW, interval_minutes=INTERVAL, ahead=2)
+
+    async with contextlib.aclosing(polls):
+        first = await anext(polls)
+        await asyncio.sleep(0.5)  # a slow consumer (the store's writer) on the first feed
+        assert first.outcome == "new"
+        assert len(server.requests) == 3  # the one taken, and two ahead of it
+        rest = [polled async for polled in polls]
+
+    assert len(server.requests) == 8
+    assert {polled.feed.id for polled in [first, *rest]} == set(range(8))
+
+
+async def test_parse_workers_run_at_a_lower_priority_than_the_bot(
+        server: FeedServer, fetcher: Fetcher) -> None:
+    count = PARALLEL_FEEDS + 2
+    for number in range(count):
+        server.add(f"/feed{number}.xml", RSS)
+    feeds = [Feed(number, server.url(f"/feed{number}.xml")) for number in range(count)]
+    polls = poll(feeds, fetcher, now=NOW, interval_minutes=INTERVAL)
+
+    async with contextlib.aclosing(polls):
+        assert (await anext(polls)).outcome == "new"  # parsed by a worker: the pool is up
+        workers = multiprocessing.active_children()
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert workers
+        assert {os.getpriority(os.PRIO_PROCESS, worker.pid or 0) for worker in workers} == {
+            min(ours + PARSE_NICENESS, 19)}

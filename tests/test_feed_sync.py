@@ -3,6 +3,9 @@ entries kept after they drop off the feed, old ones pruned, and removing a feed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +19,7 @@ from bot.feeds.entries import FeedDocument, parse_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import FeedEntry
 from bot.feeds.state import Feed
-from bot.loader import remove_feed, sync, sync_feed
+from bot.loader import collector_paused, remove_feed, sync, sync_feed
 from bot.queries import News
 from bot.store import Store
 
@@ -282,3 +285,35 @@ async def test_a_feed_whose_entries_cannot_be_stored_costs_only_that_feed(
     assert sorted((outcome.outcome, outcome.added) for outcome in again.feeds) == \
         [("new", 3), ("not_modified", 0), ("not_modified", 0)]
     assert await news.store.article_by_url("https://example.org/poisoned/0") is not None
+
+
+async def test_no_cyclic_collection_runs_during_a_poll_and_the_collector_resumes_after(
+    news: News,
+) -> None:
+    async with FeedServer() as server:
+        for name in ("alpha", "beta"):
+            server.add(f"/{name}.xml", channel(name, 3))
+            await news.store.feeds.add(server.url(f"/{name}.xml"))
+        async with Fetcher(allow_private=True, total_timeout=10.0) as fetcher:
+            fetching = asyncio.create_task(news.fetch(fetcher, now=NOW))
+            # Whether the collector may run, from the poll's first request to the report.
+            polling: list[bool] = []
+            while not fetching.done():
+                if server.requests:
+                    polling.append(gc.isenabled())
+                await asyncio.sleep(0)
+            report = await fetching
+    assert [outcome.added for outcome in report.feeds] == [3, 3]
+    # Paused from the first request until the articles are stored and indexed.
+    assert False in polling and polling == sorted(polling)
+    assert gc.isenabled()
+
+
+def test_the_collector_resumes_when_the_last_of_overlapping_pauses_ends() -> None:
+    sync_pause, poll_pause = collector_paused(), collector_paused()
+    with contextlib.ExitStack() as sync_running:
+        sync_running.enter_context(sync_pause)
+        poll_pause.__enter__()
+    assert not gc.isenabled()  # the sync ended, the poll goes on
+    poll_pause.__exit__(None, None, None)
+    assert gc.isenabled()

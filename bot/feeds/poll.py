@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # From this many feeds in one poll, documents are parsed in worker processes on every core:
 # starting them costs a fraction of a second, parsing a feed of 50 entries tens of ms.
 PARALLEL_FEEDS = 40
+# Parse workers run at this lower CPU priority: a poll is background work, and on a busy
+# machine the event loop answering people should get the cores first.
+PARSE_NICENESS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +53,27 @@ async def poll(
     now: datetime,
     interval_minutes: int,
     known_topics: Sequence[str] = (),
+    ahead: int | None = None,
 ) -> AsyncGenerator[Polled, None]:
-    """Poll every feed in `feeds` at once (the fetcher bounds how many requests run), and
-    yield each one's Polled as soon as it is ready; one feed's trouble never stops the others."""
+    """Poll every feed in `feeds` (the fetcher bounds how many requests run), and yield each
+    one's Polled as soon as it is ready; one feed's trouble never stops the others.
+
+    `ahead`: at most this many feeds are fetched, parsed or waiting to be taken at a time.
+    A consumer slower than the network (the store's writer) then holds a few groups of
+    parsed entries, not every feed's: fewer objects for each garbage collection to walk,
+    and the parsing spread over the poll instead of taking the cores at its start.
+    """
     parser = _Parser(parallel=len(feeds) >= PARALLEL_FEEDS and (os.cpu_count() or 1) > 1)
     topics = tuple(known_topics)
-    tasks = [asyncio.create_task(_poll_one(feed, fetcher, parser, now, interval_minutes, topics))
+    slots = asyncio.Semaphore(ahead or max(len(feeds), 1))
+    tasks = [asyncio.create_task(_poll_one(feed, fetcher, parser, now, interval_minutes,
+                                           topics, slots))
              for feed in feeds]
     try:
         for next_done in asyncio.as_completed(tasks):
-            yield await next_done
+            polled = await next_done
+            slots.release()  # taken: its slot goes to the next feed
+            yield polled
     finally:
         # The caller may stop early (an error while storing, a shutdown): stop the rest too.
         for task in tasks:
@@ -104,7 +118,10 @@ async def _next(polled: AsyncIterator[Polled]) -> Polled | None:
 
 
 async def _poll_one(feed: Feed, fetcher: Fetcher, parser: _Parser, now: datetime,
-                    interval_minutes: int, known_topics: tuple[str, ...]) -> Polled:
+                    interval_minutes: int, known_topics: tuple[str, ...],
+                    slots: asyncio.Semaphore) -> Polled:
+    """Poll one feed once a slot is free; the slot is given back when its Polled is taken."""
+    await slots.acquire()
     started = time.perf_counter()
     document: FeedDocument | FeedError | None = None
     try:
@@ -152,7 +169,7 @@ class _Parser:
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # Workers start from the event loop's thread, as `end_with_parent` needs.
-            self._pool = process_pool(os.cpu_count() or 1)
+            self._pool = process_pool(os.cpu_count() or 1, niceness=PARSE_NICENESS)
         return self._pool
 
     async def close(self) -> None:
