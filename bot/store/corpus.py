@@ -59,11 +59,14 @@ def _article_from_row(row: aiosqlite.Row | tuple[int, str]) -> Article:
 
 
 class CorpusReads:
-    """The corpus reads of `Store`, on its reader connection: it sees the last committed
-    corpus, also while a sync is being written."""
+    """The corpus reads of `Store`, on its reader connections: they see the last committed
+    corpus, also while a sync is being written. What a build of the in-memory index reads
+    of every article goes through a connection of its own: a query of a command waiting
+    behind those reads on one connection waited as long as they took."""
 
     path: Path
     _reader: aiosqlite.Connection
+    _index_reader: aiosqlite.Connection
 
     async def _articles(self, sql: str, params: Sequence[object]) -> list[Article]:
         async with self._reader.execute(sql, params) as cursor:
@@ -290,7 +293,7 @@ class CorpusReads:
         if article_ids is not None:
             sql = f"{columns} WHERE a.id IN (SELECT value FROM json_each(?)) ORDER BY a.id"  # noqa: S608 - fixed fragments only
             params = [json_list(article_ids)]
-        async with self._reader.execute(sql, params) as cursor:
+        async with self._index_reader.execute(sql, params) as cursor:
             while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
                 yield cast("list[TitleRow]", rows)
 
@@ -305,7 +308,8 @@ class CorpusReads:
     async def word_counts(self) -> AsyncIterator[list[tuple[str, int]]]:
         """(word, how many articles hold it) of every word of the full-text index, a batch
         at a time. Words are as the index keeps them: lower case, without diacritics."""
-        async with self._reader.execute("SELECT term, doc FROM temp.article_words") as cursor:
+        async with self._index_reader.execute("SELECT term, doc FROM temp.article_words"
+                                              ) as cursor:
             while rows := list(await cursor.fetchmany(_TITLE_BATCH)):
                 yield [(row[0], row[1]) for row in rows]
 

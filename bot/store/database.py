@@ -1,7 +1,8 @@
 """The open database: `Store`, its two connections, the write lock and its transaction.
 
-It keeps two connections: a writer that holds one transaction per sync, and a reader that,
-thanks to WAL, keeps seeing the last committed corpus while a sync is being written.
+It keeps three connections: a writer that holds one transaction per sync, and two readers
+that, thanks to WAL, keep seeing the last committed corpus while a sync is being written:
+one for commands, one for the bulk reads that build the in-memory index.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ CORPUS_VERSION_KEY = "corpus_version"
 class Store(CorpusReads):
     """An open corpus database. Use `async with Store.open(path) as store:`."""
 
-    def __init__(self, path: Path, reader: aiosqlite.Connection, writer: aiosqlite.Connection):
+    def __init__(self, path: Path, reader: aiosqlite.Connection, writer: aiosqlite.Connection,
+                 index_reader: aiosqlite.Connection):
         self.path = path
         self._reader = reader
         self._writer = writer
+        self._index_reader = index_reader
         # One writer connection: a statement issued during a sync would join (and could be
         # rolled back with) the sync's transaction, so every write takes this lock.
         self._write_lock = asyncio.Lock()
@@ -62,10 +65,11 @@ class Store(CorpusReads):
         """Open (creating and migrating if needed) the database at `path`; a file that is not
         ours, damaged or from a newer version is refused with a `StorageError`, untouched."""
         path = Path(path)
-        reader, writer = await connect(path)
-        return cls(path, reader, writer)
+        reader, writer, index_reader = await connect(path)
+        return cls(path, reader, writer, index_reader)
 
     async def close(self) -> None:
+        await self._index_reader.close()
         await self._reader.close()
         await self._writer.close()
 

@@ -36,11 +36,14 @@ BUSY_TIMEOUT_MS = 300_000
 WAL_RETRY_S = 0.05  # between tries to switch a new database to WAL (see `_use_wal`)
 
 
-async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
-    """The (reader, writer) connections of the database at `path`, created and migrated if
-    needed; a file that is not ours, damaged or from a newer version is refused with a
-    `StorageError`, untouched."""
+async def connect(path: Path
+                  ) -> tuple[aiosqlite.Connection, aiosqlite.Connection, aiosqlite.Connection]:
+    """The (reader, writer, index reader) connections of the database at `path`, created and
+    migrated if needed; a file that is not ours, damaged or from a newer version is refused
+    with a `StorageError`, untouched. The index reader serves the bulk reads that build the
+    in-memory index, so that no command's query waits behind them on the reader."""
     writer = await _Connection.adopt(path, _open_checked(path))
+    opened: list[aiosqlite.Connection] = []
     try:
         await writer.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await _use_wal(writer)
@@ -51,17 +54,31 @@ async def connect(path: Path) -> tuple[aiosqlite.Connection, aiosqlite.Connectio
         # articles take twice as long, and the store is their only writer (the loader
         # tests check that nothing dangles after every kind of sync).
         await _migrate(writer)
-        reader = await _Connection.adopt(path, _open_file(path))
+        opened.append(await _read_only(path))
+        # The corpus's words and how many articles hold each, read from the full-text index
+        # as it stands (bot/vocabulary.py). A temp table: the database file is not changed.
+        opened.append(await _read_only(path, "CREATE VIRTUAL TABLE temp.article_words "
+                                             "USING fts5vocab(main, 'articles_fts', 'row')"))
     except BaseException:
-        await writer.close()
+        for connection in (*opened, writer):
+            await connection.close()
         raise
-    # The corpus's words and how many articles hold each, read from the full-text index as
-    # it stands (bot/vocabulary.py). A temp table: the database file is not changed.
-    await reader.execute("CREATE VIRTUAL TABLE temp.article_words "
-                         "USING fts5vocab(main, 'articles_fts', 'row')")
-    await reader.execute("PRAGMA query_only=ON")
-    await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return reader, writer
+    reader, index_reader = opened
+    return reader, writer, index_reader
+
+
+async def _read_only(path: Path, *setup: str) -> aiosqlite.Connection:
+    """A connection of the database at `path` that only reads, once `setup` has run."""
+    reader = await _Connection.adopt(path, _open_file(path))
+    try:
+        for statement in setup:
+            await reader.execute(statement)
+        await reader.execute("PRAGMA query_only=ON")
+        await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 async def _use_wal(db: _Connection) -> None:
