@@ -58,7 +58,8 @@ async def poll(
     """Poll every feed in `feeds` (the fetcher bounds how many requests run), and yield each
     one's Polled as soon as it is ready; one feed's trouble never stops the others.
 
-    `ahead`: at most this many feeds are fetched, parsed or waiting to be taken at a time.
+    `ahead`: at most this many feeds are fetched, parsed or waiting to be taken at a time
+    (None: every feed at once).
     A consumer slower than the network (the store's writer) then holds a few groups of
     parsed entries, not every feed's: fewer objects for each garbage collection to walk,
     and the parsing spread over the poll instead of taking the cores at its start.
