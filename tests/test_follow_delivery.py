@@ -5,6 +5,7 @@ article arriving twice (from a feed, or as a stub that becomes full) posted once
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -283,3 +284,24 @@ async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_th
     assert message["content"] == "…and 21 more — `/news topic topic:AI Hardware`"
     saved = await store.follows.get(follow.id)
     assert saved is not None and saved.posted == 10
+
+
+async def test_an_unreadable_follow_is_left_out_and_every_other_follow_still_matches(
+    store: Store, seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await sync(store, seeds_dir)
+    now = datetime.now(UTC)
+    broken, working = [await store.follows.add(Follow(
+        guild_id=guild, channel_id=7, created_at=now,
+        rule=FollowRule.checked(topic_key="ai hardware"))) for guild in (1, 2)]
+    with sqlite3.connect(tmp_path / "db" / "news.db") as db:  # as a hand edit would leave it
+        db.execute("UPDATE follows SET rule = '{\"topic\": 5}' WHERE id = ?", (broken.id,))
+    new_article(seeds_dir, "gpu.txt", HARDWARE_URL, "GPU news", ["AI Hardware"],
+                published=now)
+    await sync(store, seeds_dir)
+
+    assert await match_new(store) == 1
+    assert [row.follow_id for row in await store.follows.open_posts()] == [working.id]
+    assert [follow.id for follow in await store.follows.all()] == [working.id]
+    assert f"Follow {broken.id} of server 1 is left out" in caplog.text
+    assert await store.follows.remove(1, broken.id)

@@ -4,6 +4,7 @@ articles the matching has read up to."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,9 +13,11 @@ from typing import Any, NamedTuple
 import aiosqlite
 import orjson
 
-from bot.follows.rules import Candidate, FollowRule
+from bot.follows.rules import Candidate, FollowRule, FollowRuleError
 from bot.follows.state import PAUSE_AFTER, PAUSED_FAILING, Follow, Outgoing
 from bot.store.sql import SET_META, json_list
+
+log = logging.getLogger(__name__)
 
 CURSOR_KEY = "follow_cursor"
 _FOLLOW_COLUMNS = (
@@ -124,7 +127,16 @@ class FollowStore:
         rows = await self._rows(
             f"SELECT {_FOLLOW_COLUMNS} FROM follows {where} ORDER BY guild_id, id",  # noqa: S608
             params)
-        return [_follow_from_row(row) for row in rows]
+        follows = []
+        for row in rows:
+            try:
+                follows.append(_follow_from_row(row))
+            except FollowRuleError as error:
+                # One unreadable row (a hand edit, a newer bot's format) must not stop every
+                # other follow: it is left out, and said so each time it is read.
+                log.warning("Follow %s of server %s is left out: %s (/follow remove follow:%s)",
+                            row[11], row[0], error, row[11])
+        return follows
 
     async def get(self, follow_id: int) -> Follow | None:
         found = await self._select("WHERE id = ?", (follow_id,))
