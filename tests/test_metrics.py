@@ -194,6 +194,19 @@ async def test_folder_syncs_are_timed_and_a_refused_one_is_a_failure(
     assert value(samples, "news_last_sync_timestamp_seconds") < datetime.now(UTC).timestamp()
 
 
+async def test_start_up_syncs_the_folder_once_and_the_background_sync_waits_its_interval(
+    fake: FakeDiscord, store: Store, seeds_dir: Path, port: int
+) -> None:
+    bot = serving_bot(store, seeds_dir, port)
+    bot.settings = dataclasses.replace(bot.settings, sync_minutes=10)
+    async with running_bot(bot, fake):
+        cog: Any = bot.get_cog("AdminCog")
+        assert cog.resync.is_running()
+        await asyncio.sleep(1)  # a round started at once would have synced by now
+        samples = await scrape(port)
+    assert value(samples, "news_sync_seconds_count") == 1
+
+
 async def test_digests_are_counted_by_outcome(
     fake: FakeDiscord, store: Store, seeds_dir: Path, port: int
 ) -> None:
