@@ -181,7 +181,7 @@ class AdminCog(commands.Cog):
     async def _before_resync(self) -> None:
         await self.bot.wait_until_ready()
         # Start-up synced the folder just before: the first round comes an interval later.
-        await asyncio.sleep(self.resync.minutes * 60)
+        await asyncio.sleep(self.bot.settings.sync_minutes * 60)
 
     @admin.command(name="reload", description="Re-read the seeds folder now and report")
     @app_commands.check(operator_only)

@@ -15,7 +15,7 @@ import orjson
 
 from bot.follows.rules import Candidate, FollowRule, FollowRuleError
 from bot.follows.state import PAUSE_AFTER, PAUSED_FAILING, Follow, Outgoing
-from bot.store.sql import SET_META, json_list
+from bot.store.sql import SET_META, immediate, json_list
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,8 @@ class FollowStore:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        async with self._write_lock, immediate(self._writer) as db:
+            yield db
 
     async def _write(self, sql: str, params: Sequence[object]) -> int:
         async with self._write_lock:
