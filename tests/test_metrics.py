@@ -148,6 +148,36 @@ async def test_commands_are_counted_by_name_and_outcome_with_their_durations(
     assert "news_gateway_latency_seconds" in {name for name, _labels in samples}
 
 
+async def test_each_scrape_has_the_counts_of_its_moment_in_valid_text(
+    fake: FakeDiscord, bot: NewsBot, port: int
+) -> None:
+    await answered(fake, "news latest", {"count": 1})
+    await answered(fake, "news topic", {"topic": "quantum knitting"})
+    first = await scrape(port)
+    # Only "news topic" is used again: "news latest"'s lines are kept, its own are not.
+    await answered(fake, "news topic", {"topic": "hardware"})
+    await answered(fake, "news topic", {"topic": "quantum knitting"})
+    status, text = await get(port, "/metrics")
+    assert status == 200
+    # Prometheus refuses a second # TYPE line for a name, or a family split in two groups.
+    families = [family.name for family in text_string_to_metric_families(text)]
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(families) == len(set(families)) == len(types) == len(set(types))
+    assert {"news_commands", "news_command_seconds", "news_articles"} <= set(families)
+    again = await scrape(port)
+    for samples, topic_ok, topic_unknown in ((first, None, 1), (again, 1, 2)):
+        assert value(samples, "news_commands_total", command="news latest", outcome="ok") == 1
+        assert value(samples, "news_command_seconds_count", command="news latest") == 1
+        assert value(samples, "news_command_seconds_count", command="news topic") \
+            == (topic_ok or 0) + topic_unknown
+        assert value(samples, "news_commands_total", command="news topic",
+                     outcome="user_error") == topic_unknown
+        assert samples.get(("news_commands_total", frozenset(
+            {("command", "news topic"), ("outcome", "ok")}))) == topic_ok
+    assert value(again, "news_command_seconds_sum", command="news topic") \
+        > value(first, "news_command_seconds_sum", command="news topic")
+
+
 async def test_a_failing_command_counts_as_a_failure_and_health_names_the_database(
     fake: FakeDiscord, bot: NewsBot, store: Store, port: int
 ) -> None:
