@@ -13,8 +13,6 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import Metric, Sample
-from prometheus_client.utils import floatToGoString
 
 # Label values come from these fixed sets (and from the bot's own command names), never from
 # what a user typed: every value is a time series Prometheus keeps.
@@ -45,62 +43,20 @@ def _command_histogram() -> Histogram:
                      ["command"], buckets=COMMAND_BUCKETS, registry=None)
 
 
-class _OneSample:
-    """A collector of one family with one sample in it: what generate_latest formats alone."""
-
-    def __init__(self, family: Metric, sample: Sample) -> None:
-        self.metric = Metric(family.name, family.documentation, family.type)
-        self.metric.samples.append(sample)
-
-    def collect(self) -> list[Metric]:
-        return [self.metric]
-
-
-class _SampleLines:
-    """The sample lines of one prometheus_client metric: each line's name and labels are
-    formatted by generate_latest once, as they never change; its value at every render.
-
-    Escaping and validating the labels is most of what formatting a line costs.
-    """
-
-    def __init__(self, metric: Counter | Histogram) -> None:
-        self._metric = metric
-        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-
-    def render(self) -> bytes:
-        """Every sample line, with the values of now."""
-        lines = []
-        for family in self._metric.collect():
-            for sample in family.samples:  # a counter's or histogram's carry no timestamp
-                key = (sample.name, tuple(sample.labels.items()))
-                prefix = self._prefixes.get(key)
-                if prefix is None:
-                    prefix = self._prefixes[key] = self._prefix(family, sample)
-                lines.append(f"{prefix} {floatToGoString(sample.value)}\n")
-        return "".join(lines).encode()
-
-    @staticmethod
-    def _prefix(family: Metric, sample: Sample) -> str:
-        """generate_latest's line for `sample`, up to the space before its value."""
-        line = generate_latest(_OneSample(family, sample)).decode().splitlines()[-1]
-        return line.rpartition(" ")[0]
-
-
 class CommandMetrics:
     """news_commands_total and news_command_seconds, each command's lines rendered again only
     after that command was counted since.
 
     They are most of a scrape (a histogram per command), and a command not used since the
     last scrape has nothing new to say. Each command has its own pair of prometheus_client
-    metrics, so that one command's lines render alone; the two families' # HELP and # TYPE
-    lines (generate_latest's) are written once above all of them, as the text format wants.
+    metrics, so that generate_latest renders one command's lines alone; the two families'
+    # HELP and # TYPE lines are written once above all of them, as the text format wants.
     """
 
     def __init__(self) -> None:
         self._headers = (generate_latest(_commands_counter()),
                          generate_latest(_command_histogram()))
         self._metrics: dict[str, tuple[Counter, Histogram]] = {}
-        self._renderers: dict[str, tuple[_SampleLines, _SampleLines]] = {}
         # Each (command, outcome)'s two series, found once: labels() costs more than the count.
         self._series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._lines: dict[str, tuple[bytes, bytes]] = {}  # no entry: counted since rendered
@@ -118,17 +74,18 @@ class CommandMetrics:
         metrics = self._metrics.get(command)
         if metrics is None:
             metrics = self._metrics[command] = (_commands_counter(), _command_histogram())
-            self._renderers[command] = (_SampleLines(metrics[0]), _SampleLines(metrics[1]))
         return (metrics[0].labels(command=command, outcome=outcome),
                 metrics[1].labels(command=command))
 
     def exposition(self) -> bytes:
         """Both families in the Prometheus text format."""
         counts, durations = [self._headers[0]], [self._headers[1]]
-        for command, (counter, histogram) in self._renderers.items():
+        for command, (counter, histogram) in self._metrics.items():
             lines = self._lines.get(command)
             if lines is None:
-                lines = self._lines[command] = (counter.render(), histogram.render())
+                lines = self._lines[command] = (
+                    generate_latest(counter)[len(self._headers[0]):],
+                    generate_latest(histogram)[len(self._headers[1]):])
             counts.append(lines[0])
             durations.append(lines[1])
         return b"".join(counts + durations)
