@@ -18,11 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 from feed_server import FeedServer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import NewsBot
 from bot.cogs.digest import DigestCog
 from bot.config import ConfigError, load_settings
+from bot.metrics import COMMAND_BUCKETS, CommandMetrics
 from bot.store import Store
 from tests.conftest import make_bot
 from tests.fake_discord import FakeDiscord, running_bot
@@ -176,6 +178,28 @@ async def test_each_scrape_has_the_counts_of_its_moment_in_valid_text(
             {("command", "news topic"), ("outcome", "ok")}))) == topic_ok
     assert value(again, "news_command_seconds_sum", command="news topic") \
         > value(first, "news_command_seconds_sum", command="news topic")
+
+
+def test_command_lines_are_the_ones_prometheus_client_writes_after_every_count() -> None:
+    commands = CommandMetrics()
+    registry = CollectorRegistry()  # the same counts, kept and written by the library alone
+    counter = Counter("news_commands", "Slash commands answered, by command and outcome",
+                      ["command", "outcome"], registry=registry)
+    histogram = Histogram("news_command_seconds",
+                          "Time from receiving a slash command to its answer", ["command"],
+                          buckets=COMMAND_BUCKETS, registry=registry)
+    odd = 'news "odd" \\ name'  # escaped by the library, whatever our command names are
+    for command, outcome, seconds in (
+            ("news latest", "ok", 0.004), (odd, "failure", 2.5), ("news latest", "ok", 0.3),
+            ("news latest", "user_error", 7.0), (odd, "failure", 0.01), ("news topic", "ok", 0.05)):
+        commands.done(command, outcome, seconds)
+        counter.labels(command=command, outcome=outcome).inc()
+        histogram.labels(command=command).observe(seconds)
+        # The same lines (a family's series grouped by command rather than by first use).
+        assert sorted(commands.exposition().splitlines()) \
+            == sorted(generate_latest(registry).splitlines())
+
+
 
 
 async def test_a_failing_command_counts_as_a_failure_and_health_names_the_database(
