@@ -125,7 +125,8 @@ async def test_migration_0006_keeps_the_corpus_and_a_folder_sync_finds_nothing_t
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript("BEGIN; DROP TABLE files; DROP TABLE sources; DROP TABLE feeds; "
                      "DROP TABLE removed_feeds; DROP TABLE follows; DROP TABLE follow_posts; "
-                     "DROP TABLE leases; "
+                     "DROP TABLE leases; DROP TABLE corpus_changes; "
+                     "DELETE FROM meta WHERE key = 'corpus_changes_from'; "
                      "DROP INDEX articles_first_full; "
                      "ALTER TABLE articles DROP COLUMN first_full_seq; CREATE TABLE files ("
                      "id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, "
