@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import overload
 
 import numpy as np
 
-from bot.follows.rules import Candidate, FollowRule, Terms, words_of
+from bot.follows.rules import Candidate, FollowRule, Terms, article_words
 
 
 def _index_words(keywords: Terms) -> list[str]:
@@ -30,31 +31,109 @@ def _first_of_each(articles: Iterable[Candidate]) -> list[Candidate]:
     return unique
 
 
+def _rule_key(rule: FollowRule) -> tuple[object, ...]:
+    """What makes rules equal, as a tuple: hashed in C, where a rule hashes in Python."""
+    return (rule.topic_key, rule.provider_domain, rule.keywords.words, rule.keywords.phrases,
+            rule.exclude.words, rule.exclude.phrases)
+
+
+def _bits(mask: int, size: int) -> np.ndarray:
+    """`mask` as `size` booleans, bit i the i-th."""
+    packed = np.frombuffer(mask.to_bytes((size + 7) // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(packed, count=size, bitorder="little").view(bool)
+
+
+class Matched(Sequence[int]):
+    """The ids of the articles a follow matched, in the order given: a bit mask over the
+    batch, counted at once and turned into ids only as far as it is read (a big round
+    posts its first few), once; follows that matched the same articles share one."""
+
+    __slots__ = ("_all", "_count", "_head", "_ids", "_mask")
+
+    def __init__(self, mask: int, ids: np.ndarray) -> None:
+        self._mask = mask
+        self._ids = ids  # the batch's article ids, as objects: taken, they are the ids
+        self._count = mask.bit_count()
+        self._all: list[int] | None = None
+        self._head: list[int] = []  # the first ids, as far as read
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _decoded(self) -> list[int]:
+        if self._all is None:
+            self._all = self._ids[_bits(self._mask, len(self._ids))].tolist()
+        return self._all
+
+    def _first(self, count: int) -> list[int]:
+        """The first `count` ids (fewer than all), from only as many low bits as hold them."""
+        if len(self._head) < count:
+            width = 64
+            while (low := self._mask & ((1 << width) - 1)).bit_count() < count:
+                width *= 4
+            positions = []
+            while len(positions) < count:
+                lowest = low & -low
+                positions.append(lowest.bit_length() - 1)
+                low ^= lowest
+            self._head = self._ids[positions].tolist()
+        return self._head[:count]
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if (self._all is None and isinstance(index, slice) and index.start in (None, 0)
+                and index.step in (None, 1) and index.stop is not None
+                and 0 <= index.stop < self._count):
+            return self._first(index.stop)
+        return self._decoded()[index]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a list (or any sequence) of the same ids in the same order."""
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(other) == self._count and list(other) == self._decoded()
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which do not hash
+
+    def __repr__(self) -> str:
+        return f"Matched({self._decoded()!r})"
+
+
 class _Batch:
     """One match's articles, each set of them a bit mask (bit i: the i-th article): those
     holding a word, of a topic, from a provider; so that a rule is a few integer ANDs."""
 
     def __init__(self, articles: list[Candidate], words: frozenset[str],
-                 topics: frozenset[str], providers: frozenset[str]) -> None:
-        self._articles = articles
+                 topics: frozenset[str], providers: frozenset[str], phrases: bool) -> None:
         self.size = len(articles)
         self.everything = (1 << self.size) - 1
         # Objects, not int64: taking from it hands back the ids themselves, not new ints.
-        self._ids = np.array([article.id for article in articles], dtype=object)
+        self.ids = np.array([article.id for article in articles], dtype=object)
         found: dict[str, list[int]] = defaultdict(list)
+        # Each article's words as one string (not GC-tracked, unlike lists of them), where
+        # a phrase is looked for as " a b ": TITLE_END between title and excerpt stops it.
+        self._texts: list[str] = []
+        if words:  # no rule with words (topics and providers only): no need to read texts
+            held_words = article_words([(a.title, a.excerpt) for a in articles])
+            for position, held in enumerate(held_words):
+                for word in words.intersection(held):
+                    found[word].append(position)
+                if phrases:
+                    self._texts.append(f" {' '.join(held)} ")
         of_topic: dict[str, list[int]] = defaultdict(list)
         of_provider: dict[str, list[int]] = defaultdict(list)
-        self._words_of: list[list[str]] = []
-        self._texts: dict[int, str] = {}
         for position, article in enumerate(articles):
-            # The line break separates as a space does: the title's words, then the excerpt's.
-            # No rule with words (topics and providers only): no need to read the text.
-            held = words_of(f"{article.title}\n{article.excerpt}") if words else []
-            self._words_of.append(held)
-            for word in words.intersection(held):
-                found[word].append(position)
-            for topic in topics.intersection(article.topic_keys):
-                of_topic[topic].append(position)
+            for topic in article.topic_keys:
+                if topic in topics:
+                    of_topic[topic].append(position)
             if article.provider_domain in providers:
                 of_provider[article.provider_domain].append(position)
         self.words = {word: self._mask(held) for word, held in found.items()}
@@ -68,23 +147,6 @@ class _Batch:
         bits[list(positions)] = True
         return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
-    def _bits(self, mask: int) -> np.ndarray:
-        packed = np.frombuffer(mask.to_bytes((self.size + 7) // 8, "little"), dtype=np.uint8)
-        return np.unpackbits(packed, count=self.size, bitorder="little").view(bool)
-
-    def ids(self, mask: int) -> list[int]:
-        """The ids of the articles in `mask`, in the order they were given."""
-        held: list[int] = self._ids[self._bits(mask)].tolist()
-        return held
-
-    def _text(self, position: int) -> str:
-        """The article's words as one string: a phrase is looked for in it as " a b ", which
-        cannot span the "\n" between title and excerpt."""
-        if position not in self._texts:
-            held, title = self._words_of[position], len(words_of(self._articles[position].title))
-            self._texts[position] = f" {' '.join(held[:title])} \n {' '.join(held[title:])} "
-        return self._texts[position]
-
     def phrase(self, phrase: tuple[str, ...]) -> int:
         """The articles in which `phrase` occurs: of those holding all its words, the ones
         holding them in a row."""
@@ -96,8 +158,8 @@ class _Batch:
                     break
             needle = f" {' '.join(phrase)} "
             self._phrases[phrase] = held and self._mask(
-                position for position in np.flatnonzero(self._bits(held)).tolist()
-                if needle in self._text(position))
+                position for position in np.flatnonzero(_bits(held, self.size)).tolist()
+                if needle in self._texts[position])
         return self._phrases[phrase]
 
     def any_of(self, terms: Terms) -> int:
@@ -131,11 +193,11 @@ class FollowMatcher:
 
     def __init__(self, rules: Mapping[int, FollowRule]) -> None:
         # Servers often ask for the same thing: each distinct rule is checked once.
-        groups: dict[FollowRule, list[int]] = {}
+        groups: dict[tuple[object, ...], tuple[FollowRule, list[int]]] = {}
         for follow_id, rule in rules.items():
-            groups.setdefault(rule, []).append(follow_id)
-        self._rules = list(groups)
-        self._follows = list(groups.values())
+            groups.setdefault(_rule_key(rule), (rule, []))[1].append(follow_id)
+        self._rules = [rule for rule, _ in groups.values()]
+        self._follows = [follow_ids for _, follow_ids in groups.values()]
         self._by_word: dict[str, list[int]] = defaultdict(list)
         self._by_provider: dict[str, list[int]] = defaultdict(list)
         self._by_topic: dict[str, list[int]] = defaultdict(list)
@@ -147,6 +209,8 @@ class FollowMatcher:
         self._topics = frozenset(rule.topic_key for rule in self._rules if rule.topic_key)
         self._providers = frozenset(
             rule.provider_domain for rule in self._rules if rule.provider_domain)
+        self._phrases = any(rule.keywords.phrases or rule.exclude.phrases
+                            for rule in self._rules)
 
     def _add(self, index: int, rule: FollowRule) -> None:
         # A keyword is usually rarer than a provider, and a provider than a topic.
@@ -169,25 +233,24 @@ class FollowMatcher:
                 found.update(index.get(key, ()))
         return found
 
-    def match(self, articles: Iterable[Candidate]) -> dict[int, list[int]]:
-        """follow id -> ids of the articles it matches, in the order given.
+    def match(self, articles: Iterable[Candidate]) -> dict[int, Matched]:
+        """follow id -> the ids of the articles it matches, in the order given.
 
         Only follows that match something are keys; an article id given twice counts once.
-        Follows that match the same articles share one list (copies of millions of ids
-        would cost more than the matching): read the lists, do not change them.
+        Follows that match the same articles share one Matched (read it, as a sequence).
         """
         unique = _first_of_each(articles)
         if not unique or not self._rules:
             return {}
-        batch = _Batch(unique, self._words, self._topics, self._providers)
-        matched: dict[int, list[int]] = {}
-        ids_of: dict[int, list[int]] = {}
+        batch = _Batch(unique, self._words, self._topics, self._providers, self._phrases)
+        matched: dict[int, Matched] = {}
+        shared: dict[int, Matched] = {}
         for index in sorted(self._candidates(batch)):
             mask = batch.matching(self._rules[index])
             if not mask:
                 continue
-            if mask not in ids_of:
-                ids_of[mask] = batch.ids(mask)
+            if mask not in shared:
+                shared[mask] = Matched(mask, batch.ids)
             for follow_id in self._follows[index]:
-                matched[follow_id] = ids_of[mask]
+                matched[follow_id] = shared[mask]
         return matched

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from bot.exceptions import NewsBotError
 from bot.text import echo
@@ -62,6 +64,16 @@ _ASCII_WORDS = bytes(
 ).lower() + b" " * 128
 
 
+# Between a title and its excerpt in article_words' lists: a phrase cannot run across it,
+# and no text has it as a word (words are letters and digits).
+TITLE_END = "|"
+# Joins title and excerpt for _BATCH_WORDS to turn into TITLE_END; in a text itself it is
+# a separator like any control character, turned into a space first.
+_TITLE_JOIN = "\x01"
+_BATCH_WORDS = (_ASCII_WORDS[:ord(_TITLE_JOIN)] + TITLE_END.encode("ascii")
+                + _ASCII_WORDS[ord(_TITLE_JOIN) + 1:])
+
+
 def words_of(text: str) -> list[str]:
     """The words of `text` as matching sees them: compatibility-normalized, casefolded."""
     plain = text
@@ -71,6 +83,46 @@ def words_of(text: str) -> list[str]:
     if plain.isascii() and "+" not in plain and "#" not in plain:
         return plain.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _not_plain(plain: str, ends: np.ndarray) -> set[int]:
+    """The texts (by their end in `plain`) holding a character words_of's table cannot
+    take: one ASCII lacks, or a "+" or "#" (which may belong to a word: "c++")."""
+    codes = np.frombuffer(plain.encode("utf-32-le"), dtype=np.uint32)
+    odd = np.flatnonzero((codes > 0x7F) | (codes == ord("+")) | (codes == ord("#")))
+    held: list[int] = np.searchsorted(ends, odd, side="right").tolist()
+    return set(held)
+
+
+def article_words(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """The words of each (title, excerpt) as words_of sees them, TITLE_END between the
+    title's and the excerpt's: many articles at once.
+
+    The plain ASCII texts (most news) are normalized in one pass over all of them: each
+    character stands for one, so that each text is a slice of the result.
+    """
+    joined = [f"{title} {_TITLE_JOIN} {excerpt}" for title, excerpt in texts]
+    if sum(text.count(_TITLE_JOIN) for text in joined) != len(joined):
+        joined = [f"{title.replace(_TITLE_JOIN, ' ')} {_TITLE_JOIN} "
+                  f"{excerpt.replace(_TITLE_JOIN, ' ')}" for title, excerpt in texts]
+    plain = "".join(joined)
+    if not plain.isascii():
+        for char in _COMMON_PUNCTUATION:
+            plain = plain.replace(char, " ")
+    ends = np.cumsum([len(text) for text in joined])
+    odd = set() if plain.isascii() and "+" not in plain and "#" not in plain else (
+        _not_plain(plain, ends))
+    # "replace": a character ASCII lacks becomes one "?", so that the places stay.
+    normalized = plain.encode("ascii", "replace").translate(_BATCH_WORDS).decode("ascii")
+    words: list[list[str]] = []
+    start = 0
+    for index, (end, (title, excerpt)) in enumerate(zip(ends.tolist(), texts, strict=True)):
+        if index in odd:
+            words.append([*words_of(title), TITLE_END, *words_of(excerpt)])
+        else:
+            words.append(normalized[start:end].split())
+        start = end
+    return words
 
 
 @dataclass(frozen=True, slots=True)
