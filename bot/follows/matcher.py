@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import overload
 
 import numpy as np
 
-from bot.follows.rules import Candidate, FollowRule, Terms, article_words
+from bot.follows.rules import TITLE_END, Candidate, FollowRule, Terms, words_in_a_row
+
+# In a batch's row of words (_Batch._read), beside the numbers of the words rules have.
+_END = -1
+_OTHER = -2
 
 
 def _index_words(keywords: Terms) -> list[str]:
@@ -71,7 +76,7 @@ class Matched(Sequence[int]):
             width = 64
             while (low := self._mask & ((1 << width) - 1)).bit_count() < count:
                 width *= 4
-            positions = []
+            positions: list[int] = []
             while len(positions) < count:
                 lowest = low & -low
                 positions.append(lowest.bit_length() - 1)
@@ -111,23 +116,16 @@ class _Batch:
     """One match's articles, each set of them a bit mask (bit i: the i-th article): those
     holding a word, of a topic, from a provider; so that a rule is a few integer ANDs."""
 
-    def __init__(self, articles: list[Candidate], words: frozenset[str],
-                 topics: frozenset[str], providers: frozenset[str], phrases: bool) -> None:
+    def __init__(self, articles: list[Candidate], words: Mapping[str, int],
+                 topics: frozenset[str], providers: frozenset[str]) -> None:
         self.size = len(articles)
         self.everything = (1 << self.size) - 1
         # Objects, not int64: taking from it hands back the ids themselves, not new ints.
         self.ids = np.array([article.id for article in articles], dtype=object)
-        found: dict[str, list[int]] = defaultdict(list)
-        # Each article's words as one string (not GC-tracked, unlike lists of them), where
-        # a phrase is looked for as " a b ": TITLE_END between title and excerpt stops it.
-        self._texts: list[str] = []
+        self._word_ids = words
+        self.words: dict[str, int] = {}
         if words:  # no rule with words (topics and providers only): no need to read texts
-            held_words = article_words([(a.title, a.excerpt) for a in articles])
-            for position, held in enumerate(held_words):
-                for word in words.intersection(held):
-                    found[word].append(position)
-                if phrases:
-                    self._texts.append(f" {' '.join(held)} ")
+            self._read(articles, words)
         of_topic: dict[str, list[int]] = defaultdict(list)
         of_provider: dict[str, list[int]] = defaultdict(list)
         for position, article in enumerate(articles):
@@ -136,11 +134,30 @@ class _Batch:
                     of_topic[topic].append(position)
             if article.provider_domain in providers:
                 of_provider[article.provider_domain].append(position)
-        self.words = {word: self._mask(held) for word, held in found.items()}
         self.topics = {topic: self._mask(held) for topic, held in of_topic.items()}
         self.providers = {domain: self._mask(held) for domain, held in of_provider.items()}
         self._phrases: dict[tuple[str, ...], int] = {}
         self._any: dict[Terms, int] = {}
+
+    def _read(self, articles: list[Candidate], words: Mapping[str, int]) -> None:
+        """The articles' words in a row, as numbers: a word some rule has its number in
+        `words`, TITLE_END _END, any other _OTHER; which word is where, and in which article."""
+        found = words_in_a_row([(article.title, article.excerpt) for article in articles])
+        self._row = np.fromiter(map({**words, TITLE_END: _END}.get, found, repeat(_OTHER)),
+                                dtype=np.int32, count=len(found))
+        ends = self._row == _END  # two an article: after its title, after its excerpt
+        self._article_at = (np.cumsum(ends) - ends) // 2
+        at = np.flatnonzero(self._row >= 0)
+        by_word = np.argsort(self._row[at], kind="stable")
+        self._at = at[by_word]  # where each word is, grouped by word, in order
+        self._bounds = np.searchsorted(self._row[at][by_word], np.arange(len(words) + 1))
+        held = np.zeros((len(words), (self.size + 7) // 8), dtype=np.uint8)
+        positions = self._article_at[at]
+        np.bitwise_or.at(held, (self._row[at], positions >> 3),
+                         np.left_shift(1, positions & 7).astype(np.uint8))
+        for word, number in words.items():
+            if self._bounds[number] < self._bounds[number + 1]:
+                self.words[word] = int.from_bytes(held[number].tobytes(), "little")
 
     def _mask(self, positions: Iterable[int]) -> int:
         bits = np.zeros(self.size, dtype=bool)
@@ -148,18 +165,16 @@ class _Batch:
         return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
     def phrase(self, phrase: tuple[str, ...]) -> int:
-        """The articles in which `phrase` occurs: of those holding all its words, the ones
-        holding them in a row."""
+        """The articles in which `phrase` occurs: where its first word is followed by the
+        others (a TITLE_END between would not be one of them)."""
         if phrase not in self._phrases:
-            held = self.everything
-            for word in phrase:
-                held &= self.words.get(word, 0)
-                if not held:
-                    break
-            needle = f" {' '.join(phrase)} "
-            self._phrases[phrase] = held and self._mask(
-                position for position in np.flatnonzero(_bits(held, self.size)).tolist()
-                if needle in self._texts[position])
+            numbers = [self._word_ids[word] for word in phrase]
+            at = self._at[self._bounds[numbers[0]]:self._bounds[numbers[0] + 1]]
+            # The row ends with TITLE_END, no word of ours: at + 1 is in it, and once the
+            # next is a word of ours, so is the one after.
+            for offset, number in enumerate(numbers[1:], 1):
+                at = at[self._row[at + offset] == number]
+            self._phrases[phrase] = self._mask(self._article_at[at].tolist()) if len(at) else 0
         return self._phrases[phrase]
 
     def any_of(self, terms: Terms) -> int:
@@ -204,13 +219,12 @@ class FollowMatcher:
         self._unindexed: list[int] = []  # no required key: only exclusions (or nothing)
         for index, rule in enumerate(self._rules):
             self._add(index, rule)
-        self._words = frozenset().union(
+        words = frozenset().union(
             *(_all_words(rule.keywords) | _all_words(rule.exclude) for rule in self._rules))
+        self._words = {word: number for number, word in enumerate(sorted(words))}
         self._topics = frozenset(rule.topic_key for rule in self._rules if rule.topic_key)
         self._providers = frozenset(
             rule.provider_domain for rule in self._rules if rule.provider_domain)
-        self._phrases = any(rule.keywords.phrases or rule.exclude.phrases
-                            for rule in self._rules)
 
     def _add(self, index: int, rule: FollowRule) -> None:
         # A keyword is usually rarer than a provider, and a provider than a topic.
@@ -242,7 +256,7 @@ class FollowMatcher:
         unique = _first_of_each(articles)
         if not unique or not self._rules:
             return {}
-        batch = _Batch(unique, self._words, self._topics, self._providers, self._phrases)
+        batch = _Batch(unique, self._words, self._topics, self._providers)
         matched: dict[int, Matched] = {}
         shared: dict[int, Matched] = {}
         for index in sorted(self._candidates(batch)):

@@ -64,16 +64,6 @@ _ASCII_WORDS = bytes(
 ).lower() + b" " * 128
 
 
-# Between a title and its excerpt in article_words' lists: a phrase cannot run across it,
-# and no text has it as a word (words are letters and digits).
-TITLE_END = "|"
-# Joins title and excerpt for _BATCH_WORDS to turn into TITLE_END; in a text itself it is
-# a separator like any control character, turned into a space first.
-_TITLE_JOIN = "\x01"
-_BATCH_WORDS = (_ASCII_WORDS[:ord(_TITLE_JOIN)] + TITLE_END.encode("ascii")
-                + _ASCII_WORDS[ord(_TITLE_JOIN) + 1:])
-
-
 def words_of(text: str) -> list[str]:
     """The words of `text` as matching sees them: compatibility-normalized, casefolded."""
     plain = text
@@ -85,44 +75,79 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def _not_plain(plain: str, ends: np.ndarray) -> set[int]:
-    """The texts (by their end in `plain`) holding a character words_of's table cannot
-    take: one ASCII lacks, or a "+" or "#" (which may belong to a word: "c++")."""
+# In words_in_a_row's list: after each title's words and each excerpt's, so that a phrase
+# cannot run across; never a word (words are letters and digits).
+TITLE_END = "|"
+# Written after title and excerpt for _BATCH_WORDS to turn into TITLE_END; in a text it is
+# a separator as every control character is, turned into a space first.
+_TEXT_END = "\x01"
+# Latin-1 letters that are as they are after NFKC and casefold to one Latin-1 letter: "é",
+# "Ü" ("ß" is "ss", "ª" is "a", "µ" is Greek).
+_LATIN_LETTERS = frozenset(range(0xC0, 0x100)) - {0xD7, 0xDF, 0xF7}
+# _ASCII_WORDS for Latin-1: those letters casefolded as well, and _TEXT_END to TITLE_END.
+_BATCH_WORDS = bytes(
+    ord(TITLE_END) if code == ord(_TEXT_END)
+    else ord(chr(code).casefold()) if code in _LATIN_LETTERS
+    else _ASCII_WORDS[code] for code in range(256))
+# The characters _BATCH_WORDS gives the same words for as words_of: "+" and "#" may belong
+# to one ("c++"), other Latin-1 characters change under NFKC or casefold.
+_TAKEN = np.array([(code < 0x80 and chr(code) not in "+#") or code in _LATIN_LETTERS
+                   for code in range(256)])
+_TAKEN_BYTES = bytes(np.flatnonzero(_TAKEN).tolist())
+
+
+def _all_taken(plain: str) -> bool:
+    """Whether _BATCH_WORDS takes every character of `plain` (usually: quickly said)."""
+    if plain.isascii():
+        return "+" not in plain and "#" not in plain
+    try:
+        latin = plain.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not latin.translate(None, _TAKEN_BYTES)
+
+
+def _untaken(plain: str, ends: np.ndarray) -> list[int]:
+    """The texts (by their ends in `plain`) holding a character _BATCH_WORDS cannot take,
+    in order."""
     codes = np.frombuffer(plain.encode("utf-32-le"), dtype=np.uint32)
-    odd = np.flatnonzero((codes > 0x7F) | (codes == ord("+")) | (codes == ord("#")))
-    held: list[int] = np.searchsorted(ends, odd, side="right").tolist()
-    return set(held)
+    odd = np.flatnonzero((codes > 0xFF) | ~_TAKEN[np.minimum(codes, 0xFF)])
+    held: list[int] = np.unique(np.searchsorted(ends, odd, side="right")).tolist()
+    return held
 
 
-def article_words(texts: Sequence[tuple[str, str]]) -> list[list[str]]:
-    """The words of each (title, excerpt) as words_of sees them, TITLE_END between the
-    title's and the excerpt's: many articles at once.
+def words_in_a_row(texts: Sequence[tuple[str, str]]) -> list[str]:
+    """The words of many (title, excerpt)s as words_of sees them, in one list: each title's
+    words, TITLE_END, its excerpt's words, TITLE_END.
 
-    The plain ASCII texts (most news) are normalized in one pass over all of them: each
-    character stands for one, so that each text is a slice of the result.
+    Texts of ASCII and Latin-1 letters (most news) are normalized in one pass over all of
+    them; each character stands for one there, so that a text is a slice of the result.
     """
-    joined = [f"{title} {_TITLE_JOIN} {excerpt}" for title, excerpt in texts]
-    if sum(text.count(_TITLE_JOIN) for text in joined) != len(joined):
-        joined = [f"{title.replace(_TITLE_JOIN, ' ')} {_TITLE_JOIN} "
-                  f"{excerpt.replace(_TITLE_JOIN, ' ')}" for title, excerpt in texts]
+    joined = [f"{title} {_TEXT_END} {excerpt} {_TEXT_END} " for title, excerpt in texts]
     plain = "".join(joined)
+    if plain.count(_TEXT_END) != 2 * len(joined):
+        plain = "".join(f"{title.replace(_TEXT_END, ' ')} {_TEXT_END} "
+                        f"{excerpt.replace(_TEXT_END, ' ')} {_TEXT_END} "
+                        for title, excerpt in texts)
     if not plain.isascii():
         for char in _COMMON_PUNCTUATION:
             plain = plain.replace(char, " ")
     ends = np.cumsum([len(text) for text in joined])
-    odd = set() if plain.isascii() and "+" not in plain and "#" not in plain else (
-        _not_plain(plain, ends))
-    # "replace": a character ASCII lacks becomes one "?", so that the places stay.
-    normalized = plain.encode("ascii", "replace").translate(_BATCH_WORDS).decode("ascii")
-    words: list[list[str]] = []
-    start = 0
-    for index, (end, (title, excerpt)) in enumerate(zip(ends.tolist(), texts, strict=True)):
-        if index in odd:
-            words.append([*words_of(title), TITLE_END, *words_of(excerpt)])
-        else:
-            words.append(normalized[start:end].split())
-        start = end
-    return words
+    odd = [] if _all_taken(plain) else _untaken(plain, ends)
+    # "replace": a character Latin-1 lacks becomes one "?", so that the places stay.
+    normalized = plain.encode("latin-1", "replace").translate(_BATCH_WORDS).decode("latin-1")
+    if not odd:
+        return normalized.split()
+    # The few others word by word, in their places.
+    pieces: list[str] = []
+    start = 0  # where the run of texts read from `normalized` begins
+    for index in odd:
+        title, excerpt = texts[index]
+        pieces += [normalized[start:int(ends[index]) - len(joined[index])], *words_of(title),
+                   TITLE_END, *words_of(excerpt), TITLE_END]
+        start = int(ends[index])
+    pieces.append(normalized[start:])
+    return " ".join(pieces).split()
 
 
 @dataclass(frozen=True, slots=True)
