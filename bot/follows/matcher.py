@@ -22,8 +22,11 @@ def _index_words(keywords: Terms) -> list[str]:
     return [*keywords.words, *(max(phrase, key=len) for phrase in keywords.phrases)]
 
 
-def _all_words(terms: Terms) -> set[str]:
-    return {*terms.words, *(word for phrase in terms.phrases for word in phrase)}
+def _add_words(words: set[str], terms: Terms) -> None:
+    """Add the words of `terms`, its phrases' too."""
+    words.update(terms.words)
+    for phrase in terms.phrases:
+        words.update(phrase)
 
 
 def _first_of_each(articles: Iterable[Candidate]) -> list[Candidate]:
@@ -53,14 +56,15 @@ class Matched(Sequence[int]):
     batch, counted at once and turned into ids only as far as it is read (a big round
     posts its first few), once; follows that matched the same articles share one."""
 
-    __slots__ = ("_all", "_count", "_head", "_ids", "_mask")
+    __slots__ = ("_all", "_count", "_head", "_id_list", "_ids", "_mask")
 
-    def __init__(self, mask: int, ids: np.ndarray) -> None:
+    def __init__(self, mask: int, ids: np.ndarray, id_list: list[int]) -> None:
         self._mask = mask
         self._ids = ids  # the batch's article ids, as objects: taken, they are the ids
+        self._id_list = id_list  # the same: a few are taken faster from a list
         self._count = mask.bit_count()
         self._all: list[int] | None = None
-        self._head: list[int] = []  # the first ids, as far as read
+        self._head: list[int] | None = None  # the first ids, as far as read
 
     def __len__(self) -> int:
         return self._count
@@ -72,7 +76,7 @@ class Matched(Sequence[int]):
 
     def _first(self, count: int) -> list[int]:
         """The first `count` ids (fewer than all), from only as many low bits as hold them."""
-        if len(self._head) < count:
+        if self._head is None or len(self._head) < count:
             width = 64
             while (low := self._mask & ((1 << width) - 1)).bit_count() < count:
                 width *= 4
@@ -81,7 +85,7 @@ class Matched(Sequence[int]):
                 lowest = low & -low
                 positions.append(lowest.bit_length() - 1)
                 low ^= lowest
-            self._head = self._ids[positions].tolist()
+            self._head = [self._id_list[position] for position in positions]
         return self._head[:count]
 
     @overload
@@ -120,8 +124,9 @@ class _Batch:
                  topics: frozenset[str], providers: frozenset[str]) -> None:
         self.size = len(articles)
         self.everything = (1 << self.size) - 1
+        self.id_list = [article.id for article in articles]
         # Objects, not int64: taking from it hands back the ids themselves, not new ints.
-        self.ids = np.array([article.id for article in articles], dtype=object)
+        self.ids = np.array(self.id_list, dtype=object)
         self._word_ids = words
         self.words: dict[str, int] = {}
         if words:  # no rule with words (topics and providers only): no need to read texts
@@ -137,12 +142,13 @@ class _Batch:
         self.topics = {topic: self._mask(held) for topic, held in of_topic.items()}
         self.providers = {domain: self._mask(held) for domain, held in of_provider.items()}
         self._phrases: dict[tuple[str, ...], int] = {}
-        self._any: dict[Terms, int] = {}
+        self._any: dict[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], int] = {}
 
     def _read(self, articles: list[Candidate], words: Mapping[str, int]) -> None:
         """The articles' words in a row, as numbers: a word some rule has its number in
         `words`, TITLE_END _END, any other _OTHER; which word is where, and in which article."""
-        found = words_in_a_row([(article.title, article.excerpt) for article in articles])
+        found = words_in_a_row([article.title for article in articles],
+                               [article.excerpt for article in articles])
         self._row = np.fromiter(map({**words, TITLE_END: _END}.get, found, repeat(_OTHER)),
                                 dtype=np.int32, count=len(found))
         ends = self._row == _END  # two an article: after its title, after its excerpt
@@ -179,14 +185,15 @@ class _Batch:
 
     def any_of(self, terms: Terms) -> int:
         """The articles in which any word or phrase of `terms` occurs."""
-        if terms not in self._any:
+        key = (terms.words, terms.phrases)  # a tuple hashes in C, Terms in Python
+        if key not in self._any:
             mask = 0
             for word in terms.words:
                 mask |= self.words.get(word, 0)
             for phrase in terms.phrases:
                 mask |= self.phrase(phrase)
-            self._any[terms] = mask
-        return self._any[terms]
+            self._any[key] = mask
+        return self._any[key]
 
     def matching(self, rule: FollowRule) -> int:
         """The articles `rule` matches."""
@@ -208,19 +215,25 @@ class FollowMatcher:
 
     def __init__(self, rules: Mapping[int, FollowRule]) -> None:
         # Servers often ask for the same thing: each distinct rule is checked once.
-        groups: dict[tuple[object, ...], tuple[FollowRule, list[int]]] = {}
+        self._rules: list[FollowRule] = []
+        self._follows: list[list[int]] = []  # of each rule
+        numbers: dict[tuple[object, ...], int] = {}
         for follow_id, rule in rules.items():
-            groups.setdefault(_rule_key(rule), (rule, []))[1].append(follow_id)
-        self._rules = [rule for rule, _ in groups.values()]
-        self._follows = [follow_ids for _, follow_ids in groups.values()]
+            number = numbers.setdefault(_rule_key(rule), len(numbers))
+            if number == len(self._rules):
+                self._rules.append(rule)
+                self._follows.append([])
+            self._follows[number].append(follow_id)
         self._by_word: dict[str, list[int]] = defaultdict(list)
         self._by_provider: dict[str, list[int]] = defaultdict(list)
         self._by_topic: dict[str, list[int]] = defaultdict(list)
         self._unindexed: list[int] = []  # no required key: only exclusions (or nothing)
         for index, rule in enumerate(self._rules):
             self._add(index, rule)
-        words = frozenset().union(
-            *(_all_words(rule.keywords) | _all_words(rule.exclude) for rule in self._rules))
+        words: set[str] = set()
+        for rule in self._rules:
+            _add_words(words, rule.keywords)
+            _add_words(words, rule.exclude)
         self._words = {word: number for number, word in enumerate(sorted(words))}
         self._topics = frozenset(rule.topic_key for rule in self._rules if rule.topic_key)
         self._providers = frozenset(
@@ -263,8 +276,8 @@ class FollowMatcher:
             mask = batch.matching(self._rules[index])
             if not mask:
                 continue
-            if mask not in shared:
-                shared[mask] = Matched(mask, batch.ids)
-            for follow_id in self._follows[index]:
-                matched[follow_id] = shared[mask]
+            found = shared.get(mask)
+            if found is None:
+                found = shared[mask] = Matched(mask, batch.ids, batch.id_list)
+            matched.update(dict.fromkeys(self._follows[index], found))
         return matched

@@ -116,19 +116,20 @@ def _untaken(plain: str, ends: np.ndarray) -> list[int]:
     return held
 
 
-def words_in_a_row(texts: Sequence[tuple[str, str]]) -> list[str]:
-    """The words of many (title, excerpt)s as words_of sees them, in one list: each title's
-    words, TITLE_END, its excerpt's words, TITLE_END.
+def words_in_a_row(titles: Sequence[str], excerpts: Sequence[str]) -> list[str]:
+    """The words of many articles' titles and excerpts as words_of sees them, in one list:
+    each title's words, TITLE_END, its excerpt's words, TITLE_END.
 
     Texts of ASCII and Latin-1 letters (most news) are normalized in one pass over all of
     them; each character stands for one there, so that a text is a slice of the result.
     """
+    texts = zip(titles, excerpts, strict=True)
     joined = [f"{title} {_TEXT_END} {excerpt} {_TEXT_END} " for title, excerpt in texts]
     plain = "".join(joined)
     if plain.count(_TEXT_END) != 2 * len(joined):
         plain = "".join(f"{title.replace(_TEXT_END, ' ')} {_TEXT_END} "
                         f"{excerpt.replace(_TEXT_END, ' ')} {_TEXT_END} "
-                        for title, excerpt in texts)
+                        for title, excerpt in zip(titles, excerpts, strict=True))
     if not plain.isascii():
         for char in _COMMON_PUNCTUATION:
             plain = plain.replace(char, " ")
@@ -142,9 +143,8 @@ def words_in_a_row(texts: Sequence[tuple[str, str]]) -> list[str]:
     pieces: list[str] = []
     start = 0  # where the run of texts read from `normalized` begins
     for index in odd:
-        title, excerpt = texts[index]
-        pieces += [normalized[start:int(ends[index]) - len(joined[index])], *words_of(title),
-                   TITLE_END, *words_of(excerpt), TITLE_END]
+        pieces += [normalized[start:int(ends[index]) - len(joined[index])],
+                   *words_of(titles[index]), TITLE_END, *words_of(excerpts[index]), TITLE_END]
         start = int(ends[index])
     pieces.append(normalized[start:])
     return " ".join(pieces).split()
