@@ -145,8 +145,9 @@ class _Batch:
         self._any: dict[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], int] = {}
 
     def _read(self, articles: list[Candidate], words: Mapping[str, int]) -> None:
-        """The articles' words in a row, as numbers: a word some rule has its number in
-        `words`, TITLE_END _END, any other _OTHER; which word is where, and in which article."""
+        """The articles' words in a row, as numbers (a word of the rules its number in
+        `words`, which numbers them 0, 1, … in its order; TITLE_END _END; any other word
+        _OTHER): where each word of the rules is, in which article, and its mask."""
         found = words_in_a_row([article.title for article in articles],
                                [article.excerpt for article in articles])
         self._row = np.fromiter(map({**words, TITLE_END: _END}.get, found, repeat(_OTHER)),
@@ -157,17 +158,15 @@ class _Batch:
         by_word = np.argsort(self._row[at], kind="stable")
         self._at = at[by_word]  # where each word is, grouped by word, in order
         self._bounds = np.searchsorted(self._row[at][by_word], np.arange(len(words) + 1))
-        held = np.zeros((len(words), (self.size + 7) // 8), dtype=np.uint8)
-        positions = self._article_at[at]
-        np.bitwise_or.at(held, (self._row[at], positions >> 3),
-                         np.left_shift(1, positions & 7).astype(np.uint8))
-        for word, number in words.items():
-            if self._bounds[number] < self._bounds[number + 1]:
-                self.words[word] = int.from_bytes(held[number].tobytes(), "little")
+        names = list(words)  # by number
+        bounds = self._bounds.tolist()
+        for number in np.flatnonzero(np.diff(self._bounds)).tolist():  # the words found
+            self.words[names[number]] = self._mask(
+                self._article_at[self._at[bounds[number]:bounds[number + 1]]])
 
-    def _mask(self, positions: Iterable[int]) -> int:
+    def _mask(self, positions: list[int] | np.ndarray) -> int:
         bits = np.zeros(self.size, dtype=bool)
-        bits[list(positions)] = True
+        bits[positions] = True
         return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
     def phrase(self, phrase: tuple[str, ...]) -> int:
@@ -180,7 +179,7 @@ class _Batch:
             # next is a word of ours, so is the one after.
             for offset, number in enumerate(numbers[1:], 1):
                 at = at[self._row[at + offset] == number]
-            self._phrases[phrase] = self._mask(self._article_at[at].tolist()) if len(at) else 0
+            self._phrases[phrase] = self._mask(self._article_at[at]) if len(at) else 0
         return self._phrases[phrase]
 
     def any_of(self, terms: Terms) -> int:
