@@ -61,11 +61,16 @@ async def match_new(store: Store) -> int:
     articles, newest = await store.follows.new_articles(after)
     if not articles:
         return 0
-    matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
     # Many follows and articles take a while in Python: off the event loop, so that
-    # commands are answered meanwhile.
-    found = await asyncio.to_thread(matcher.match, [a.candidate for a in articles])
-    return await store.follows.record_matches(plan(follows, articles, found), newest, newest)
+    # commands are answered meanwhile; the plan too, which reads every match.
+    matches = await asyncio.to_thread(_matched, follows, articles)
+    return await store.follows.record_matches(matches, newest, newest)
+
+
+def _matched(follows: Sequence[Follow], articles: Sequence[NewArticle]) -> list[Match]:
+    """The outbox rows of these follows for these new articles."""
+    matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
+    return plan(follows, articles, matcher.match([a.candidate for a in articles]))
 
 
 async def recent_matches(store: Store, rule: FollowRule, now: datetime) -> list[NewArticle]:
