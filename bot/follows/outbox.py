@@ -33,19 +33,28 @@ def shown(matched: int) -> int:
 
 
 def plan(follows: Sequence[Follow], articles: Sequence[NewArticle],
-         found: Mapping[int, Sequence[int]]) -> list[Match]:
-    """Outbox rows for what the matcher found (articles newest first): pending, except
-    what a big round leaves out, recorded as skipped so that it is never posted later."""
+         found: Mapping[int, Sequence[int]]) -> tuple[list[Match], dict[int, int]]:
+    """Outbox rows for what the matcher found (articles newest first), and by follow id
+    how many a big round leaves out: counted, not recorded one by one (each article is
+    matched once, so what is left out is never posted later all the same)."""
     by_id = {article.candidate.id: article for article in articles}
+    oldest = min((a.published_at for a in articles if a.published_at), default=None)
     matches: list[Match] = []
+    more: dict[int, int] = {}
     for follow in follows:
-        chosen = [by_id[i] for i in found.get(follow.id, ()) if _fresh(by_id[i], follow)]
-        posted = shown(len(chosen))
-        matches.extend(
-            Match(follow.id, follow.guild_id, article.url, article.published_at,
-                  "pending" if position < posted else "skipped")
-            for position, article in enumerate(chosen))
-    return matches
+        matched = found.get(follow.id, ())
+        if oldest is None or oldest >= follow.created_at - TOO_OLD:  # all fresh: read few
+            count = len(matched)
+            chosen = [by_id[i] for i in matched[:shown(count)]]
+        else:
+            fresh = [by_id[i] for i in matched if _fresh(by_id[i], follow)]
+            count = len(fresh)
+            chosen = fresh[:shown(count)]
+        matches.extend(Match(follow.id, follow.guild_id, article.url, article.published_at)
+                       for article in chosen)
+        if count > len(chosen):
+            more[follow.id] = count - len(chosen)
+    return matches, more
 
 
 async def match_new(store: Store) -> int:
@@ -62,13 +71,14 @@ async def match_new(store: Store) -> int:
     if not articles:
         return 0
     # Many follows and articles take a while in Python: off the event loop, so that
-    # commands are answered meanwhile; the plan too, which reads every match.
-    matches = await asyncio.to_thread(_matched, follows, articles)
-    return await store.follows.record_matches(matches, newest, newest)
+    # commands are answered meanwhile; the plan too.
+    matches, more = await asyncio.to_thread(_matched, follows, articles)
+    return await store.follows.record_matches(matches, newest, newest, more)
 
 
-def _matched(follows: Sequence[Follow], articles: Sequence[NewArticle]) -> list[Match]:
-    """The outbox rows of these follows for these new articles."""
+def _matched(follows: Sequence[Follow], articles: Sequence[NewArticle]
+             ) -> tuple[list[Match], dict[int, int]]:
+    """The outbox rows of these follows for these new articles, and what each leaves out."""
     matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
     return plan(follows, articles, matcher.match([a.candidate for a in articles]))
 
