@@ -310,3 +310,33 @@ async def test_an_unreadable_follow_is_left_out_and_every_other_follow_still_mat
     assert [follow.id for follow in await store.follows.all()] == [working.id]
     assert f"Follow {broken.id} of server 1 is left out" in caplog.text
     assert await store.follows.remove(1, broken.id)
+
+
+async def test_an_interrupted_big_round_whose_last_post_lost_its_article_still_says_how_many_more(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    for n in range(31):
+        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                    ["AI Hardware"], published=now - timedelta(minutes=n))
+    await sync(store, seeds_dir)
+    follow = await store.follows.add(Follow(
+        guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
+        rule=FollowRule.checked(topic_key="ai hardware")))
+    assert await match_new(store) == 10
+    # A crash left the round's sends started as two posts, the second of the oldest one;
+    # that article is gone when the bot comes back.
+    shown = [row.url for row in await store.follows.open_posts()]
+    first, last = shown[:9], shown[9:]
+    await store.follows.mark_sending(follow.id, first, nonce(follow.id, 1, first), now)
+    await store.follows.mark_sending(follow.id, last, nonce(follow.id, 1, last), now)
+    (seeds_dir / "gpu09.txt").unlink()
+    await sync(store, seeds_dir)
+
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
+        await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
+        await _cog(bot).run_round()
+    (message,) = [m for m in fake.channel_messages(fake.text_channel) if "webhook_id" not in m]
+    assert [embed["url"] for embed in message["embeds"]] == [
+        f"{HARDWARE_URL}/{n}" for n in range(9)]
+    assert message["content"] == "…and 21 more — `/news topic topic:AI Hardware`"
