@@ -159,7 +159,7 @@ async def test_a_database_from_before_the_change_log_rebuilds_once_then_follows_
     path = news.store.path
     await news.store.close()
     db = sqlite3.connect(path, isolation_level=None)
-    db.executescript("BEGIN; DROP TABLE corpus_changes; "
+    db.executescript("BEGIN; DROP TABLE corpus_changes; DROP TABLE follow_rounds; "
                      "DELETE FROM meta WHERE key = 'corpus_changes_from'; "
                      "PRAGMA user_version = 9; COMMIT;")
     db.close()
