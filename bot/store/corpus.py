@@ -58,26 +58,31 @@ def _narrowed(sql: str, params: list[object], where: Filter, dated: str
 
 
 def _search_conditions(where: Filter) -> tuple[str, list[object]]:
-    """The conditions of `where` on a full-text match (`articles_fts.rowid`), cheapest
-    first: a common word's matches are tested one by one, and a lookup in the articles
-    table (wide rows) costs far more than one in article_topics or in a set of ids."""
+    """The conditions of `where` on a full-text match (`articles_fts.rowid`), the most
+    selective and cheapest first: a common word's matches are tested one by one, and
+    reading an articles row (a wide one) costs far more than a look in article_topics or
+    in a set of ids."""
     sql, params = "", list[object]()
-    if where.provider_id is not None:
-        # The unary plus keeps SQLite from handing each of the provider's ids to FTS5 as
-        # a lookup of its own: the ids are gathered once and each match tested against them.
-        sql += " AND +articles_fts.rowid IN (SELECT id FROM articles WHERE provider_id = ?)"
-        params.append(where.provider_id)
     if where.topic_id is not None:
-        # article_topics holds each article's publication time: no articles row is read.
+        # article_topics holds each article's publication time: the window is tested there.
         window, dates = _window(where, "x.published_at")
         sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "  # noqa: S608 - fixed fragments only
                 f"AND x.article_id = articles_fts.rowid{window})")
         params += [where.topic_id, *dates]
-    elif where.start is not None or where.end is not None:
-        window, dates = _window(where, "a.published_at")
+        # The few matches with the topic are then read for their provider.
+        rest, rest_params = ((" AND a.provider_id = ?", list[object]([where.provider_id]))
+                             if where.provider_id is not None else ("", []))
+    else:
+        if where.provider_id is not None:
+            # The unary plus keeps SQLite from handing each of the provider's ids to FTS5
+            # as a lookup of its own: they are gathered once and each match looked up in them.
+            sql += " AND +articles_fts.rowid IN (SELECT id FROM articles WHERE provider_id = ?)"
+            params.append(where.provider_id)
+        rest, rest_params = _window(where, "a.published_at")
+    if rest:
         sql += (" AND EXISTS (SELECT 1 FROM articles a "  # noqa: S608 - fixed fragments only
-                f"WHERE a.id = articles_fts.rowid{window})")
-        params += dates
+                f"WHERE a.id = articles_fts.rowid{rest})")
+        params += rest_params
     return sql, params
 
 
