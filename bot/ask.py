@@ -15,6 +15,9 @@ from bot.text import counted, echo
 from bot.trending import Trending
 from bot.vocabulary import normalized, tokens
 
+# Corrections tried, the likeliest first, before a question is taken to find nothing: each
+# is one more search.
+CORRECTION_TRIES = 3
 _QUOTED = re.compile(r'"(\w+)"')  # the words of an FTS5 expression made by fts_query
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "
@@ -84,19 +87,40 @@ class Asker:
         where = Filter(understood.topic.id if understood.topic else None,
                        understood.provider.id if understood.provider else None,
                        window.start if window else None, window.end if window else None)
-        if understood.keywords:
-            page = await self._search(understood.keywords, where, limit, offset)
-            corrected = (dict(await self.news.verified_corrections(understood.keywords))
-                         if not page.total else {})
-            if corrected:
-                understood = replace(
-                    understood,
-                    keywords=tuple(corrected.get(word, word) for word in understood.keywords),
-                    corrected=(*understood.corrected, *corrected.items()))
-                page = await self._search(understood.keywords, where, limit, offset)
-        else:
+        if not understood.keywords:
             page = await self.news.store.filtered(where, limit, offset)
+            return Asked(understood, self._page_answer(understood, page))
+        page = await self._search(understood.keywords, where, limit, offset)
+        if not page.total:
+            understood, page = await self._corrected(understood, where, limit, offset, page)
         return Asked(understood, self._page_answer(understood, page))
+
+    async def _corrected(self, understood: Understood, where: Filter, limit: int,
+                         offset: int, page: Page) -> tuple[Understood, Page]:
+        """The question with its unknown keywords corrected, and its page. The likeliest
+        words come first; when they find nothing with the rest of the question, a typo's
+        next likeliest meanings are tried in turn ("traiing" is "trading" more often than
+        "training", but not beside "spin" from Tech.eu). With nothing found, the likeliest
+        words stand."""
+        typed = understood.keywords
+        verified = await self.news.verified_corrections(typed)
+        if not verified:
+            return understood, page
+        choices = self.news.vocabulary.alternatives(verified, CORRECTION_TRIES)
+        for choice in choices:
+            tried = self._with_corrections(understood, choice)
+            found = await self._search(tried.keywords, where, limit, offset)
+            if found.total:
+                return tried, found
+        return self._with_corrections(understood, choices[0]), found
+
+    @staticmethod
+    def _with_corrections(understood: Understood, corrected: list[tuple[str, str]]
+                          ) -> Understood:
+        used = dict(corrected)
+        return replace(understood,
+                       keywords=tuple(used.get(word, word) for word in understood.keywords),
+                       corrected=(*understood.corrected, *corrected))
 
     def _page_answer(self, understood: Understood, page: Page) -> Answer | NotFound:
         if not page.total:
@@ -143,20 +167,26 @@ class Asker:
 
 
 def _relaxed(understood: Understood) -> list[Understood]:
-    """The question with its provider, then its topic too, read as words instead of as a
-    filter: what to try, in order, when the filters leave nothing."""
-    tried: list[Understood] = []
+    """The question with its provider, then its topic alone, then both read as words
+    instead of as a filter: what to try, in order, when the filters leave nothing ("what
+    did Reuters say about baidu warehouses" may mean a Reuters article that names Baidu,
+    not one tagged Baidu AI)."""
     provider, topic = understood.provider, understood.topic
+    without_provider = without_topic = understood
     if provider is not None:
-        understood = replace(
+        without_provider = replace(
             understood, provider=None, keywords=(*understood.keywords, *name_words(provider)),
             notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
                                       "that mention it"))
-        tried.append(understood)
     if topic is not None:
-        tried.append(replace(
+        without_topic = replace(
             understood, topic=None, keywords=(*understood.keywords, *name_words(topic)),
             notes=(*understood.notes, f"nothing tagged {topic.name}: showing articles "
-                                      "that mention it")))
+                                      "that mention it"))
+    tried = [relaxed for relaxed in (without_provider, without_topic) if relaxed is not understood]
+    if provider is not None and topic is not None:
+        tried.append(replace(
+            without_provider, topic=None,
+            keywords=(*without_provider.keywords, *name_words(topic)),
+            notes=(*without_provider.notes, without_topic.notes[-1])))
     return tried
-

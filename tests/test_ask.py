@@ -1,5 +1,6 @@
 """Answering questions against real SQLite corpora: filters applied in the search itself,
-and a topic filter that leaves nothing read as words instead."""
+a topic filter that leaves nothing read as words instead, and typos read by the rest of
+the question."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.ask import Asker
-from bot.queries import Answer, News
+from bot.queries import Answer, News, NotFound
 from bot.store import Store
 from bot.store.corpus import COUNT_CAP
 from tests.conftest import write_article
@@ -15,10 +16,11 @@ from tests.conftest import write_article
 NOW = datetime(2022, 6, 1, tzinfo=UTC)
 
 
-def _article(folder: Path, number: int, title: str, when: str, topics: list[str]) -> None:
+def _article(folder: Path, number: int, title: str, when: str, topics: list[str],
+             provider: tuple[str, str] = ("Example", "example.org")) -> None:
     write_article(folder / f"{number:05}.md", title=title, excerpt="",
                   publishedDateTime=when, originalUrl=f"https://example.org/story-{number}",
-                  provider={"name": "Example", "domain": "example.org"}, topics=topics)
+                  provider={"name": provider[0], "domain": provider[1]}, topics=topics)
 
 
 async def _synced(store: Store, folder: Path) -> News:
@@ -70,3 +72,44 @@ async def test_a_title_holding_every_word_ranks_above_an_excerpt_mentioning_them
     asked = await Asker(await _synced(store, folder)).ask("warehouse grips", NOW, 5)
     assert isinstance(asked.result, Answer)
     assert asked.result.page.items[0].title == "Warehouse robots learn new grips"
+
+
+async def test_a_typo_is_read_as_the_word_that_fits_the_rest_of_the_question(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "typo"
+    for number in range(6):  # "trading" is the commoner word, but never beside "spin"
+        _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
+    _article(folder, 6, "Samsung to spin up image generator for AI training",
+             "2022-05-03T10:00:00Z", [])
+    asked = await Asker(await _synced(store, folder)).ask("traiing spin", NOW, 5)
+    assert asked.line == "Understood: 'training spin' (read 'traiing' as training)"
+    assert isinstance(asked.result, Answer)
+    assert [item.title for item in asked.result.page.items] == [
+        "Samsung to spin up image generator for AI training"]
+
+
+async def test_a_typo_that_fits_nothing_keeps_its_likeliest_reading(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "nothing"
+    for number in range(6):
+        _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
+    _article(folder, 6, "Model training costs fall", "2022-05-03T10:00:00Z", [])
+    asked = await Asker(await _synced(store, folder)).ask("traiing quokka", NOW, 5)
+    assert asked.line == "Understood: 'trading quokka' (read 'traiing' as trading)"
+    assert isinstance(asked.result, NotFound)
+
+
+async def test_a_topic_named_as_a_word_is_read_as_words_before_the_provider_is(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "named"
+    reuters, wired = ("Reuters", "reuters.com"), ("Wired", "wired.com")
+    _article(folder, 0, "Baidu opens its AI lab", "2022-04-02T10:00:00Z", ["Baidu AI"], wired)
+    _article(folder, 1, "Reuters: Baidu scraps warehouses plan", "2022-04-03T10:00:00Z",
+             [], wired)
+    _article(folder, 2, "Baidu scraps warehouses", "2022-04-04T10:00:00Z", [], reuters)
+    asked = await Asker(await _synced(store, folder)).ask(
+        "what did Reuters say about scraps warehouses baidu in April 2022?", NOW, 5)
+    assert asked.line == ("Understood: Reuters · in April 2022 · 'scraps warehouses baidu' "
+                          "(nothing tagged Baidu AI: showing articles that mention it)")
+    assert isinstance(asked.result, Answer)
+    assert [item.title for item in asked.result.page.items] == ["Baidu scraps warehouses"]
