@@ -71,16 +71,18 @@ class Asker:
         cloud" may be a word of a title, not the Cloud AI tag)."""
         if understood.intent == "related":
             return Asked(understood, await self.news.related(understood.subject, limit, offset))
-        asked = await self._listed(understood, limit, offset)
-        for relaxed in _relaxed(asked.understood):
-            if not isinstance(asked.result, NotFound):
+        understood, page = await self._listed(understood, limit, offset)
+        for relaxed in _relaxed(understood) if not page.total else ():
+            relaxed, relaxed_page = await self._listed(relaxed, limit, offset)
+            if relaxed_page.total:
+                understood, page = relaxed, relaxed_page
                 break
-            relaxed_asked = await self._listed(relaxed, limit, offset)
-            if not isinstance(relaxed_asked.result, NotFound):
-                return relaxed_asked
-        return asked
+        # Only now, once: what is near a question that found nothing is looked for in
+        # every title.
+        return Asked(understood, self._page_answer(understood, page))
 
-    async def _listed(self, understood: Understood, limit: int, offset: int) -> Asked:
+    async def _listed(self, understood: Understood, limit: int, offset: int
+                      ) -> tuple[Understood, Page]:
         """The page the question asks for; keywords the corpus does not know are corrected
         when, as typed, they find nothing (the correction is then part of the question)."""
         window = understood.window
@@ -88,12 +90,11 @@ class Asker:
                        understood.provider.id if understood.provider else None,
                        window.start if window else None, window.end if window else None)
         if not understood.keywords:
-            page = await self.news.store.filtered(where, limit, offset)
-            return Asked(understood, self._page_answer(understood, page))
+            return understood, await self.news.store.filtered(where, limit, offset)
         page = await self._search(understood.keywords, where, limit, offset)
         if not page.total:
-            understood, page = await self._corrected(understood, where, limit, offset, page)
-        return Asked(understood, self._page_answer(understood, page))
+            return await self._corrected(understood, where, limit, offset, page)
+        return understood, page
 
     async def _corrected(self, understood: Understood, where: Filter, limit: int,
                          offset: int, page: Page) -> tuple[Understood, Page]:

@@ -20,7 +20,9 @@ from bot.store.sql import json_list
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
-_TITLE_BATCH = 5000  # rows per fetch of every title
+_TITLE_BATCH = 5000
+# Reading an article's row costs about as much as gathering this many of a provider's ids.
+ROW_READ_COST = 3  # rows per fetch of every title
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,32 +59,33 @@ def _narrowed(sql: str, params: list[object], where: Filter, dated: str
     return sql + window, params + dates
 
 
-def _search_conditions(where: Filter) -> tuple[str, list[object]]:
+def _search_conditions(where: Filter, *, sparse: bool) -> tuple[str, list[object]]:
     """The conditions of `where` on a full-text match (`articles_fts.rowid`), the most
     selective and cheapest first: a common word's matches are tested one by one, and
     reading an articles row (a wide one) costs far more than a look in article_topics or
-    in a set of ids."""
+    in a set of ids. `sparse`: few matches, each read for its provider."""
     sql, params = "", list[object]()
+    provider, provider_params = (" AND a.provider_id = ?", list[object]([where.provider_id])
+                                 ) if where.provider_id is not None else ("", [])
+    window, dates = _window(where, "a.published_at")
     if where.topic_id is not None:
-        # article_topics holds each article's publication time: the window is tested there.
-        window, dates = _window(where, "x.published_at")
+        # article_topics holds each article's publication time: the window is tested
+        # there, and only the few matches with the topic are read for their provider.
+        topic_window, topic_dates = _window(where, "x.published_at")
         sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "  # noqa: S608 - fixed fragments only
-                f"AND x.article_id = articles_fts.rowid{window})")
-        params += [where.topic_id, *dates]
-        # The few matches with the topic are then read for their provider.
-        rest, rest_params = ((" AND a.provider_id = ?", list[object]([where.provider_id]))
-                             if where.provider_id is not None else ("", []))
-    else:
-        if where.provider_id is not None:
-            # The unary plus keeps SQLite from handing each of the provider's ids to FTS5
-            # as a lookup of its own: they are gathered once and each match looked up in them.
-            sql += " AND +articles_fts.rowid IN (SELECT id FROM articles WHERE provider_id = ?)"
-            params.append(where.provider_id)
-        rest, rest_params = _window(where, "a.published_at")
-    if rest:
+                f"AND x.article_id = articles_fts.rowid{topic_window})")
+        params += [where.topic_id, *topic_dates]
+        window, dates = "", []
+    elif provider and not sparse:
+        # The unary plus keeps SQLite from handing each of the provider's ids to FTS5 as
+        # a lookup of its own: they are gathered once and each match looked up in them.
+        sql += " AND +articles_fts.rowid IN (SELECT id FROM articles WHERE provider_id = ?)"
+        params += provider_params
+        provider, provider_params = "", []
+    if provider or window:
         sql += (" AND EXISTS (SELECT 1 FROM articles a "  # noqa: S608 - fixed fragments only
-                f"WHERE a.id = articles_fts.rowid{rest})")
-        params += rest_params
+                f"WHERE a.id = articles_fts.rowid{provider}{window})")
+        params += [*provider_params, *dates]
     return sql, params
 
 
@@ -173,7 +176,9 @@ class CorpusReads:
         index, newest first. The filter is applied in that same pass: narrowing the newest
         matches afterwards would lose every match of an older window or a rarer topic.
         """
-        conditions, params = _search_conditions(where)
+        sparse = where.topic_id is None and where.provider_id is not None \
+            and await self._sparse(match, where.provider_id)
+        conditions, params = _search_conditions(where, sparse=sparse)
         async with self._reader.execute(
             "SELECT rowid, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) FROM articles_fts "  # noqa: S608 - fixed fragments only
             f"WHERE articles_fts MATCH ?{conditions} ORDER BY rowid DESC "
@@ -181,6 +186,18 @@ class CorpusReads:
         ) as cursor:
             matches = list(await cursor.fetchall())
         return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
+
+    async def _sparse(self, match: str, provider_id: int) -> bool:
+        """Whether the match holds so few articles against the provider's that reading
+        each match's row costs less than gathering the provider's ids (both counts are
+        read off indexes, the match's only as far as it takes to tell)."""
+        gathered = await self._count(
+            "SELECT count(*) FROM articles WHERE provider_id = ?", [provider_id])
+        enough = gathered // ROW_READ_COST
+        found = await self._count(
+            f"SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? "  # noqa: S608 - fixed fragments only
+            f"LIMIT {enough})", [match])
+        return found < enough
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
