@@ -91,7 +91,7 @@ class Asker:
                        window.start if window else None, window.end if window else None)
         if not understood.keywords:
             return understood, await self.news.store.filtered(where, limit, offset)
-        page = await self._search(understood.keywords, where, limit, offset)
+        page, _titled = await self._search(understood.keywords, where, limit, offset)
         if not page.total:
             return await self._corrected(understood, where, limit, offset, page)
         return understood, page
@@ -99,21 +99,23 @@ class Asker:
     async def _corrected(self, understood: Understood, where: Filter, limit: int,
                          offset: int, page: Page) -> tuple[Understood, Page]:
         """The question with its unknown keywords corrected, and its page. The likeliest
-        words come first; when they find nothing with the rest of the question, a typo's
-        next likeliest meanings are tried in turn ("traiing" is "trading" more often than
-        "training", but not beside "spin" from Tech.eu). With nothing found, the likeliest
-        words stand."""
-        typed = understood.keywords
-        verified = await self.news.verified_corrections(typed)
+        words come first; when no title holds them with the rest of the question, a
+        typo's next likeliest meanings are tried in turn ("traiing" is "trading" more often
+        than "training", but not beside "spin" from Tech.eu): the first that a title holds
+        wins, else the first that finds anything, else the likeliest stands."""
+        verified = await self.news.verified_corrections(understood.keywords)
         if not verified:
             return understood, page
         choices = self.news.vocabulary.alternatives(verified, CORRECTION_TRIES)
+        best = self._with_corrections(understood, choices[0]), page
         for choice in choices:
             tried = self._with_corrections(understood, choice)
-            found = await self._search(tried.keywords, where, limit, offset)
-            if found.total:
+            found, titled = await self._search(tried.keywords, where, limit, offset)
+            if titled:
                 return tried, found
-        return self._with_corrections(understood, choices[0]), found
+            if found.total and not best[1].total:
+                best = tried, found
+        return best
 
     @staticmethod
     def _with_corrections(understood: Understood, corrected: list[tuple[str, str]]
@@ -133,13 +135,13 @@ class Asker:
         return Answer(heading, page)
 
     async def _search(self, keywords: tuple[str, ...], where: Filter, limit: int,
-                      offset: int) -> Page:
+                      offset: int) -> tuple[Page, bool]:
         """Full-text matches of the keywords within the filter: those whose title holds
         every keyword first (a title names what an article is about; an excerpt may only
-        mention it), then as /news search ranks them."""
+        mention it), then as /news search ranks them; and whether any title holds them."""
         match = fts_query(" ".join(keywords))
         if match is None:
-            return Page([], 0, offset, limit)
+            return Page([], 0, offset, limit), False
         matches, capped = await self.news.store.search_within(match, where)
         ids = [article_id for article_id, _bm25 in matches]
         scores = self.news.index.scores_of(ids)
@@ -149,7 +151,7 @@ class Asker:
         window = [hit[0][0] for hit in ranked[offset : offset + limit]]
         found = await self.news.store.articles(window)
         return Page([found[i] for i in window if i in found], len(matches), offset, limit,
-                    capped)
+                    capped), bool(titled)
 
     def _titled(self, article_ids: list[int], words: set[str]) -> set[int]:
         """Those of the articles whose title holds every one of `words` (normalized)."""

@@ -113,3 +113,21 @@ async def test_a_topic_named_as_a_word_is_read_as_words_before_the_provider_is(
                           "(nothing tagged Baidu AI: showing articles that mention it)")
     assert isinstance(asked.result, Answer)
     assert [item.title for item in asked.result.page.items] == ["Baidu scraps warehouses"]
+
+
+async def test_a_typo_is_read_as_the_word_a_title_holds_with_the_rest(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "titled-typo"
+    for number in range(6):
+        _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
+    write_article(folder / "6.md", title="Quarterly results",
+                  excerpt="Its chatbot for trading will spin off.",
+                  publishedDateTime="2022-05-04T10:00:00Z",
+                  originalUrl="https://example.org/results",
+                  provider={"name": "Example", "domain": "example.org"}, topics=[])
+    _article(folder, 7, "IBM to spin up chatbot for AI training", "2022-05-03T10:00:00Z", [])
+    asked = await Asker(await _synced(store, folder)).ask("traiing chatbot spin", NOW, 5)
+    assert asked.line == "Understood: 'training chatbot spin' (read 'traiing' as training)"
+    assert isinstance(asked.result, Answer)
+    assert [item.title for item in asked.result.page.items] == [
+        "IBM to spin up chatbot for AI training"]
