@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.queries import SEARCH_SCORE_WEIGHT, SUGGESTIONS, Answer, News, NotFound
+from bot.queries import SUGGESTIONS, Answer, News, NotFound
 from bot.question import Understood, Vocabulary, name_words, understand
 from bot.results import Page
 from bot.search import SearchIndex, fts_query
@@ -143,12 +143,9 @@ class Asker:
         if match is None:
             return Page([], 0, offset, limit), False
         matches, capped = await self.news.store.search_within(match, where)
-        ids = [article_id for article_id, _bm25 in matches]
-        scores = self.news.index.scores_of(ids)
-        titled = self._titled(ids, {normalized(word) for word in _QUOTED.findall(match)})
-        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][0] not in titled, hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
-        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        titled = self._titled([article_id for article_id, _bm25 in matches],
+                              {normalized(word) for word in _QUOTED.findall(match)})
+        window = self.news.index.by_relevance(matches, titled)[offset : offset + limit]
         found = await self.news.store.articles(window)
         return Page([found[i] for i in window if i in found], len(matches), offset, limit,
                     capped), bool(titled)
