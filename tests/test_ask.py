@@ -5,12 +5,13 @@ the question."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 
 from bot.ask import Asker
 from bot.queries import Answer, News, NotFound
 from bot.store import Store
-from bot.store.corpus import COUNT_CAP
+from bot.store.corpus import COUNT_CAP, Filter
 from tests.conftest import write_article
 
 NOW = datetime(2022, 6, 1, tzinfo=UTC)
@@ -131,3 +132,35 @@ async def test_a_typo_is_read_as_the_word_a_title_holds_with_the_rest(
     assert isinstance(asked.result, Answer)
     assert [item.title for item in asked.result.page.items] == [
         "IBM to spin up chatbot for AI training"]
+
+
+async def test_search_within_keeps_exactly_the_matches_of_every_filter(
+        store: Store, tmp_path: Path) -> None:
+    """Rare and common words (a provider's ids gathered, or each match's row read), with
+    every mix of provider, topic and window."""
+    folder = tmp_path / "mix"
+    providers = [("Example", "example.org"), ("Wired", "wired.com")]
+    for number in range(40):
+        rare = " quokka" if number % 10 == 0 else ""
+        _article(folder, number, f"Robots news {number}{rare}",
+                 f"2022-0{3 + number % 3}-1{number % 7}T10:00:00Z",
+                 [["Robotics"], ["AI Chips"], []][number % 3 if number % 4 else 2],
+                 providers[number % 5 == 0])
+    news = await _synced(store, folder)
+    articles = list((await store.articles(range(1, 100))).values())
+    topics = {topic.name: topic.id for topic in news.index.topics}
+    owners = {provider.name: provider.id for provider in news.index.providers}
+    months = [(None, None), (datetime(2022, 4, 1, tzinfo=UTC), datetime(2022, 5, 1, tzinfo=UTC))]
+    for word, topic, provider, (start, end) in product(
+            ["robots", "quokka"], [None, "Robotics"], [None, "Example", "Wired"], months):
+        where = Filter(topics.get(topic or ""), owners.get(provider or ""), start, end)
+        matches, capped = await store.search_within(f'"{word}"', where)
+        assert not capped
+        assert {article_id for article_id, _bm25 in matches} == {
+            article.article_id for article in articles
+            if word in article.title.lower()
+            and (topic is None or topic in article.topics)
+            and (provider is None or (article.provider is not None
+                                      and article.provider.name == provider))
+            and (start is None or (article.published_at is not None and end is not None
+                                   and start <= article.published_at < end))}, where
