@@ -20,9 +20,9 @@ from bot.store.sql import json_list
 # Totals are counted up to this: "1000+" reads as well as the exact figure, and counting
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
-_TITLE_BATCH = 5000
+_TITLE_BATCH = 5000  # rows per fetch of every title
 # Reading an article's row costs about as much as gathering this many of a provider's ids.
-ROW_READ_COST = 3  # rows per fetch of every title
+ROW_READ_COST = 3
 
 
 @dataclass(frozen=True, slots=True)
