@@ -212,12 +212,12 @@ class Vocabulary:
     def alternatives(self, corrected: Sequence[tuple[str, str]], limit: int
                      ) -> list[list[tuple[str, str]]]:
         """`corrected` (as `corrections` made it), then with one typed word at a time read
-        as its next likeliest meaning instead: what to try in turn when the likeliest
-        words find nothing together with the rest of a question, `limit` at most."""
+        as another of its likeliest meanings instead: what to try in turn when the likeliest
+        words do not fit the rest of a question, `limit` at most."""
         tried = [list(corrected)]
-        for at, (typed, _used) in enumerate(corrected):
-            for other in self.candidates(typed, limit)[1:]:
-                tried.append([*corrected[:at], (typed, other), *corrected[at + 1:]])
+        for at, (typed, used) in enumerate(corrected):
+            tried += [[*corrected[:at], (typed, other), *corrected[at + 1:]]
+                      for other in self.candidates(typed, limit) if other != used]
         return tried[:limit]
 
     def corrections(self, words: Sequence[str]) -> list[tuple[str, str]]:
