@@ -53,9 +53,6 @@ SUGGESTIONS = 5
 # first: one transaction's fixed cost spread over many feeds, without holding the others.
 FEED_BATCH = 25
 FEED_BATCH_WAIT_S = 0.25
-# The ranking score's weight against text relevance (bm25) in search; the score grows by
-# ln 2 / 2 for each day newer.
-SEARCH_SCORE_WEIGHT = 0.05
 STALE_CHECKS = 3  # corrections tried against the full-text index before giving up
 NEAREST_CUTOFF = 30.0  # a suggestion further than this from what was typed helps nobody
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
@@ -457,12 +454,7 @@ class News:
         matches, capped = await self.store.search(match)
         if not matches:
             return None
-        # Text relevance (bm25, lower is better) mixed with the ranking score, which the
-        # in-memory index holds: no read of the articles table for it.
-        scores = self.index.scores_of([article_id for article_id, _bm25 in matches])
-        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
-        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        window = self.index.by_relevance(matches)[offset : offset + limit]
         found = await self.store.articles(window)
         items = [found[i] for i in window if i in found]
         page = Page(items, len(matches), offset, limit, capped)
