@@ -25,7 +25,7 @@ from bot.ask import Asker
 from bot.queries import Answer, News
 from bot.question import STOP_WORDS
 from bot.search import fts_query
-from bot.store.corpus import Filter
+from bot.store.corpus import COUNT_CAP, Filter
 from bot.vocabulary import normalized, tokens
 
 QUESTIONS = 60
@@ -67,6 +67,12 @@ def _named_topic(article: Article) -> str | None:
                 None)
 
 
+def _provider_key(article: Article) -> str | None:
+    """Who the store takes an article's provider to be: its domain (a provider is stored by
+    domain, under whichever of its names), else its name."""
+    return article.provider.domain or article.provider.name if article.provider else None
+
+
 async def _fits(news: News, words: list[str], article: Article, phrasing: int) -> int:
     """How many articles of the article's month the untyped question fits as well as it:
     every word in the title, from its provider or with its topic when the question says."""
@@ -75,12 +81,17 @@ async def _fits(news: News, words: list[str], article: Article, phrasing: int) -
         return 0
     start = article.published_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
-    matches, _capped = await news.store.search_within(match, Filter(start=start, end=end))
+    # Titles only: a search reads at most COUNT_CAP matches, and the words of a templated
+    # corpus are in the excerpts of thousands of articles a month.
+    matches, capped = await news.store.search_within(f"title : ({match})",
+                                                     Filter(start=start, end=end))
+    if capped:  # more titles hold the words than a search reads: certainly more than TOP
+        return COUNT_CAP
     wanted = {normalized(word) for word in words}
     found = await news.store.articles([article_id for article_id, _bm25 in matches])
     return sum(
         wanted <= {normalized(token) for token in tokens(other.title)}
-        and (phrasing != 0 or other.provider == article.provider)
+        and (phrasing != 0 or _provider_key(other) == _provider_key(article))
         and (phrasing != 1 or _named_topic(article) in other.topics)
         for other in found.values())
 

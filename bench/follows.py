@@ -6,7 +6,9 @@ The articles are the bench corpus' (bench/generate.py: its titles, excerpts, top
 providers); the follows a mix drawn from the same names: about half on a topic alone, some
 on a provider, some on keywords (companies, products, phrases such as "language model")
 alone or with a topic or provider, a share with exclusions. Each repetition does what a sync
-does with them: index the follows (FollowMatcher) and match the new articles. The figure is
+does with them: index the follows (FollowMatcher), match the new articles and read what
+each follow posts (bot/follows/outbox.py: all its matches, or a big round's first 10 and
+how many more; what it records of the rest, not posted, is the outbox's work). The figure is
 the p99 over the repetitions, after one untimed warm-up, beside the CPU it took (which moves
 less than the wall time when the machine is busy). `python bench/run.py --follows` adds the
 figures to the results JSON under "follows", as its own figures are written.
@@ -39,6 +41,7 @@ from bench.generate import (  # noqa: E402
     _entity,
 )
 from bot.follows.matcher import FollowMatcher  # noqa: E402
+from bot.follows.outbox import shown  # noqa: E402
 from bot.follows.rules import Candidate, FollowRule, FollowRuleError  # noqa: E402
 
 SERVERS = 1_000
@@ -121,12 +124,14 @@ def new_articles(rng: Random, count: int) -> list[Candidate]:
 
 def timed_round(rules: Mapping[int, FollowRule], articles: Sequence[Candidate]
                 ) -> tuple[float, float, float]:
-    """Milliseconds to index `rules` and to index them and match `articles`, and the CPU
-    milliseconds of both."""
+    """Milliseconds to index `rules` and to index them, match `articles` and read which
+    articles each follow posts (all it matched, or a big round's first few: the rest it
+    counts), and the CPU milliseconds of both."""
     cpu, started = time.process_time(), time.perf_counter()
     matcher = FollowMatcher(rules)
     built = time.perf_counter()
-    matcher.match(articles)
+    for matched in matcher.match(articles).values():
+        matched[:shown(len(matched))]  # the ids its posts are made of, decoded
     done = time.perf_counter()
     return (built - started) * 1000, (done - started) * 1000, (time.process_time() - cpu) * 1000
 

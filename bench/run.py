@@ -309,46 +309,58 @@ async def changed_sync(store: Store, folder: Path, paths: list[Path], rng: Rando
     return elapsed
 
 
-async def indexed_sync(news: News, folder: Path, watch: bool) -> tuple[float, float, float, float]:
+async def indexed_sync(news: News, reader: News, folder: Path, watch: bool
+                       ) -> tuple[float, float, float, float, float]:
     """A sync of the corpus as News.sync does it: the CPU of its two parts in this process,
     the loader's and the index update's; the CPU of the process that compares the folder
     with the store (a large folder's, see bot/folderscan.py); with `watch`, the longest loop
-    hold (the watcher's own ticks cost CPU: such a sync's CPU is not a figure)."""
+    hold (the watcher's own ticks cost CPU: such a sync's CPU is not a figure). Then the
+    CPU of `reader`, another process's corpus on the same database, catching up on it."""
     report, loading, apart, held = await costs_of(sync(news.store, folder), watch)
     (updated, indexing, _none, index_held) = await costs_of(
         news.index.updated(news.store, report.article_ids), watch)
     if updated is None:
         raise RuntimeError("the index asked for a fresh build: the figure would not be an update")
     news.index = updated
-    return loading, indexing, apart, max(held, index_held)
+    caught_up, following, _none, _held = await costs_of(reader.catch_up(), watch)
+    if caught_up is None or caught_up.rebuilt:
+        raise RuntimeError(f"the other process's catch-up was {caught_up}, not an update")
+    return loading, indexing, apart, max(held, index_held), following
 
 
-async def added_and_removed(news: News, folder: Path, added: list[Path], extra: Path,
-                            watch: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+async def added_and_removed(news: News, reader: News, folder: Path, added: list[Path],
+                            extra: Path, watch: bool
+                            ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """`indexed_sync` of the folder with the `added` files copied in from `extra`, then of
     the folder without them."""
     for path in added:
         shutil.copy(extra / path.name.removeprefix("zz_added_"), path)
-    adding = await indexed_sync(news, folder, watch)
+    adding = await indexed_sync(news, reader, folder, watch)
     for path in added:
         path.unlink()
-    return adding, await indexed_sync(news, folder, watch)
+    return adding, await indexed_sync(news, reader, folder, watch)
 
 
 async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[Figure]:
     """ADDED_FILES new files (new articles and their stubs) dropped in and synced, then
-    removed and synced: what each sync costs the bot, and its index update alone."""
+    removed and synced: what each sync costs the bot, and its index update alone; and what
+    it costs another process sharing the database (its index built first) to catch up."""
     extra = folder.parent / f"{folder.name}-added"
     shutil.rmtree(extra, ignore_errors=True)
     added = [folder / f"zz_added_{path.name}"
              for path in generate(extra, ADDED_FILES, seed + 1_000_003)]
     (folder / COMPLETE_MARKER).unlink()  # a crash before the clean-up regenerates the corpus
     try:
-        adding, removing = await added_and_removed(news, folder, added, extra, watch=False)
-        add_loading, add_indexing, add_apart, _held = adding
-        remove_loading, remove_indexing, remove_apart, _held = removing
-        # The same again, with the event loop watched.
-        adding, removing = await added_and_removed(news, folder, added, extra, watch=True)
+        async with await Store.open(news.store.path) as other_store:
+            reader = News(other_store, folder)
+            await reader.sync()  # nothing to load: this builds its index
+            adding, removing = await added_and_removed(news, reader, folder, added, extra,
+                                                       watch=False)
+            add_loading, add_indexing, add_apart, _held, add_following = adding
+            remove_loading, remove_indexing, remove_apart, _held, remove_following = removing
+            # The same again, with the event loop watched.
+            adding, removing = await added_and_removed(news, reader, folder, added, extra,
+                                                       watch=True)
         add_held, remove_held = adding[3], removing[3]
     finally:
         for path in added:
@@ -361,11 +373,14 @@ async def measure_added(size: int, seed: int, news: News, folder: Path) -> list[
         # The bot's process: its event loop's thread and every other thread of it.
         Figure("sync_add10_cpu_ms", add_loading + add_indexing, "ms", 100.0),
         Figure("index_update_add10_cpu_ms", add_indexing, "ms", 100.0),
+        # Another process on the same database: its index and vocabulary follow the write.
+        Figure("index_catch_up_add10_cpu_ms", add_following, "ms"),
         # The folder's scan and compare in their own process (0 for a small folder).
         Figure("sync_add10_apart_cpu_ms", add_apart, "ms"),
         Figure("sync_add10_loop_held_ms", add_held, "ms"),
         Figure("sync_remove10_cpu_ms", remove_loading + remove_indexing, "ms", 100.0),
         Figure("index_update_remove10_cpu_ms", remove_indexing, "ms", 100.0),
+        Figure("index_catch_up_remove10_cpu_ms", remove_following, "ms"),
         Figure("sync_remove10_apart_cpu_ms", remove_apart, "ms"),
         Figure("sync_remove10_loop_held_ms", remove_held, "ms"),
     ]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.queries import SEARCH_SCORE_WEIGHT, SUGGESTIONS, Answer, News, NotFound
+from bot.queries import SUGGESTIONS, Answer, News, NotFound
 from bot.question import Understood, Vocabulary, name_words, understand
 from bot.results import Page
 from bot.search import SearchIndex, fts_query
@@ -15,6 +15,9 @@ from bot.text import counted, echo
 from bot.trending import Trending
 from bot.vocabulary import normalized, tokens
 
+# Corrections tried, the likeliest first, before a question is taken to find nothing: each
+# is one more search.
+CORRECTION_TRIES = 3
 _QUOTED = re.compile(r'"(\w+)"')  # the words of an FTS5 expression made by fts_query
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "
@@ -68,35 +71,59 @@ class Asker:
         cloud" may be a word of a title, not the Cloud AI tag)."""
         if understood.intent == "related":
             return Asked(understood, await self.news.related(understood.subject, limit, offset))
-        asked = await self._listed(understood, limit, offset)
-        for relaxed in _relaxed(asked.understood):
-            if not isinstance(asked.result, NotFound):
+        understood, page = await self._listed(understood, limit, offset)
+        for relaxed in _relaxed(understood) if not page.total else ():
+            relaxed, relaxed_page = await self._listed(relaxed, limit, offset)
+            if relaxed_page.total:
+                understood, page = relaxed, relaxed_page
                 break
-            relaxed_asked = await self._listed(relaxed, limit, offset)
-            if not isinstance(relaxed_asked.result, NotFound):
-                return relaxed_asked
-        return asked
+        # Only now, once: what is near a question that found nothing is looked for in
+        # every title.
+        return Asked(understood, self._page_answer(understood, page))
 
-    async def _listed(self, understood: Understood, limit: int, offset: int) -> Asked:
+    async def _listed(self, understood: Understood, limit: int, offset: int
+                      ) -> tuple[Understood, Page]:
         """The page the question asks for; keywords the corpus does not know are corrected
         when, as typed, they find nothing (the correction is then part of the question)."""
         window = understood.window
         where = Filter(understood.topic.id if understood.topic else None,
                        understood.provider.id if understood.provider else None,
                        window.start if window else None, window.end if window else None)
-        if understood.keywords:
-            page = await self._search(understood.keywords, where, limit, offset)
-            corrected = (dict(await self.news.verified_corrections(understood.keywords))
-                         if not page.total else {})
-            if corrected:
-                understood = replace(
-                    understood,
-                    keywords=tuple(corrected.get(word, word) for word in understood.keywords),
-                    corrected=(*understood.corrected, *corrected.items()))
-                page = await self._search(understood.keywords, where, limit, offset)
-        else:
-            page = await self.news.store.filtered(where, limit, offset)
-        return Asked(understood, self._page_answer(understood, page))
+        if not understood.keywords:
+            return understood, await self.news.store.filtered(where, limit, offset)
+        page, _titled = await self._search(understood.keywords, where, limit, offset)
+        if not page.total:
+            return await self._corrected(understood, where, limit, offset, page)
+        return understood, page
+
+    async def _corrected(self, understood: Understood, where: Filter, limit: int,
+                         offset: int, page: Page) -> tuple[Understood, Page]:
+        """The question with its unknown keywords corrected, and its page. The likeliest
+        words come first; when no title holds them with the rest of the question, a
+        typo's next likeliest meanings are tried in turn ("traiing" is "trading" more often
+        than "training", but not beside "spin" from Tech.eu): the first that a title holds
+        wins, else the first that finds anything, else the likeliest stands."""
+        verified = await self.news.verified_corrections(understood.keywords)
+        if not verified:
+            return understood, page
+        choices = self.news.vocabulary.alternatives(verified, CORRECTION_TRIES)
+        best = self._with_corrections(understood, choices[0]), page
+        for choice in choices:
+            tried = self._with_corrections(understood, choice)
+            found, titled = await self._search(tried.keywords, where, limit, offset)
+            if titled:
+                return tried, found
+            if found.total and not best[1].total:
+                best = tried, found
+        return best
+
+    @staticmethod
+    def _with_corrections(understood: Understood, corrected: list[tuple[str, str]]
+                          ) -> Understood:
+        used = dict(corrected)
+        return replace(understood,
+                       keywords=tuple(used.get(word, word) for word in understood.keywords),
+                       corrected=(*understood.corrected, *corrected))
 
     def _page_answer(self, understood: Understood, page: Page) -> Answer | NotFound:
         if not page.total:
@@ -108,23 +135,20 @@ class Asker:
         return Answer(heading, page)
 
     async def _search(self, keywords: tuple[str, ...], where: Filter, limit: int,
-                      offset: int) -> Page:
+                      offset: int) -> tuple[Page, bool]:
         """Full-text matches of the keywords within the filter: those whose title holds
         every keyword first (a title names what an article is about; an excerpt may only
-        mention it), then as /news search ranks them."""
+        mention it), then as /news search ranks them; and whether any title holds them."""
         match = fts_query(" ".join(keywords))
         if match is None:
-            return Page([], 0, offset, limit)
+            return Page([], 0, offset, limit), False
         matches, capped = await self.news.store.search_within(match, where)
-        ids = [article_id for article_id, _bm25 in matches]
-        scores = self.news.index.scores_of(ids)
-        titled = self._titled(ids, {normalized(word) for word in _QUOTED.findall(match)})
-        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][0] not in titled, hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
-        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        titled = self._titled([article_id for article_id, _bm25 in matches],
+                              {normalized(word) for word in _QUOTED.findall(match)})
+        window = self.news.index.by_relevance(matches, titled)[offset : offset + limit]
         found = await self.news.store.articles(window)
         return Page([found[i] for i in window if i in found], len(matches), offset, limit,
-                    capped)
+                    capped), bool(titled)
 
     def _titled(self, article_ids: list[int], words: set[str]) -> set[int]:
         """Those of the articles whose title holds every one of `words` (normalized)."""
@@ -143,20 +167,26 @@ class Asker:
 
 
 def _relaxed(understood: Understood) -> list[Understood]:
-    """The question with its provider, then its topic too, read as words instead of as a
-    filter: what to try, in order, when the filters leave nothing."""
-    tried: list[Understood] = []
+    """The question with its provider, then its topic alone, then both read as words
+    instead of as a filter: what to try, in order, when the filters leave nothing ("what
+    did Reuters say about baidu warehouses" may mean a Reuters article that names Baidu,
+    not one tagged Baidu AI)."""
     provider, topic = understood.provider, understood.topic
+    without_provider = without_topic = understood
     if provider is not None:
-        understood = replace(
+        without_provider = replace(
             understood, provider=None, keywords=(*understood.keywords, *name_words(provider)),
             notes=(*understood.notes, f"nothing from {provider.name}: showing articles "
                                       "that mention it"))
-        tried.append(understood)
     if topic is not None:
-        tried.append(replace(
+        without_topic = replace(
             understood, topic=None, keywords=(*understood.keywords, *name_words(topic)),
             notes=(*understood.notes, f"nothing tagged {topic.name}: showing articles "
-                                      "that mention it")))
+                                      "that mention it"))
+    tried = [relaxed for relaxed in (without_provider, without_topic) if relaxed is not understood]
+    if provider is not None and topic is not None:
+        tried.append(replace(
+            without_provider, topic=None,
+            keywords=(*without_provider.keywords, *name_words(topic)),
+            notes=(*without_provider.notes, without_topic.notes[-1])))
     return tried
-

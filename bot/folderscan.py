@@ -47,14 +47,22 @@ class Compared(NamedTuple):
 
 
 def scan(seeds_dir: Path) -> Scan:
-    """Every article file under `seeds_dir` (recursively, hidden entries skipped) with its
-    size and mtime_ns, and the folders and entries that could not be read."""
+    """Every article file under `seeds_dir` (recursively, linked folders included, hidden
+    entries skipped) with its size and mtime_ns, and the folders and entries that could not
+    be read."""
     found: dict[str, tuple[int, int]] = {}
     unreadable: list[tuple[str, str]] = []
+    # Symlinked folders are followed (a folder of articles linked in is read), each real
+    # folder once: a link back up the tree would otherwise be walked without end.
+    seen: set[tuple[int, int]] = set()
     pending = [(seeds_dir, "")]
     while pending:
         folder, prefix = pending.pop()
         try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
             entries = list(os.scandir(folder))
         except FileNotFoundError:
             continue  # removed while the scan ran: its files are gone

@@ -1,4 +1,4 @@
-"""The bot's Prometheus metrics: every metric's definition, in one registry per bot."""
+"""The bot's Prometheus metrics: every metric's definition, kept apart per bot."""
 
 from __future__ import annotations
 
@@ -28,23 +28,77 @@ UNKNOWN_COMMAND = "unknown"  # an interaction for a command this bot does not ha
 disable_created_metrics()
 
 # Discord drops an interaction unanswered after 3 s: nothing finer is needed above that.
-# Few buckets: each is a series per command, and every scrape formats them all.
+# Few buckets: each is a series per command.
 COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 3.0)
 SYNC_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
-class Metrics:
-    """Every metric of one bot, in a registry of its own (two bots never share a series)."""
+def _commands_counter() -> Counter:
+    return Counter("news_commands", "Slash commands answered, by command and outcome",
+                   ["command", "outcome"], registry=None)
+
+
+def _command_histogram() -> Histogram:
+    return Histogram("news_command_seconds", "Time from receiving a slash command to its answer",
+                     ["command"], buckets=COMMAND_BUCKETS, registry=None)
+
+
+class CommandMetrics:
+    """news_commands_total and news_command_seconds, each command's lines rendered again only
+    after that command was counted since.
+
+    They are most of a scrape (a histogram per command), and a command not used since the
+    last scrape has nothing new to say. Each command has its own pair of prometheus_client
+    metrics, so that generate_latest renders one command's lines alone; the two families'
+    # HELP and # TYPE lines are written once above all of them, as the text format wants.
+    """
 
     def __init__(self) -> None:
+        self._headers = (generate_latest(_commands_counter()),
+                         generate_latest(_command_histogram()))
+        self._metrics: dict[str, tuple[Counter, Histogram]] = {}
+        # Each (command, outcome)'s two series, found once: labels() costs more than the count.
+        self._series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._lines: dict[str, tuple[bytes, bytes]] = {}  # no entry: counted since rendered
+
+    def done(self, command: str, outcome: str, seconds: float) -> None:
+        """Count one answered command that took `seconds`."""
+        series = self._series.get((command, outcome))
+        if series is None:
+            series = self._series[command, outcome] = self._add(command, outcome)
+        series[0].inc()
+        series[1].observe(seconds)
+        self._lines.pop(command, None)
+
+    def _add(self, command: str, outcome: str) -> tuple[Counter, Histogram]:
+        metrics = self._metrics.get(command)
+        if metrics is None:
+            metrics = self._metrics[command] = (_commands_counter(), _command_histogram())
+        return (metrics[0].labels(command=command, outcome=outcome),
+                metrics[1].labels(command=command))
+
+    def exposition(self) -> bytes:
+        """Both families in the Prometheus text format."""
+        counts, durations = [self._headers[0]], [self._headers[1]]
+        for command, (counter, histogram) in self._metrics.items():
+            lines = self._lines.get(command)
+            if lines is None:
+                lines = self._lines[command] = (
+                    generate_latest(counter)[len(self._headers[0]):],
+                    generate_latest(histogram)[len(self._headers[1]):])
+            counts.append(lines[0])
+            durations.append(lines[1])
+        return b"".join(counts + durations)
+
+
+class Metrics:
+    """Every metric of one bot: the commands' apart, the others in a registry of their own
+    (two bots never share a series)."""
+
+    def __init__(self) -> None:
+        self.commands = CommandMetrics()
         self.registry = CollectorRegistry()
         registry = self.registry
-        self.commands = Counter(
-            "news_commands", "Slash commands answered, by command and outcome",
-            ["command", "outcome"], registry=registry)
-        self.command_seconds = Histogram(
-            "news_command_seconds", "Time from receiving a slash command to its answer",
-            ["command"], buckets=COMMAND_BUCKETS, registry=registry)
         self.articles = Gauge(
             "news_articles", "Articles in the corpus that a source of this kind gives "
             "(one given by both kinds counts in each)", ["kind"], registry=registry)
@@ -79,18 +133,10 @@ class Metrics:
                 counter.labels(outcome=outcome)
         for kind in SOURCE_KINDS:
             self.articles.labels(kind=kind)
-        # Each command's two series, found once: labels() costs more than the count itself.
-        self._command_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def command_done(self, command: str, outcome: str, started: float) -> None:
         """Count one answered command; `started` is its time.perf_counter() on arrival."""
-        series = self._command_series.get((command, outcome))
-        if series is None:
-            series = (self.commands.labels(command=command, outcome=outcome),
-                      self.command_seconds.labels(command=command))
-            self._command_series[command, outcome] = series
-        series[0].inc()
-        series[1].observe(time.perf_counter() - started)
+        self.commands.done(command, outcome, time.perf_counter() - started)
 
     def sync_done(self, seconds: float, finished: datetime | None) -> None:
         """Record one sync of the folder: `finished` when it succeeded, None when it failed."""
@@ -121,4 +167,4 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + self.commands.exposition()

@@ -56,9 +56,6 @@ FEED_BATCH_WAIT_S = 0.25
 # Feeds fetched and parsed ahead of the writer: the next group is ready when a write ends,
 # while what waits stays small (see `poll`).
 FEED_AHEAD = 2 * FEED_BATCH
-# The ranking score's weight against text relevance (bm25) in search; the score grows by
-# ln 2 / 2 for each day newer.
-SEARCH_SCORE_WEIGHT = 0.05
 STALE_CHECKS = 3  # corrections tried against the full-text index before giving up
 NEAREST_CUTOFF = 30.0  # a suggestion further than this from what was typed helps nobody
 RESOLVE_SCORE = 80.0  # a typed name must match at least this well to be taken as meant
@@ -111,6 +108,15 @@ def showing(query: str, corrected: Sequence[tuple[str, str]]) -> str:
     **azure** (you typed azrue)". `query` is the words searched for, corrected."""
     typed = ", ".join(echo(word) for word, _used in corrected)
     return f"Showing results for **{echo(query)}** (you typed {typed})"
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """What `News.catch_up` did after another process changed the corpus: the index
+    followed `articles` changed articles, or was `rebuilt` from the store."""
+
+    articles: int
+    rebuilt: bool
 
 
 class FeedListError(NewsBotError):
@@ -170,14 +176,21 @@ class News:
         if build:
             await self._build_index()
         elif article_ids:
-            before = self._indexed_text(article_ids)
-            self.index, fresh = await self._updated_index(article_ids)
-            # Built afresh with the index: what the index could not tell of the articles'
-            # text before the write (their excerpts) is counted anew then.
-            self.vocabulary = (await Vocabulary.build(self.store) if fresh else
-                               await self.vocabulary.updated(self.store, article_ids, before))
+            await self._apply(article_ids)
         if build or article_ids:
             await self._match_follows()
+
+    async def _apply(self, article_ids: list[int]) -> bool:
+        """Bring the index and vocabulary in line with a write that changed these articles;
+        whether they were built afresh instead (when that was due). Called with the sync
+        lock held."""
+        before = self._indexed_text(article_ids)
+        self.index, fresh = await self._updated_index(article_ids)
+        # Built afresh with the index: what the index could not tell of the articles'
+        # text before the write (their excerpts) is counted anew then.
+        self.vocabulary = (await Vocabulary.build(self.store) if fresh else
+                           await self.vocabulary.updated(self.store, article_ids, before))
+        return fresh
 
     async def _match_follows(self) -> None:
         """Match what the write stored against the follows. A failure leaves the cursor
@@ -199,16 +212,24 @@ class News:
         self.index = await SearchIndex.build(self.store)
         self.vocabulary = await Vocabulary.build(self.store)
 
-    async def catch_up(self) -> bool:
-        """Rebuild the index if another process (sharing the database) changed the corpus
-        since it was built; whether it did. Cheap when nothing changed: one row is read."""
+    async def catch_up(self) -> CaughtUp | None:
+        """Bring the index in line with what another process (sharing the database) wrote
+        since it was built: from the articles the store's change log names, as the writer
+        did, or built afresh when the log does not reach back that far or the change is
+        big. None when no other process wrote: cheap, one row is read."""
         async with self._sync_lock:
             version, elsewhere = await self.store.written_elsewhere(self._index_version)
             if not elsewhere:
                 self._index_version = version
-                return False
-            await self._build_index()
-            return True
+                return None
+            changed = await self.store.changed_since(self._index_version, version)
+            if changed is None:
+                await self._build_index()
+                return CaughtUp(0, rebuilt=True)
+            # Matching against the follows is left to the writer, where it ran.
+            rebuilt = await self._apply(changed) if changed else False
+            self._index_version = version
+            return CaughtUp(len(changed), rebuilt)
 
     def _indexed_text(self, article_ids: list[int]) -> list[str]:
         """What the index knows of these articles' text: their titles, and every topic's
@@ -438,12 +459,7 @@ class News:
         matches, capped = await self.store.search(match)
         if not matches:
             return None
-        # Text relevance (bm25, lower is better) mixed with the ranking score, which the
-        # in-memory index holds: no read of the articles table for it.
-        scores = self.index.scores_of([article_id for article_id, _bm25 in matches])
-        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
-            hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
-        window = [hit[0][0] for hit in ranked[offset : offset + limit]]
+        window = self.index.by_relevance(matches)[offset : offset + limit]
         found = await self.store.articles(window)
         items = [found[i] for i in window if i in found]
         page = Page(items, len(matches), offset, limit, capped)

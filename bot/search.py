@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -28,6 +28,9 @@ SIMILAR_CUTOFF = 50.0
 # many titles (or this share of them); then the index is built afresh.
 MIN_DELTA = 2000
 DELTA_SHARE = 50
+# The ranking score's weight against text relevance (bm25) in search; the score grows by
+# ln 2 / 2 for each day newer.
+SEARCH_SCORE_WEIGHT = 0.05
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
@@ -412,6 +415,16 @@ class SearchIndex:
         at = self._live_positions(article_ids)
         return np.where(at >= 0, self._scores[np.maximum(at, 0)] if len(self._scores) else 0.0,
                         self._best_score).tolist()
+
+    def by_relevance(self, matches: Sequence[tuple[int, float]],
+                     first: Container[int] = frozenset()) -> list[int]:
+        """The ids of full-text matches (id, bm25: lower is better), best first: those in
+        `first`, then by text relevance mixed with the ranking score (held here: no read
+        of the articles table for it)."""
+        scores = self.scores_of([article_id for article_id, _bm25 in matches])
+        ranked = sorted(zip(matches, scores, strict=True), key=lambda hit: (
+            hit[0][0] not in first, hit[0][1] - hit[1] * SEARCH_SCORE_WEIGHT, hit[0][0]))
+        return [article_id for (article_id, _bm25), _score in ranked]
 
     def _live_positions(self, article_ids: Sequence[int]) -> np.ndarray:
         """Each id's position; -1 for an id not (or no longer) indexed."""

@@ -9,7 +9,6 @@ import sqlite3
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import discord
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -28,21 +27,12 @@ CONNECTED = "connected"
 STORE_ERRORS = (sqlite3.Error, ValueError, StorageError, TimeoutError)
 
 
-def shard_states(bot: discord.Client) -> dict[int, str]:
+def shard_states(bot: NewsBot) -> dict[int, str]:
     """Each shard of this process and whether its gateway connection is open."""
-    if isinstance(bot, discord.AutoShardedClient):
-        shards = bot.shards
-        expected = bot.shard_ids if bot.shard_ids is not None else range(bot.shard_count or 0)
-        return {shard: CONNECTED if shard in shards and not shards[shard].is_closed()
-                else "disconnected" for shard in expected}
-    ws = bot.ws
-    return {bot.shard_id or 0: CONNECTED if ws is not None and ws.open else "disconnected"}
-
-
-def shard_latencies(bot: discord.Client) -> dict[int, float]:
-    if isinstance(bot, discord.AutoShardedClient):
-        return dict(bot.latencies)
-    return {bot.shard_id or 0: bot.latency}
+    shards = bot.shards
+    expected = bot.shard_ids if bot.shard_ids is not None else range(bot.shard_count or 0)
+    return {shard: CONNECTED if shard in shards and not shards[shard].is_closed()
+            else "disconnected" for shard in expected}
 
 
 async def store_state(bot: NewsBot) -> str:
@@ -119,7 +109,7 @@ class Service:
         """Bring the gauges read from the bot's state up to date."""
         bot = self.bot
         guilds = Counter(guild.shard_id for guild in bot.guilds)
-        for shard, latency in shard_latencies(bot).items():
+        for shard, latency in bot.latencies:
             bot.metrics.set_shard(shard, latency, guilds[shard])
         store = bot.news.store
         try:

@@ -10,6 +10,7 @@ of about its own length that hold about its letters.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import re
 import unicodedata
@@ -186,24 +187,38 @@ class Vocabulary:
     def correction(self, typed: str) -> str | None:
         """The corpus word a typed word most likely means; None for a word the corpus
         knows, a short word, one with a digit, or one with no word near enough."""
+        nearest = self.candidates(typed, 1)
+        return nearest[0] if nearest else None
+
+    def candidates(self, typed: str, limit: int) -> list[str]:
+        """The corpus words a typed word may mean, likeliest first, `limit` at most; none
+        for a word `correction` leaves alone."""
         word = normalized(typed)
         if len(word) < MIN_TYPED or not word.isalpha() or self.count(word):
-            return None
+            return []
         edits = 2 if len(word) >= LONG_TYPED else 1
         letters = _letters(word)
-        best: tuple[float, str] | None = None
+        scored: list[tuple[float, str]] = []
         for length in range(max(MIN_WORD, len(word) - edits), len(word) + edits + 1):
             bucket = self._buckets.get(length)
             if bucket is None:
                 continue
             words, counts = bucket.near(letters, edits)
-            for candidate, distance, at in process.extract(
-                word, words, scorer=OSA.distance, score_cutoff=edits, limit=None,
-            ):
-                cost = distance - FREQUENCY_WEIGHT * math.log10(counts.item(at))
-                if best is None or (cost, candidate) < best:
-                    best = (cost, candidate)
-        return best[1] if best else None
+            scored += [(distance - FREQUENCY_WEIGHT * math.log10(counts.item(at)), candidate)
+                       for candidate, distance, at in process.extract(
+                           word, words, scorer=OSA.distance, score_cutoff=edits, limit=None)]
+        return [candidate for _cost, candidate in heapq.nsmallest(limit, scored)]
+
+    def alternatives(self, corrected: Sequence[tuple[str, str]], limit: int
+                     ) -> list[list[tuple[str, str]]]:
+        """`corrected` (as `corrections` made it), then with one typed word at a time read
+        as another of its likeliest meanings instead: what to try in turn when the likeliest
+        words do not fit the rest of a question, `limit` at most."""
+        tried = [list(corrected)]
+        for at, (typed, used) in enumerate(corrected):
+            tried += [[*corrected[:at], (typed, other), *corrected[at + 1:]]
+                      for other in self.candidates(typed, limit) if other != used]
+        return tried[:limit]
 
     def corrections(self, words: Sequence[str]) -> list[tuple[str, str]]:
         """(typed, used) for each distinct typed word that `correction` corrects."""

@@ -111,3 +111,23 @@ def test_a_large_folder_with_an_unreadable_sub_folder_keeps_its_articles(
         f"1 failed, {PER_FOLDER} kept unread; {FILES - 1} articles")
     assert ("  FAILED part1/: cannot read this folder: Permission denied; the articles of the "
             "files stored under it are kept") in result.stdout
+
+
+async def test_a_linked_folder_is_read_and_a_link_back_up_the_tree_ends(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    seed_files = sorted(relative(seeds_dir, path) for path in seeds_dir.rglob("*.txt"))
+    outside = tmp_path / "more"
+    outside.mkdir()
+    (outside / "linked.txt").write_text(front_matter({
+        "title": "An article in a linked folder", "webUrl": "https://example.org/linked",
+        "topics": ["AI"]}), encoding="utf-8")
+    (seeds_dir / "more").symlink_to(outside, target_is_directory=True)
+    (outside / "back").symlink_to(seeds_dir, target_is_directory=True)  # a loop
+
+    async with await Store.open(tmp_path / "news.db") as store:
+        report = await sync(store, seeds_dir)
+
+        assert report.failed == []
+        assert sorted(report.added) == sorted([*seed_files, "more/linked.txt"])
+        assert await store.article_by_url("https://example.org/linked") is not None

@@ -5,6 +5,7 @@ article arriving twice (from a feed, or as a stub that becomes full) posted once
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -57,6 +58,11 @@ async def test_more_than_30_new_matches_become_one_message_of_the_newest_10_and_
         await _cog(bot).run_round()
     assert _posts(fake, fake.text_channel, since=mark) == []
     assert await store.follows.open_posts() == []
+    # What is left out is counted, not written down one row an article: a first poll of
+    # many feeds against many follows must not grow the database by every match.
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM follow_posts").fetchone() == (10,)
+        assert db.execute("SELECT count(*) FROM follow_rounds").fetchone() == (0,)  # done
 
 
 def _break(fake: FakeDiscord, channel: FakeChannel, how: str) -> None:
@@ -268,7 +274,7 @@ async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_th
     follow = await store.follows.add(Follow(
         guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
         rule=FollowRule.checked(topic_key="ai hardware")))
-    assert await match_new(store) == 31
+    assert await match_new(store) == 10  # the newest 10 of 31 are posted, "…and 21 more"
     # What a crash leaves when it comes after the send was marked and before the request
     # reached Discord: the round's ten rows 'sending', nothing in the channel.
     shown = [row.url for row in await store.follows.open_posts()]
@@ -283,3 +289,54 @@ async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_th
     assert message["content"] == "…and 21 more — `/news topic topic:AI Hardware`"
     saved = await store.follows.get(follow.id)
     assert saved is not None and saved.posted == 10
+
+
+async def test_an_unreadable_follow_is_left_out_and_every_other_follow_still_matches(
+    store: Store, seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await sync(store, seeds_dir)
+    now = datetime.now(UTC)
+    broken, working = [await store.follows.add(Follow(
+        guild_id=guild, channel_id=7, created_at=now,
+        rule=FollowRule.checked(topic_key="ai hardware"))) for guild in (1, 2)]
+    with sqlite3.connect(tmp_path / "db" / "news.db") as db:  # as a hand edit would leave it
+        db.execute("UPDATE follows SET rule = '{\"topic\": 5}' WHERE id = ?", (broken.id,))
+    new_article(seeds_dir, "gpu.txt", HARDWARE_URL, "GPU news", ["AI Hardware"],
+                published=now)
+    await sync(store, seeds_dir)
+
+    assert await match_new(store) == 1
+    assert [row.follow_id for row in await store.follows.open_posts()] == [working.id]
+    assert [follow.id for follow in await store.follows.all()] == [working.id]
+    assert f"Follow {broken.id} of server 1 is left out" in caplog.text
+    assert await store.follows.remove(1, broken.id)
+
+
+async def test_an_interrupted_big_round_whose_last_post_lost_its_article_still_says_how_many_more(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    for n in range(31):
+        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                    ["AI Hardware"], published=now - timedelta(minutes=n))
+    await sync(store, seeds_dir)
+    follow = await store.follows.add(Follow(
+        guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
+        rule=FollowRule.checked(topic_key="ai hardware")))
+    assert await match_new(store) == 10
+    # A crash left the round's sends started as two posts, the second of the oldest one;
+    # that article is gone when the bot comes back.
+    shown = [row.url for row in await store.follows.open_posts()]
+    first, last = shown[:9], shown[9:]
+    await store.follows.mark_sending(follow.id, first, nonce(follow.id, 1, first), now)
+    await store.follows.mark_sending(follow.id, last, nonce(follow.id, 1, last), now)
+    (seeds_dir / "gpu09.txt").unlink()
+    await sync(store, seeds_dir)
+
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
+        await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
+        await _cog(bot).run_round()
+    (message,) = [m for m in fake.channel_messages(fake.text_channel) if "webhook_id" not in m]
+    assert [embed["url"] for embed in message["embeds"]] == [
+        f"{HARDWARE_URL}/{n}" for n in range(9)]
+    assert message["content"] == "…and 21 more — `/news topic topic:AI Hardware`"

@@ -75,6 +75,28 @@ def test_a_phrase_does_not_run_from_the_title_into_the_excerpt() -> None:
     assert FollowMatcher(rules).match(articles) == {1: [2, 3]}
 
 
+def test_a_phrase_does_not_run_from_one_article_into_the_next() -> None:
+    rules = {1: FollowRule.checked(keywords='"open weights"')}
+    articles = [article(1, "Labs go open", ""), article(2, "Weights", "are out"),
+                article(3, "Open", "Labs go open"), article(4, "Weights of models", "")]
+    assert FollowMatcher(rules).match(articles) == {}
+
+
+def test_a_big_round_is_counted_and_its_first_ids_read_as_all_would_be() -> None:
+    # 5,000 articles, "llama" in every 300th: the first ten lie far apart.
+    articles = [article(10_000 - n, "Llama news" if n % 300 == 7 else f"News {n}", "",
+                        ("ai",)) for n in range(5000)]
+    llama = [a.id for a in articles if a.title.startswith("Llama")]
+    found = FollowMatcher({1: FollowRule.checked(keywords="llama"),
+                           2: FollowRule.checked(topic_key="ai"),
+                           3: FollowRule.checked(topic_key="ai")}).match(articles)
+    assert (len(found[1]), len(found[2])) == (17, 5000)
+    assert found[1][:10] == llama[:10] and found[2][:10] == [a.id for a in articles[:10]]
+    assert found[1][:3] == llama[:3] and found[1][-1] == llama[-1]
+    assert list(found[1]) == llama and found[1] == llama and found[1] != llama[:-1]
+    assert found[2] is found[3]  # the same answer, shared
+
+
 def test_an_article_given_twice_counts_once() -> None:
     rules = {1: FollowRule.checked(keywords="llama")}
     twice = [ARTICLES[1], ARTICLES[0], ARTICLES[1]]

@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 
 from bot.follows.rules import (
     MAX_TERMS,
+    TITLE_END,
     Candidate,
     FollowRule,
     FollowRuleError,
     Terms,
     parse_terms,
+    words_in_a_row,
     words_of,
 )
 from tests.follow_reference import matches
@@ -242,3 +244,34 @@ def test_describe(criteria: dict[str, str], names: tuple[str | None, str | None]
 def test_plain_text_splits_as_any_text_does(text: str) -> None:
     # A word of another script sends the text down the general path: the same words result.
     assert words_of(f"{text} é") == [*words_of(text), "é"]
+
+
+def _each_in_turn(titles: list[str], excerpts: list[str]) -> list[str]:
+    return [word for title, excerpt in zip(titles, excerpts, strict=True)
+            for word in (*words_of(title), TITLE_END, *words_of(excerpt), TITLE_END)]
+
+
+LATIN_1 = [chr(code) for code in range(0x80, 0x100)]
+
+
+def test_a_batch_of_texts_has_the_words_of_each_in_turn() -> None:
+    # Each Latin-1 character inside a word and alone ("ß" is "ss", "ª" is "a", "µ" Greek),
+    # among plain texts, texts only the general path reads, and the characters the batch
+    # itself uses to mark a text's end.
+    titles = ["Plain news", *(f"Caf{char}s {char}X" for char in LATIN_1), "C++ and C#",
+              "人工智能 हिन्दी", "a\x01b|c", "", "Straße"]
+    excerpts = ["More, later.", *(f"{char}{char.upper()}z" for char in LATIN_1), "F#",
+                "Ÿ İ 😀", "d|\x01e", "", "\u2019quoted\u201d"]
+    assert words_in_a_row(titles, excerpts) == _each_in_turn(titles, excerpts)
+    assert words_in_a_row(titles[:1], excerpts[:1]) == [
+        "plain", "news", TITLE_END, "more", "later", TITLE_END]
+    assert words_in_a_row([], []) == []
+
+
+@given(st.lists(st.tuples(*[st.text(alphabet=st.sampled_from(
+    "aZ09_ +#-.,\n\x01|ßªµ²éÜÿŸİ人\u0301😀\u2019\u201c\u00a0x"), max_size=20)] * 2),
+    max_size=6))
+def test_a_batch_of_any_texts_has_the_words_of_each_in_turn(texts: list[tuple[str, str]]
+                                                             ) -> None:
+    titles, excerpts = [title for title, _ in texts], [excerpt for _, excerpt in texts]
+    assert words_in_a_row(titles, excerpts) == _each_in_turn(titles, excerpts)

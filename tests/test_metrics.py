@@ -18,11 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 from feed_server import FeedServer
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import NewsBot
 from bot.cogs.digest import DigestCog
 from bot.config import ConfigError, load_settings
+from bot.metrics import COMMAND_BUCKETS, CommandMetrics
 from bot.store import Store
 from tests.conftest import make_bot
 from tests.fake_discord import FakeDiscord, running_bot
@@ -148,6 +150,58 @@ async def test_commands_are_counted_by_name_and_outcome_with_their_durations(
     assert "news_gateway_latency_seconds" in {name for name, _labels in samples}
 
 
+async def test_each_scrape_has_the_counts_of_its_moment_in_valid_text(
+    fake: FakeDiscord, bot: NewsBot, port: int
+) -> None:
+    await answered(fake, "news latest", {"count": 1})
+    await answered(fake, "news topic", {"topic": "quantum knitting"})
+    first = await scrape(port)
+    # Only "news topic" is used again: "news latest"'s lines are kept, its own are not.
+    await answered(fake, "news topic", {"topic": "hardware"})
+    await answered(fake, "news topic", {"topic": "quantum knitting"})
+    status, text = await get(port, "/metrics")
+    assert status == 200
+    # Prometheus refuses a second # TYPE line for a name, or a family split in two groups.
+    families = [family.name for family in text_string_to_metric_families(text)]
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(families) == len(set(families)) == len(types) == len(set(types))
+    assert {"news_commands", "news_command_seconds", "news_articles"} <= set(families)
+    again = await scrape(port)
+    for samples, topic_ok, topic_unknown in ((first, None, 1), (again, 1, 2)):
+        assert value(samples, "news_commands_total", command="news latest", outcome="ok") == 1
+        assert value(samples, "news_command_seconds_count", command="news latest") == 1
+        assert value(samples, "news_command_seconds_count", command="news topic") \
+            == (topic_ok or 0) + topic_unknown
+        assert value(samples, "news_commands_total", command="news topic",
+                     outcome="user_error") == topic_unknown
+        assert samples.get(("news_commands_total", frozenset(
+            {("command", "news topic"), ("outcome", "ok")}))) == topic_ok
+    assert value(again, "news_command_seconds_sum", command="news topic") \
+        > value(first, "news_command_seconds_sum", command="news topic")
+
+
+def test_command_lines_are_the_ones_prometheus_client_writes_after_every_count() -> None:
+    commands = CommandMetrics()
+    registry = CollectorRegistry()  # the same counts, kept and written by the library alone
+    counter = Counter("news_commands", "Slash commands answered, by command and outcome",
+                      ["command", "outcome"], registry=registry)
+    histogram = Histogram("news_command_seconds",
+                          "Time from receiving a slash command to its answer", ["command"],
+                          buckets=COMMAND_BUCKETS, registry=registry)
+    odd = 'news "odd" \\ name'  # escaped by the library, whatever our command names are
+    for command, outcome, seconds in (
+            ("news latest", "ok", 0.004), (odd, "failure", 2.5), ("news latest", "ok", 0.3),
+            ("news latest", "user_error", 7.0), (odd, "failure", 0.01), ("news topic", "ok", 0.05)):
+        commands.done(command, outcome, seconds)
+        counter.labels(command=command, outcome=outcome).inc()
+        histogram.labels(command=command).observe(seconds)
+        # The same lines (a family's series grouped by command rather than by first use).
+        assert sorted(commands.exposition().splitlines()) \
+            == sorted(generate_latest(registry).splitlines())
+
+
+
+
 async def test_a_failing_command_counts_as_a_failure_and_health_names_the_database(
     fake: FakeDiscord, bot: NewsBot, store: Store, port: int
 ) -> None:
@@ -192,6 +246,19 @@ async def test_folder_syncs_are_timed_and_a_refused_one_is_a_failure(
     assert value(samples, "news_sync_seconds_count") == 3
     assert value(samples, "news_sync_failures_total") == 1
     assert value(samples, "news_last_sync_timestamp_seconds") < datetime.now(UTC).timestamp()
+
+
+async def test_start_up_syncs_the_folder_once_and_the_background_sync_waits_its_interval(
+    fake: FakeDiscord, store: Store, seeds_dir: Path, port: int
+) -> None:
+    bot = serving_bot(store, seeds_dir, port)
+    bot.settings = dataclasses.replace(bot.settings, sync_minutes=10)
+    async with running_bot(bot, fake):
+        cog: Any = bot.get_cog("AdminCog")
+        assert cog.resync.is_running()
+        await asyncio.sleep(1)  # a round started at once would have synced by now
+        samples = await scrape(port)
+    assert value(samples, "news_sync_seconds_count") == 1
 
 
 async def test_digests_are_counted_by_outcome(

@@ -125,7 +125,8 @@ async def test_migration_0006_keeps_the_corpus_and_a_folder_sync_finds_nothing_t
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript("BEGIN; DROP TABLE files; DROP TABLE sources; DROP TABLE feeds; "
                      "DROP TABLE removed_feeds; DROP TABLE follows; DROP TABLE follow_posts; "
-                     "DROP TABLE leases; "
+                     "DROP TABLE leases; DROP TABLE corpus_changes; DROP TABLE follow_rounds; "
+                     "DELETE FROM meta WHERE key = 'corpus_changes_from'; "
                      "DROP INDEX articles_first_full; "
                      "ALTER TABLE articles DROP COLUMN first_full_seq; CREATE TABLE files ("
                      "id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, "
@@ -151,3 +152,28 @@ async def test_migration_0006_keeps_the_corpus_and_a_folder_sync_finds_nothing_t
     plan = " ".join(row[3] for row in db.execute(
         "EXPLAIN QUERY PLAN SELECT path, size, mtime_ns FROM files WHERE source_id = 1"))
     assert "USING INDEX" in plan  # the folder's files are read off the index, not a scan
+
+
+async def test_migration_0011_keeps_a_big_rounds_count_and_drops_its_left_out_rows(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "news.db"
+    async with await Store.open(path):
+        pass
+    with sqlite3.connect(path) as db:  # a database of version 10, two big rounds in it
+        db.executescript("DROP TABLE follow_rounds; PRAGMA user_version = 10;")
+        db.execute("INSERT INTO follows (id, guild_id, channel_id, rule, created_at) "
+                   "VALUES (1, 5, 6, '{}', '2026-01-01T00:00:00+00:00')")
+        rows = [(f"https://example.org/{batch}/{n}", batch, state)
+                for batch, states in ((2, ["sent"] + ["skipped"] * 2),  # posted: done
+                                      (3, ["pending"] + ["skipped"] * 5))  # being posted
+                for n, state in enumerate(states)]
+        db.executemany("INSERT INTO follow_posts (follow_id, url, guild_id, batch, state) "
+                       "VALUES (1, ?, 5, ?, ?)", rows)
+
+    async with await Store.open(path) as store:
+        assert await store.follows.skipped(1, 3) == 5
+        assert await store.follows.skipped(1, 2) == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT state, count(*) FROM follow_posts GROUP BY state "
+                          "ORDER BY state").fetchall() == [("pending", 1), ("sent", 1)]

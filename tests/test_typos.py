@@ -155,3 +155,26 @@ def test_vocabulary_changes_keep_every_count_right() -> None:
     assert len(vocabulary) == len(truth)
     gone = next(word for word in ("abcde", "eeeee", "aaaa") if word not in truth)
     assert vocabulary.count(gone) == 0
+
+
+def test_a_typo_has_its_near_words_likeliest_first() -> None:
+    vocabulary = Vocabulary.of([("trading", 900), ("training", 90), ("trailing", 9),
+                                ("spin", 5)])
+    assert vocabulary.candidates("traiing", 5) == ["trading", "training", "trailing"]
+    assert vocabulary.candidates("traiing", 2) == ["trading", "training"]
+    assert vocabulary.candidates("training", 5) == []  # a known word has no other meaning
+    assert vocabulary.correction("traiing") == "trading"
+
+
+def test_the_alternatives_change_one_typed_word_at_a_time() -> None:
+    vocabulary = Vocabulary.of([("trading", 900), ("training", 90), ("trailing", 9),
+                                ("sprint", 50), ("spring", 5)])
+    corrected = [("traiing", "trading"), ("sprinf", "sprint")]
+    assert vocabulary.alternatives(corrected, 10) == [
+        corrected,
+        [("traiing", "training"), ("sprinf", "sprint")],
+        [("traiing", "trailing"), ("sprinf", "sprint")],
+        [("traiing", "trading"), ("sprinf", "spring")],
+    ]
+    assert vocabulary.alternatives(corrected, 2) == [
+        corrected, [("traiing", "training"), ("sprinf", "sprint")]]

@@ -100,8 +100,11 @@ class AdminCog(commands.Cog):
         # A renewal every third of the period leaves two chances to renew before it expires.
         try:
             await self._renew()
-            if await self.bot.news.catch_up():
-                log.info("the corpus was changed by another process; search index rebuilt")
+            caught_up = await self.bot.news.catch_up()
+            if caught_up is not None:
+                log.info("the corpus was changed by another process; search index %s",
+                         "rebuilt" if caught_up.rebuilt
+                         else f"updated ({caught_up.articles} articles changed)")
         except StorageError as exc:
             log.error("lease renewal failed, retrying in %.0f s: %s",
                       self.bot.settings.lease_seconds / 3, exc)
@@ -180,6 +183,8 @@ class AdminCog(commands.Cog):
     @resync.before_loop
     async def _before_resync(self) -> None:
         await self.bot.wait_until_ready()
+        # Start-up synced the folder just before: the first round comes an interval later.
+        await asyncio.sleep(self.bot.settings.sync_minutes * 60)
 
     @admin.command(name="reload", description="Re-read the seeds folder now and report")
     @app_commands.check(operator_only)

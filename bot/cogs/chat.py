@@ -71,6 +71,9 @@ class ChatCog(commands.Cog):
         if retry_after is None:
             return True
         if self._warned_until.get(message.author.id, 0.0) <= now:
+            # Only windows still running are kept: the map holds the users limited right now.
+            self._warned_until = {user: until for user, until in self._warned_until.items()
+                                  if until > now}
             self._warned_until[message.author.id] = now + retry_after
             await self._reply(message, f"You are asking faster than I can keep up with "
                                        f"({ASK_RATE} questions per {ASK_PER:.0f} s); ask again "

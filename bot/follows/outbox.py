@@ -4,7 +4,7 @@ outbox; and what a new follow would have matched (its preview and backfill)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.follows.matcher import FollowMatcher
@@ -26,20 +26,35 @@ def _fresh(article: NewArticle, follow: Follow) -> bool:
     return article.published_at is None or article.published_at >= follow.created_at - TOO_OLD
 
 
+def shown(matched: int) -> int:
+    """How many of a follow's `matched` new articles of one round are posted (the first):
+    all, or in a big round SHOWN, the rest its "and N more"."""
+    return SHOWN if matched > BIG_ROUND else matched
+
+
 def plan(follows: Sequence[Follow], articles: Sequence[NewArticle],
-         found: dict[int, list[int]]) -> list[Match]:
-    """Outbox rows for what the matcher found (articles newest first): pending, except
-    what a big round leaves out, recorded as skipped so that it is never posted later."""
+         found: Mapping[int, Sequence[int]]) -> tuple[list[Match], dict[int, int]]:
+    """Outbox rows for what the matcher found (articles newest first), and by follow id
+    how many a big round leaves out: counted, not recorded one by one (each article is
+    matched once, so what is left out is never posted later all the same)."""
     by_id = {article.candidate.id: article for article in articles}
+    oldest = min((a.published_at for a in articles if a.published_at), default=None)
     matches: list[Match] = []
+    more: dict[int, int] = {}
     for follow in follows:
-        chosen = [by_id[i] for i in found.get(follow.id, []) if _fresh(by_id[i], follow)]
-        shown = SHOWN if len(chosen) > BIG_ROUND else len(chosen)
-        matches.extend(
-            Match(follow.id, follow.guild_id, article.url, article.published_at,
-                  "pending" if position < shown else "skipped")
-            for position, article in enumerate(chosen))
-    return matches
+        matched = found.get(follow.id, ())
+        if oldest is None or oldest >= follow.created_at - TOO_OLD:  # all fresh: read few
+            count = len(matched)
+            chosen = [by_id[i] for i in matched[:shown(count)]]
+        else:
+            fresh = [by_id[i] for i in matched if _fresh(by_id[i], follow)]
+            count = len(fresh)
+            chosen = fresh[:shown(count)]
+        matches.extend(Match(follow.id, follow.guild_id, article.url, article.published_at)
+                       for article in chosen)
+        if count > len(chosen):
+            more[follow.id] = count - len(chosen)
+    return matches, more
 
 
 async def match_new(store: Store) -> int:
@@ -55,11 +70,17 @@ async def match_new(store: Store) -> int:
     articles, newest = await store.follows.new_articles(after)
     if not articles:
         return 0
-    matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
     # Many follows and articles take a while in Python: off the event loop, so that
-    # commands are answered meanwhile.
-    found = await asyncio.to_thread(matcher.match, [a.candidate for a in articles])
-    return await store.follows.record_matches(plan(follows, articles, found), newest, newest)
+    # commands are answered meanwhile; the plan too.
+    matches, more = await asyncio.to_thread(_matched, follows, articles)
+    return await store.follows.record_matches(matches, newest, newest, more)
+
+
+def _matched(follows: Sequence[Follow], articles: Sequence[NewArticle]
+             ) -> tuple[list[Match], dict[int, int]]:
+    """The outbox rows of these follows for these new articles, and what each leaves out."""
+    matcher = FollowMatcher({follow.id: follow.rule for follow in follows})
+    return plan(follows, articles, matcher.match([a.candidate for a in articles]))
 
 
 async def recent_matches(store: Store, rule: FollowRule, now: datetime) -> list[NewArticle]:
@@ -69,9 +90,8 @@ async def recent_matches(store: Store, rule: FollowRule, now: datetime) -> list[
     # event loop, as in match_new.
     matched = await asyncio.to_thread(FollowMatcher({0: rule}).match,
                                       [a.candidate for a in articles])
-    found = matched.get(0, [])
     by_id = {article.candidate.id: article for article in articles}
-    return [by_id[article_id] for article_id in found]
+    return [by_id[article_id] for article_id in matched.get(0, ())]
 
 
 async def backfill(store: Store, follow: Follow, articles: Sequence[NewArticle]) -> int:

@@ -171,10 +171,10 @@ class Poster:
         by_nonce: dict[str, list[Outgoing]] = {}
         for row in rows:
             by_nonce.setdefault(row.nonce or "", []).append(row)
-        for position, group in enumerate(by_nonce.values(), 1):
-            articles = await self.articles(follow, group)
-            if not articles:
-                continue
+        # A group whose articles are all gone is not sent: the one before it ends the round.
+        groups = [(group, articles) for group in by_nonce.values()
+                  if (articles := await self.articles(follow, group))]
+        for position, (group, articles) in enumerate(groups, 1):
             since = min(row.attempt_at or now for row in group) - CLOCK_SKEW
             found = await self._find(channel, articles, since)
             urls = [article.url for article in articles]
@@ -184,7 +184,7 @@ class Poster:
                 await self.store.follows.mark_sent(follow.id, urls, found, now)
                 continue
             key = group[0].nonce or nonce(follow.id, group[0].batch, urls)
-            text = content(follow, more if position == len(by_nonce) else 0, more_hint)
+            text = content(follow, more if position == len(groups) else 0, more_hint)
             await self._send_marked(channel, follow, articles, text, key, now)
 
     async def _find(self, channel: Target, articles: Sequence[Article], since: datetime

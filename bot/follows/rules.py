@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from bot.exceptions import NewsBotError
 from bot.text import echo
@@ -71,6 +73,81 @@ def words_of(text: str) -> list[str]:
     if plain.isascii() and "+" not in plain and "#" not in plain:
         return plain.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+# In words_in_a_row's list: after each title's words and each excerpt's, so that a phrase
+# cannot run across; never a word (words are letters and digits).
+TITLE_END = "|"
+# Written after title and excerpt for _BATCH_WORDS to turn into TITLE_END; in a text it is
+# a separator as every control character is, turned into a space first.
+_TEXT_END = "\x01"
+# Latin-1 letters that are as they are after NFKC and casefold to one Latin-1 letter: "é",
+# "Ü" ("ß" is "ss", "ª" is "a", "µ" is Greek).
+_LATIN_LETTERS = frozenset(range(0xC0, 0x100)) - {0xD7, 0xDF, 0xF7}
+# _ASCII_WORDS for Latin-1: those letters casefolded as well, and _TEXT_END to TITLE_END.
+_BATCH_WORDS = bytes(
+    ord(TITLE_END) if code == ord(_TEXT_END)
+    else ord(chr(code).casefold()) if code in _LATIN_LETTERS
+    else _ASCII_WORDS[code] for code in range(256))
+# The characters _BATCH_WORDS gives the same words for as words_of: "+" and "#" may belong
+# to one ("c++"), other Latin-1 characters change under NFKC or casefold.
+_TAKEN = np.array([(code < 0x80 and chr(code) not in "+#") or code in _LATIN_LETTERS
+                   for code in range(256)])
+_TAKEN_BYTES = bytes(np.flatnonzero(_TAKEN).tolist())
+
+
+def _all_taken(plain: str) -> bool:
+    """Whether _BATCH_WORDS takes every character of `plain` (usually: quickly said)."""
+    if plain.isascii():
+        return "+" not in plain and "#" not in plain
+    try:
+        latin = plain.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not latin.translate(None, _TAKEN_BYTES)
+
+
+def _untaken(plain: str, ends: np.ndarray) -> list[int]:
+    """The texts (by their ends in `plain`) holding a character _BATCH_WORDS cannot take,
+    in order."""
+    codes = np.frombuffer(plain.encode("utf-32-le"), dtype=np.uint32)
+    odd = np.flatnonzero((codes > 0xFF) | ~_TAKEN[np.minimum(codes, 0xFF)])
+    held: list[int] = np.unique(np.searchsorted(ends, odd, side="right")).tolist()
+    return held
+
+
+def words_in_a_row(titles: Sequence[str], excerpts: Sequence[str]) -> list[str]:
+    """The words of many articles' titles and excerpts as words_of sees them, in one list:
+    each title's words, TITLE_END, its excerpt's words, TITLE_END.
+
+    Texts of ASCII and Latin-1 letters (most news) are normalized in one pass over all of
+    them; each character stands for one there, so that a text is a slice of the result.
+    """
+    texts = zip(titles, excerpts, strict=True)
+    joined = [f"{title} {_TEXT_END} {excerpt} {_TEXT_END} " for title, excerpt in texts]
+    plain = "".join(joined)
+    if plain.count(_TEXT_END) != 2 * len(joined):
+        plain = "".join(f"{title.replace(_TEXT_END, ' ')} {_TEXT_END} "
+                        f"{excerpt.replace(_TEXT_END, ' ')} {_TEXT_END} "
+                        for title, excerpt in zip(titles, excerpts, strict=True))
+    if not plain.isascii():
+        for char in _COMMON_PUNCTUATION:
+            plain = plain.replace(char, " ")
+    ends = np.cumsum([len(text) for text in joined])
+    odd = [] if _all_taken(plain) else _untaken(plain, ends)
+    # "replace": a character Latin-1 lacks becomes one "?", so that the places stay.
+    normalized = plain.encode("latin-1", "replace").translate(_BATCH_WORDS).decode("latin-1")
+    if not odd:
+        return normalized.split()
+    # The few others word by word, in their places.
+    pieces: list[str] = []
+    start = 0  # where the run of texts read from `normalized` begins
+    for index in odd:
+        pieces += [normalized[start:int(ends[index]) - len(joined[index])],
+                   *words_of(titles[index]), TITLE_END, *words_of(excerpts[index]), TITLE_END]
+        start = int(ends[index])
+    pieces.append(normalized[start:])
+    return " ".join(pieces).split()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from bot.store.sql import json_list
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
 _TITLE_BATCH = 5000  # rows per fetch of every title
+# Reading an article's row costs about as much as gathering this many of a provider's ids.
+ROW_READ_COST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +35,57 @@ class Filter:
     end: datetime | None = None
 
 
-def _narrowed(sql: str, params: list[object], where: Filter, dated: str, *, topic: bool
-              ) -> tuple[str, list[object]]:
-    """`sql` (FROM … WHERE …, articles as `a`) with the conditions of `where` added; the
-    topic too when `topic` (else the FROM already joins it)."""
-    params = list(params)
-    if topic and where.topic_id is not None:
-        sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "
-                "AND x.article_id = a.id)")
-        params.append(where.topic_id)
-    if where.provider_id is not None:
-        sql += " AND a.provider_id = ?"
-        params.append(where.provider_id)
+def _window(where: Filter, dated: str) -> tuple[str, list[object]]:
+    """The conditions on the column `dated` (Unix seconds) of the window of `where`."""
+    sql, params = "", list[object]()
     if where.start is not None:
         sql += f" AND {dated} >= ?"
         params.append(int(where.start.timestamp()))
     if where.end is not None:
         sql += f" AND {dated} < ?"
         params.append(int(where.end.timestamp()))
+    return sql, params
+
+
+def _narrowed(sql: str, params: list[object], where: Filter, dated: str
+              ) -> tuple[str, list[object]]:
+    """`sql` (FROM … WHERE …, articles as `a`, joined to the topic when one is given) with
+    the provider and window of `where` added."""
+    params = list(params)
+    if where.provider_id is not None:
+        sql += " AND a.provider_id = ?"
+        params.append(where.provider_id)
+    window, dates = _window(where, dated)
+    return sql + window, params + dates
+
+
+def _search_conditions(where: Filter, *, sparse: bool) -> tuple[str, list[object]]:
+    """The conditions of `where` on a full-text match (`articles_fts.rowid`), the most
+    selective and cheapest first: a common word's matches are tested one by one, and
+    reading an articles row (a wide one) costs far more than a look in article_topics or
+    in a set of ids. `sparse`: few matches, each read for its provider."""
+    sql, params = "", list[object]()
+    provider, provider_params = (" AND a.provider_id = ?", list[object]([where.provider_id])
+                                 ) if where.provider_id is not None else ("", [])
+    window, dates = _window(where, "a.published_at")
+    if where.topic_id is not None:
+        # article_topics holds each article's publication time: the window is tested
+        # there, and only the few matches with the topic are read for their provider.
+        topic_window, topic_dates = _window(where, "x.published_at")
+        sql += (" AND EXISTS (SELECT 1 FROM article_topics x WHERE x.topic_id = ? "  # noqa: S608 - fixed fragments only
+                f"AND x.article_id = articles_fts.rowid{topic_window})")
+        params += [where.topic_id, *topic_dates]
+        window, dates = "", []
+    elif provider and not sparse:
+        # The unary plus keeps SQLite from handing each of the provider's ids to FTS5 as
+        # a lookup of its own: they are gathered once and each match looked up in them.
+        sql += " AND +articles_fts.rowid IN (SELECT id FROM articles WHERE provider_id = ?)"
+        params += provider_params
+        provider, provider_params = "", []
+    if provider or window:
+        sql += (" AND EXISTS (SELECT 1 FROM articles a "  # noqa: S608 - fixed fragments only
+                f"WHERE a.id = articles_fts.rowid{provider}{window})")
+        params += [*provider_params, *dates]
     return sql, params
 
 
@@ -129,35 +164,43 @@ class CorpusReads:
         return Page(items, total, offset, limit, capped)
 
     async def search(self, match: str) -> tuple[list[tuple[int, float]], bool]:
-        """Full-text matches as (article id, bm25 relevance: lower is better), and whether
-        more than COUNT_CAP matched; `match` must be an FTS5 expression of quoted terms.
+        """`search_within` the whole corpus."""
+        return await self.search_within(match, Filter())
+
+    async def search_within(self, match: str, where: Filter
+                            ) -> tuple[list[tuple[int, float]], bool]:
+        """Full-text matches within `where` as (article id, bm25 relevance: lower is
+        better), and whether more than COUNT_CAP matched; `match` must be an FTS5
+        expression of quoted terms.
 
         A hit in the title counts most, then provider and topics. A broad query ("ai")
         matches much of the corpus, and ranking every match would be slow: only its
         COUNT_CAP newest matches (ids grow with publication) are read, in one pass over the
-        index, newest first.
+        index, newest first. The filter is applied in that same pass: narrowing the newest
+        matches afterwards would lose every match of an older window or a rarer topic.
         """
+        sparse = where.topic_id is None and where.provider_id is not None \
+            and await self._sparse(match, where.provider_id)
+        conditions, params = _search_conditions(where, sparse=sparse)
         async with self._reader.execute(
-            "SELECT rowid, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) FROM articles_fts "  # noqa: S608
-            f"WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT {COUNT_CAP + 1}",
-            [match],
+            "SELECT rowid, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) FROM articles_fts "  # noqa: S608 - fixed fragments only
+            f"WHERE articles_fts MATCH ?{conditions} ORDER BY rowid DESC "
+            f"LIMIT {COUNT_CAP + 1}", [match, *params],
         ) as cursor:
             matches = list(await cursor.fetchall())
         return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
 
-    async def search_within(self, match: str, where: Filter
-                            ) -> tuple[list[tuple[int, float]], bool]:
-        """`search` narrowed to `where` in the same query: narrowing its COUNT_CAP newest
-        matches afterwards would lose every match of an older window or a rarer topic."""
-        sql, params = _narrowed(
-            "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-            "WHERE articles_fts MATCH ?", [match], where, "a.published_at", topic=True)
-        async with self._reader.execute(
-            "SELECT a.id, bm25(articles_fts, 8.0, 2.0, 4.0, 4.0) "
-            f"{sql} ORDER BY articles_fts.rowid DESC LIMIT {COUNT_CAP + 1}", params,
-        ) as cursor:
-            matches = list(await cursor.fetchall())
-        return [(row[0], row[1]) for row in matches[:COUNT_CAP]], len(matches) > COUNT_CAP
+    async def _sparse(self, match: str, provider_id: int) -> bool:
+        """Whether the match holds so few articles against the provider's that reading
+        each match's row costs less than gathering the provider's ids (both counts are
+        read off indexes, the match's only as far as it takes to tell)."""
+        gathered = await self._count(
+            "SELECT count(*) FROM articles WHERE provider_id = ?", [provider_id])
+        enough = gathered // ROW_READ_COST
+        found = await self._count(
+            f"SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? "  # noqa: S608 - fixed fragments only
+            f"LIMIT {enough})", [match])
+        return found < enough
 
     async def published_between(
         self, start: datetime, end: datetime, topic_ids: Sequence[int] | None, limit: int
@@ -189,7 +232,7 @@ class CorpusReads:
             sql, params, dated = "FROM articles a WHERE 1", [], "a.published_at"
             order = "a.score DESC, a.id" if where.provider_id is not None \
                 else "a.published_at DESC, a.id"
-        sql, params = _narrowed(sql, params, where, dated, topic=False)
+        sql, params = _narrowed(sql, params, where, dated)
         items = await self._articles(
             f"SELECT a.id, a.data {sql} ORDER BY {order} LIMIT ? OFFSET ?",  # fixed fragments
             [*params, limit, offset])

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 import aiosqlite
+import orjson
 
 from bot.store.corpus import CorpusReads
 from bot.store.digests import DigestStore
@@ -29,10 +30,19 @@ from bot.store.files import (
 from bot.store.follows import FollowStore
 from bot.store.lease import LeaseStore
 from bot.store.schema import connect
-from bot.store.sql import SET_META
+from bot.store.sql import SET_META, json_list
 from bot.store.sync import Transaction
 
 CORPUS_VERSION_KEY = "corpus_version"
+# The change log (migration 0010) holds every change of the versions after this one.
+CHANGES_FROM_KEY = "corpus_changes_from"
+# The change log keeps this many versions: a process that checks far more seldom than the
+# writer commits builds its index again instead.
+CHANGE_LOG_VERSIONS = 1000
+# A write that changes more articles than this is not logged but cuts the log: an index
+# that missed it is built again (a change this big makes any index up to a quarter million
+# articles due for a fresh build anyway), and the log stays small.
+CHANGE_LOG_MAX_ARTICLES = 5000
 
 
 class Store(CorpusReads):
@@ -121,18 +131,23 @@ class Store(CorpusReads):
             changes = self._writer.total_changes
             version = None
             try:
-                yield Transaction(self._writer)
+                tx = Transaction(self._writer)
+                yield tx
                 if self._writer.total_changes != changes:
                     version = await self._count_up_corpus_version()
+                    await self._log_changes(version, tx.changed_articles)
+                    # Ours before it is committed: a read of the version that races the
+                    # commit must not take this write for another process's.
+                    self._own_versions.add(version)
+                await self._writer.execute("COMMIT")
             except BaseException:
+                if version is not None:
+                    self._own_versions.discard(version)
                 # SQLite ends the transaction itself on some errors (a full disk): a second
                 # rollback would fail and hide the reason.
                 if self._writer.in_transaction:
                     await self._writer.execute("ROLLBACK")
                 raise
-            await self._writer.execute("COMMIT")
-            if version is not None:
-                self._own_versions.add(version)
 
     async def _count_up_corpus_version(self) -> int:
         async with self._writer.execute(
@@ -141,6 +156,43 @@ class Store(CorpusReads):
         ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def _log_changes(self, version: int, article_ids: set[int]) -> None:
+        """Record which articles the write committing `version` changed or removed, in its
+        transaction, and forget the versions too old to be asked about."""
+        if len(article_ids) > CHANGE_LOG_MAX_ARTICLES:
+            await self._writer.execute("DELETE FROM corpus_changes")
+            logged_from = version
+        else:
+            if article_ids:
+                await self._writer.execute(
+                    "INSERT INTO corpus_changes (version, article_id) "
+                    "SELECT ?, value FROM json_each(?)",
+                    [version, json_list(sorted(article_ids))],
+                )
+            logged_from = version - CHANGE_LOG_VERSIONS
+            await self._writer.execute("DELETE FROM corpus_changes WHERE version <= ?",
+                                       [logged_from])
+        await self._writer.execute(
+            "UPDATE meta SET value = ? WHERE key = ? AND CAST(value AS INTEGER) < ?",
+            [str(logged_from), CHANGES_FROM_KEY, logged_from],
+        )
+
+    async def changed_since(self, since: int, until: int) -> list[int] | None:
+        """The articles (ids, ascending) that the corpus writes after version `since` up to
+        `until` changed or removed, by any process; None when the change log does not reach
+        back to `since` (pruned, cut by a big write, or a database older than the log)."""
+        # One statement, one snapshot: the log's start is read with the rows it covers.
+        async with self._reader.execute(
+            "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?), "
+            "(SELECT json_group_array(DISTINCT article_id) FROM corpus_changes "
+            "WHERE version > ? AND version <= ?)",
+            [CHANGES_FROM_KEY, since, until],
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] is None or row[0] > since:
+            return None
+        return sorted(orjson.loads(row[1]))
 
     async def corpus_version(self) -> int:
         """A count of the committed writes to the corpus, by any process."""

@@ -12,6 +12,7 @@ import aiosqlite
 from bot.articles import canonical_url
 from bot.feeds.opml import FeedEntry
 from bot.feeds.state import Feed
+from bot.store.sql import immediate
 
 _FEED_COLUMNS = (
     "f.id, f.url, f.title, f.topic_hint, f.etag, f.last_modified, f.status, f.failures, "
@@ -69,17 +70,10 @@ class FeedStore:
                       again: bool) -> list[str]:
         """Add feeds (url, title, topic hint) in one transaction; the URLs added."""
         added: list[str] = []
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                for url, title, topic_hint in feeds:
-                    if await self._add(canonical_url(url), url, title, topic_hint, again=again):
-                        added.append(url)
-            except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        async with self._write_lock, immediate(self._writer):
+            for url, title, topic_hint in feeds:
+                if await self._add(canonical_url(url), url, title, topic_hint, again=again):
+                    added.append(url)
         return added
 
     async def _add(self, key: str, url: str, title: str | None, topic_hint: str | None,

@@ -4,7 +4,8 @@ articles the matching has read up to."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -12,9 +13,11 @@ from typing import Any, NamedTuple
 import aiosqlite
 import orjson
 
-from bot.follows.rules import Candidate, FollowRule
+from bot.follows.rules import Candidate, FollowRule, FollowRuleError
 from bot.follows.state import PAUSE_AFTER, PAUSED_FAILING, Follow, Outgoing
-from bot.store.sql import SET_META, json_list
+from bot.store.sql import SET_META, immediate, json_list
+
+log = logging.getLogger(__name__)
 
 CURSOR_KEY = "follow_cursor"
 _FOLLOW_COLUMNS = (
@@ -41,13 +44,12 @@ class NewArticle(NamedTuple):
 
 
 class Match(NamedTuple):
-    """An outbox row to insert: a follow matched an article (`state` pending or skipped)."""
+    """An outbox row to insert: a follow matched an article, to be posted."""
 
     follow_id: int
     guild_id: int
     url: str
     published_at: datetime | None
-    state: str = "pending"
 
 
 def _time(value: Any) -> datetime | None:
@@ -85,15 +87,8 @@ class FollowStore:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        async with self._write_lock, immediate(self._writer) as db:
+            yield db
 
     async def _write(self, sql: str, params: Sequence[object]) -> int:
         async with self._write_lock:
@@ -124,7 +119,16 @@ class FollowStore:
         rows = await self._rows(
             f"SELECT {_FOLLOW_COLUMNS} FROM follows {where} ORDER BY guild_id, id",  # noqa: S608
             params)
-        return [_follow_from_row(row) for row in rows]
+        follows = []
+        for row in rows:
+            try:
+                follows.append(_follow_from_row(row))
+            except FollowRuleError as error:
+                # One unreadable row (a hand edit, a newer bot's format) must not stop every
+                # other follow: it is left out, and said so each time it is read.
+                log.warning("Follow %s of server %s is left out: %s (/follow remove follow:%s)",
+                            row[11], row[0], error, row[11])
+        return follows
 
     async def get(self, follow_id: int) -> Follow | None:
         found = await self._select("WHERE id = ?", (follow_id,))
@@ -141,15 +145,18 @@ class FollowStore:
         async with self._transaction() as db:
             cursor = await db.execute("DELETE FROM follows WHERE id = ? AND guild_id = ?",
                                       (follow_id, guild_id))
-            await db.execute("DELETE FROM follow_posts WHERE follow_id = ? AND "
-                             "NOT EXISTS (SELECT 1 FROM follows WHERE id = ?)",
-                             (follow_id, follow_id))
+            for table in ("follow_posts", "follow_rounds"):
+                await db.execute(f"DELETE FROM {table} WHERE follow_id = ? AND "  # noqa: S608
+                                 "NOT EXISTS (SELECT 1 FROM follows WHERE id = ?)",
+                                 (follow_id, follow_id))
             return cursor.rowcount > 0
 
     async def remove_guild(self, guild_id: int) -> int:
         """Remove every follow of a server (it removed the bot); how many."""
         async with self._transaction() as db:
             await db.execute("DELETE FROM follow_posts WHERE guild_id = ?", (guild_id,))
+            await db.execute("DELETE FROM follow_rounds WHERE follow_id IN "
+                             "(SELECT id FROM follows WHERE guild_id = ?)", (guild_id,))
             cursor = await db.execute("DELETE FROM follows WHERE guild_id = ?", (guild_id,))
             return cursor.rowcount
 
@@ -166,7 +173,7 @@ class FollowStore:
                 "ELSE failing_since END, retry_at = NULL WHERE id = ? AND guild_id = ?",
                 (paused, paused, paused, follow_id, guild_id))
             if paused is not None:
-                await db.execute("UPDATE follow_posts SET state = 'skipped' "
+                await db.execute("DELETE FROM follow_posts "
                                  "WHERE follow_id = ? AND state = 'pending'", (follow_id,))
             return cursor.rowcount > 0
 
@@ -212,20 +219,26 @@ class FollowStore:
         return [_new_article(row) for row in rows]
 
     async def record_matches(self, matches: Sequence[Match], batch: int,
-                             cursor: int | None) -> int:
-        """Put matches in the outbox and (for a sync's round) advance the cursor, in one
-        transaction: a crash before it commits leaves both as they were, and the round is
+                             cursor: int | None, more: Mapping[int, int] | None = None) -> int:
+        """Put matches in the outbox, each follow's count of those its round leaves out
+        (`more`, by follow id) and (for a sync's round) advance the cursor, in one
+        transaction: a crash before it commits leaves all as they were, and the round is
         done again. A (follow, URL) already there is left as it is. How many were added."""
         async with self._transaction() as db:
             before = db.total_changes
             await db.executemany(
                 "INSERT OR IGNORE INTO follow_posts (follow_id, url, guild_id, batch, "
-                "published_at, state) SELECT ?, ?, ?, ?, ?, ? "
+                "published_at) SELECT ?, ?, ?, ?, ? "
                 "WHERE EXISTS (SELECT 1 FROM follows WHERE id = ?)",
                 [(m.follow_id, m.url, m.guild_id, batch,
-                  int(m.published_at.timestamp()) if m.published_at else None, m.state,
+                  int(m.published_at.timestamp()) if m.published_at else None,
                   m.follow_id) for m in matches])
             added = db.total_changes - before
+            await db.executemany(
+                "INSERT OR IGNORE INTO follow_rounds (follow_id, batch, more) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM follows WHERE id = ?)",
+                [(follow_id, batch, count, follow_id) for follow_id, count in
+                 (more or {}).items()])
             if cursor is not None:
                 await db.execute(
                     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
@@ -249,9 +262,9 @@ class FollowStore:
 
     async def skipped(self, follow_id: int, batch: int) -> int:
         """How many matches of a round were left out of its posts ("and N more")."""
-        rows = await self._rows("SELECT count(*) FROM follow_posts WHERE follow_id = ? AND "
-                                "batch = ? AND state = 'skipped'", (follow_id, batch))
-        return int(rows[0][0])
+        rows = await self._rows("SELECT more FROM follow_rounds WHERE follow_id = ? AND "
+                                "batch = ?", (follow_id, batch))
+        return int(rows[0][0]) if rows else 0
 
     async def mark_sending(self, follow_id: int, urls: Sequence[str], nonce: str,
                            now: datetime) -> None:
@@ -281,10 +294,21 @@ class FollowStore:
                 "UPDATE follows SET posted = posted + ?, last_post_at = ?, failure = NULL, "
                 "failing_since = NULL, retry_at = NULL WHERE id = ?",
                 (cursor.rowcount, _iso(now), follow_id))
+            await self._forget_finished_rounds(db, follow_id)
+
+    @staticmethod
+    async def _forget_finished_rounds(db: aiosqlite.Connection, follow_id: int) -> None:
+        """A round's count is read while its posts are made: not after the last."""
+        await db.execute(
+            "DELETE FROM follow_rounds WHERE follow_id = ? AND batch NOT IN (SELECT batch "
+            "FROM follow_posts WHERE follow_id = ? AND state IN ('pending', 'sending'))",
+            (follow_id, follow_id))
 
     async def drop_posts(self, follow_id: int, urls: Sequence[str]) -> None:
         """Rows that cannot be posted at all (their article is gone from the store)."""
-        await self._write(
-            "UPDATE follow_posts SET state = 'skipped' WHERE follow_id = ? "
-            "AND url IN (SELECT value FROM json_each(?))",
-            (follow_id, json_list(urls)))
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM follow_posts WHERE follow_id = ? "
+                "AND url IN (SELECT value FROM json_each(?))",
+                (follow_id, json_list(urls)))
+            await self._forget_finished_rounds(db, follow_id)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
+from bot.store.sql import immediate
+
 SYNC_LEASE = "sync"  # the seeds-folder sync and the feed polls
 
 
@@ -52,23 +54,16 @@ class LeaseStore:
     async def acquire(self, name: str, holder: str, now: datetime, period: timedelta) -> Lease:
         """Take the lease if it is free (or renew it if `holder` has it) until `now + period`;
         returns the lease as it stands afterwards, whoever holds it."""
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                current = await self._get(self._writer, name)
-                if current is None or current.holder == holder or current.expires_at <= now:
-                    current = Lease(name, holder, now + period)
-                    await self._writer.execute(
-                        "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                        "expires_at = excluded.expires_at",
-                        (name, holder, current.expires_at.timestamp()),
-                    )
-            except BaseException:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-                raise
-            await self._writer.execute("COMMIT")
+        async with self._write_lock, immediate(self._writer) as db:
+            current = await self._get(db, name)
+            if current is None or current.holder == holder or current.expires_at <= now:
+                current = Lease(name, holder, now + period)
+                await db.execute(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                    "expires_at = excluded.expires_at",
+                    (name, holder, current.expires_at.timestamp()),
+                )
         return current
 
     async def release(self, name: str, holder: str) -> bool:

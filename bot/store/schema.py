@@ -26,6 +26,7 @@ from bot.exceptions import (
     NotOurDatabase,
     StorageError,
 )
+from bot.store.sql import immediate
 
 # How long a write waits for another connection's transaction (another process's sync, as a
 # rule) before failing with "database is locked": five minutes, several times as long as a
@@ -119,8 +120,7 @@ async def _migrate(db: aiosqlite.Connection) -> None:
     The version is read inside the write lock: two processes opening a new database at
     once would otherwise both apply migration 1, and the second fail on its tables.
     """
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    async with immediate(db):
         async with db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         current = int(row[0]) if row else 0
@@ -129,11 +129,6 @@ async def _migrate(db: aiosqlite.Connection) -> None:
                 for statement in _statements(entry.read_text(encoding="utf-8")):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {version}")
-    except BaseException:
-        if db.in_transaction:  # SQLite may have rolled back itself (a full disk, say)
-            await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -1,5 +1,5 @@
-"""SQL helpers every area of the store shares: a list of values as one parameter, and running
-a statement while Python works."""
+"""SQL helpers every area of the store shares: a write transaction, a list of values as one
+parameter, and running a statement while Python works."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import aiosqlite
 import orjson
 
 K = TypeVar("K", int, str)
@@ -15,6 +16,23 @@ SET_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+
+
+@asynccontextmanager
+async def immediate(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
+    """One write transaction on `db` (BEGIN IMMEDIATE: it takes the database's write lock at
+    once, so a read inside it cannot be overtaken by another process's write): committed
+    when the body ends, rolled back when it raises. The caller holds its write lock."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        # SQLite ends the transaction itself on some errors (a full disk): a second
+        # rollback would fail and hide the reason.
+        if db.in_transaction:
+            await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
 
 
 @asynccontextmanager

@@ -88,6 +88,9 @@ class Transaction:
         # until a row spelling it otherwise arrives or a row of it goes.
         self._touched_topics: set[int] = set()
         self._touched_providers: set[int] = set()
+        # The articles written or deleted: the change log of this write (migration 0010),
+        # which the store records under the corpus version it commits.
+        self.changed_articles: set[int] = set()
 
     async def file_stats(self) -> list[tuple[str, int, int]]:
         """As `Store.file_stats`, inside the transaction."""
@@ -302,6 +305,7 @@ class Transaction:
         Ids from `new_from` on (see `next_id`) are new articles, with nothing stored to replace.
         """
         ids = sorted(rows)
+        self.changed_articles.update(ids)
         providers = await self._providers(rows.values())
         topics = await self._topics(rows.values())
         topic_names = dict(topics.values())
@@ -399,6 +403,7 @@ class Transaction:
         """Remove articles that no file mentions any more."""
         if not article_ids:  # nothing to ask SQLite: spare the round trip to its thread
             return
+        self.changed_articles.update(article_ids)
         released = await self._release(article_ids)
         self._touched_providers.update(
             provider_id for _when, _score, provider_id, _name in released.indexed.values()
