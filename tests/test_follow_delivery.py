@@ -263,10 +263,10 @@ async def test_a_forum_post_mentions_the_follows_role_and_a_big_round_says_how_m
         fake.admin_role.id]} for post in made)
 
 
-async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_the_next_start(
-    fake: FakeDiscord, store: Store, seeds_dir: Path
-) -> None:
-    now = datetime.now(UTC)
+async def _big_round_matched(fake: FakeDiscord, store: Store, seeds_dir: Path,
+                             now: datetime) -> Follow:
+    """31 new AI Hardware articles matched by a topic follow: a round of the newest 10
+    and "…and 21 more", not posted yet."""
     for n in range(31):
         new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
                     ["AI Hardware"], published=now - timedelta(minutes=n))
@@ -274,7 +274,15 @@ async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_th
     follow = await store.follows.add(Follow(
         guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
         rule=FollowRule.checked(topic_key="ai hardware")))
-    assert await match_new(store) == 10  # the newest 10 of 31 are posted, "…and 21 more"
+    assert await match_new(store) == 10
+    return follow
+
+
+async def test_a_big_round_interrupted_before_discord_got_it_is_sent_whole_at_the_next_start(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    follow = await _big_round_matched(fake, store, seeds_dir, now)
     # What a crash leaves when it comes after the send was marked and before the request
     # reached Discord: the round's ten rows 'sending', nothing in the channel.
     shown = [row.url for row in await store.follows.open_posts()]
@@ -316,14 +324,7 @@ async def test_an_interrupted_big_round_whose_last_post_lost_its_article_still_s
     fake: FakeDiscord, store: Store, seeds_dir: Path
 ) -> None:
     now = datetime.now(UTC)
-    for n in range(31):
-        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
-                    ["AI Hardware"], published=now - timedelta(minutes=n))
-    await sync(store, seeds_dir)
-    follow = await store.follows.add(Follow(
-        guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
-        rule=FollowRule.checked(topic_key="ai hardware")))
-    assert await match_new(store) == 10
+    follow = await _big_round_matched(fake, store, seeds_dir, now)
     # A crash left the round's sends started as two posts, the second of the oldest one;
     # that article is gone when the bot comes back.
     shown = [row.url for row in await store.follows.open_posts()]
