@@ -229,6 +229,24 @@ async def test_feeds_are_fetched_only_so_far_ahead_of_what_was_taken(
     assert {polled.feed.id for polled in [first, *rest]} == set(range(8))
 
 
+async def test_many_feeds_of_one_site_do_not_hold_up_the_feeds_of_another(
+        server: FeedServer, fetcher: Fetcher) -> None:
+    for number in range(6):
+        server.add(f"/busy{number}.xml", RSS)
+    server.add("/other.xml", RSS)
+    # One site's feeds listed first (an imported OPML, say), then another site's.
+    feeds = [Feed(number, server.url(f"/busy{number}.xml")) for number in range(6)]
+    feeds.append(Feed(6, server.url("/other.xml", host="localhost")))
+    polls = poll(feeds, fetcher, now=NOW, interval_minutes=INTERVAL, ahead=2)
+
+    async with contextlib.aclosing(polls):
+        await anext(polls)
+        await asyncio.sleep(0.5)  # a slow consumer: only the slots ahead are fetched
+        assert "/other.xml" in [seen.path for seen in server.requests]
+        rest = [polled async for polled in polls]
+    assert len(rest) == 6
+
+
 async def test_parse_workers_run_at_a_lower_priority_than_the_bot(
         server: FeedServer, fetcher: Fetcher) -> None:
     count = PARALLEL_FEEDS + 2

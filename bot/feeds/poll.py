@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import random
 import time
+from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from urllib.parse import urlsplit
 
 from bot.feeds import schedule
 from bot.feeds.entries import FeedDocument, FeedError, parse_feed
@@ -67,9 +70,11 @@ async def poll(
     parser = _Parser(parallel=len(feeds) >= PARALLEL_FEEDS and (os.cpu_count() or 1) > 1)
     topics = tuple(known_topics)
     slots = asyncio.Semaphore(ahead or max(len(feeds), 1))
+    # Slots are taken in this order: sites in turn, so that many feeds of one site (waiting
+    # on the fetcher's per-site limit) cannot hold every slot while other sites wait.
     tasks = [asyncio.create_task(_poll_one(feed, fetcher, parser, now, interval_minutes,
                                            topics, slots))
-             for feed in feeds]
+             for feed in _sites_in_turn(feeds)]
     try:
         for next_done in asyncio.as_completed(tasks):
             polled = await next_done
@@ -81,6 +86,16 @@ async def poll(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await parser.close()
+
+
+def _sites_in_turn(feeds: Sequence[Feed]) -> list[Feed]:
+    """`feeds` with their sites taken in turn: the first feed of each site, then the
+    second of each, and so on (each site's feeds in the order given)."""
+    by_site: dict[str, list[Feed]] = defaultdict(list)
+    for feed in feeds:
+        by_site[urlsplit(feed.url).hostname or ""].append(feed)
+    return [feed for turn in itertools.zip_longest(*by_site.values()) for feed in turn
+            if feed is not None]
 
 
 async def batched(polled: AsyncIterator[Polled], size: int, wait_s: float
