@@ -261,6 +261,20 @@ async def test_start_up_syncs_the_folder_once_and_the_background_sync_waits_its_
     assert value(samples, "news_sync_seconds_count") == 1
 
 
+async def test_a_refused_start_up_sync_is_tried_again_at_once_by_the_background_sync(
+    fake: FakeDiscord, store: Store, seeds_dir: Path, port: int
+) -> None:
+    shutil.rmtree(seeds_dir)  # a folder not mounted yet: start-up's sync is refused
+    bot = serving_bot(store, seeds_dir, port)
+    bot.settings = dataclasses.replace(bot.settings, sync_minutes=10)
+    async with running_bot(bot, fake):
+        async with asyncio.timeout(10):
+            while value(await scrape(port), "news_sync_seconds_count") < 2:
+                await asyncio.sleep(0.05)
+        samples = await scrape(port)
+    assert value(samples, "news_sync_failures_total") == 2
+
+
 async def test_digests_are_counted_by_outcome(
     fake: FakeDiscord, store: Store, seeds_dir: Path, port: int
 ) -> None:

@@ -183,8 +183,11 @@ class AdminCog(commands.Cog):
     @resync.before_loop
     async def _before_resync(self) -> None:
         await self.bot.wait_until_ready()
-        # Start-up synced the folder just before: the first round comes an interval later.
-        await asyncio.sleep(self.bot.settings.sync_minutes * 60)
+        # Start-up has just synced the folder: the first round comes an interval later
+        # (at once when that sync was refused, a folder not mounted yet, say).
+        started = self.bot.news.last_report
+        if started is not None and not started.refused:
+            await asyncio.sleep(self.bot.settings.sync_minutes * 60)
 
     @admin.command(name="reload", description="Re-read the seeds folder now and report")
     @app_commands.check(operator_only)
