@@ -1,4 +1,4 @@
-"""The open database: `Store`, its two connections, the write lock and its transaction.
+"""The open database: `Store`, its connections, the write lock and its transaction.
 
 It keeps three connections: a writer that holds one transaction per sync, and two readers
 that, thanks to WAL, keep seeing the last committed corpus while a sync is being written:
@@ -79,9 +79,14 @@ class Store(CorpusReads):
         return cls(path, reader, writer, index_reader)
 
     async def close(self) -> None:
-        await self._index_reader.close()
-        await self._reader.close()
-        await self._writer.close()
+        """Close every connection, even when closing one fails (that error is raised)."""
+        try:
+            await self._index_reader.close()
+        finally:
+            try:
+                await self._reader.close()
+            finally:
+                await self._writer.close()
 
     async def __aenter__(self) -> Store:
         return self
