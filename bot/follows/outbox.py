@@ -36,7 +36,8 @@ def plan(follows: Sequence[Follow], articles: Sequence[NewArticle],
          found: Mapping[int, Sequence[int]]) -> tuple[list[Match], dict[int, int]]:
     """Outbox rows for what the matcher found (articles newest first), and by follow id
     how many a big round leaves out: counted, not recorded one by one (each article is
-    matched once, so what is left out is never posted later all the same)."""
+    matched once, so what is left out is not posted later all the same, unless the article
+    is removed from the store and added again: then it is new)."""
     by_id = {article.candidate.id: article for article in articles}
     oldest = min((a.published_at for a in articles if a.published_at), default=None)
     matches: list[Match] = []

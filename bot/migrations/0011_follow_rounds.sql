@@ -1,8 +1,9 @@
 -- A big round's "and N more": how many matches of a (follow, round) were left out of its
 -- posts, kept as one count instead of one follow_posts row per article left out (a first
 -- poll of many feeds against many follows would otherwise write millions of rows). What is
--- left out is never posted later all the same: matching reads each article once, when it
--- first becomes a full article (articles.first_full_seq).
+-- left out is not posted later all the same: matching reads each article once, when it
+-- first becomes a full article (articles.first_full_seq); only an article removed from the
+-- store and added again later is new again.
 CREATE TABLE follow_rounds (
     follow_id INTEGER NOT NULL,
     batch INTEGER NOT NULL,

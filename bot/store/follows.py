@@ -84,6 +84,7 @@ class FollowStore:
     def __init__(self, writer: aiosqlite.Connection, write_lock: asyncio.Lock):
         self._writer = writer
         self._write_lock = write_lock
+        self._unreadable: set[int] = set()  # ids of follows whose rule was found unreadable
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -125,9 +126,11 @@ class FollowStore:
                 follows.append(_follow_from_row(row))
             except FollowRuleError as error:
                 # One unreadable row (a hand edit, a newer bot's format) must not stop every
-                # other follow: it is left out, and said so each time it is read.
-                log.warning("Follow %s of server %s is left out: %s (/follow remove follow:%s)",
-                            row[11], row[0], error, row[11])
+                # other follow: it is left out, and said so once (it is read every round).
+                if row[11] not in self._unreadable:
+                    self._unreadable.add(row[11])
+                    log.warning("Follow %s of server %s is left out: %s "
+                                "(/follow remove follow:%s)", row[11], row[0], error, row[11])
         return follows
 
     async def get(self, follow_id: int) -> Follow | None:
@@ -175,6 +178,7 @@ class FollowStore:
             if paused is not None:
                 await db.execute("DELETE FROM follow_posts "
                                  "WHERE follow_id = ? AND state = 'pending'", (follow_id,))
+                await self._forget_finished_rounds(db, follow_id)
             return cursor.rowcount > 0
 
     async def record_failure(self, follow_id: int, reason: str, now: datetime,
