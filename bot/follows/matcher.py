@@ -104,17 +104,6 @@ class Matched(Sequence[int]):
     def __iter__(self) -> Iterator[int]:
         return iter(self._decoded())
 
-    def __eq__(self, other: object) -> bool:
-        """Equal to a list (or any sequence) of the same ids in the same order."""
-        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
-            return NotImplemented
-        return len(other) == self._count and list(other) == self._decoded()
-
-    __hash__ = None  # type: ignore[assignment]  # equal to lists, which do not hash
-
-    def __repr__(self) -> str:
-        return f"Matched({self._decoded()!r})"
-
 
 class _Batch:
     """One match's articles, each set of them a bit mask (bit i: the i-th article): those
