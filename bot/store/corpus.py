@@ -21,8 +21,8 @@ from bot.store.sql import json_list
 # every one of 100,000 matches would cost more than finding the page.
 COUNT_CAP = 1000
 _TITLE_BATCH = 5000  # rows per fetch of every title
-# How many of a provider's ids gathering costs as much as reading one article's row (a wide
-# row against an index entry; the ratio is measured in the ask bench's notes).
+# How many of a provider's ids gathering costs as much as reading one article's row: a row
+# is wide, an id is an index entry (set from the ask bench's slowest questions).
 ROW_READ_COST = 3
 
 
