@@ -122,6 +122,8 @@ def words_in_a_row(titles: Sequence[str], excerpts: Sequence[str]) -> list[str]:
 
     Texts of ASCII and Latin-1 letters (most news) are normalized in one pass over all of
     them; each character stands for one there, so that a text is a slice of the result.
+    A change to words_of (its _WORD) must be made here too: a property test of any texts
+    (tests/test_follow_rules.py) holds the two to the same words.
     """
     texts = zip(titles, excerpts, strict=True)
     joined = [f"{title} {_TEXT_END} {excerpt} {_TEXT_END} " for title, excerpt in texts]
