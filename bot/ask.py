@@ -13,11 +13,8 @@ from bot.search import SearchIndex, fts_query
 from bot.store.corpus import Filter
 from bot.text import counted, echo
 from bot.trending import Trending
-from bot.vocabulary import normalized, tokens
+from bot.vocabulary import CORRECTION_TRIES, normalized, tokens
 
-# Corrections tried, the likeliest first, before a question is taken to find nothing: each
-# is one more search.
-CORRECTION_TRIES = 3
 _QUOTED = re.compile(r'"(\w+)"')  # the words of an FTS5 expression made by fts_query
 HELP = ("Ask me about AI news in plain words, e.g. “what did Microsoft do in AI hardware "
         "last week?”, “how many robotics articles this month?” or “articles like Meta "

@@ -37,7 +37,7 @@ from bot.search import Scored, SearchIndex, fts_query
 from bot.store import Store
 from bot.text import echo
 from bot.trending import Story, Trending, Window, covered, risen
-from bot.vocabulary import Vocabulary, normalized, tokens
+from bot.vocabulary import CORRECTION_TRIES, Vocabulary, normalized, tokens
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,12 @@ def _resolved(kind: str, text: str, matches: list[Scored[Named]], known: list[st
         return matches[0].item
     names = [match.item.name for match in matches]
     return NotFound(f"No {kind} matches {echo(text)!r}.", names or known[:SUGGESTIONS])
+
+
+def _read_as(typed: Sequence[str], corrected: Sequence[tuple[str, str]]) -> str:
+    """The typed words with these (typed, used) corrections made."""
+    used = dict(corrected)
+    return " ".join(used.get(word, word) for word in typed)
 
 
 def showing(query: str, corrected: Sequence[tuple[str, str]]) -> str:
@@ -435,11 +441,14 @@ class News:
         typed = tokens(text)
         corrected = tuple(await self.verified_corrections(typed))
         if corrected:
-            used = dict(corrected)
-            text = " ".join(used.get(word, word) for word in typed)
-            found = await self._full_text(text, limit, offset, corrected)
-            if found is not None:
-                return found
+            # The likeliest reading of the typos first, then the next likeliest in turn,
+            # as a question's are: the first that finds something is shown.
+            for choice in self.vocabulary.alternatives(corrected, CORRECTION_TRIES):
+                found = await self._full_text(_read_as(typed, choice), limit, offset,
+                                              tuple(choice))
+                if found is not None:
+                    return found
+            text = _read_as(typed, corrected)
         fuzzy = self.index.match_titles(text, limit=MAX_RELATED)
         if not fuzzy:
             return NotFound(f"Nothing matches {echo(text)!r}.", self._nearest(text))

@@ -30,6 +30,9 @@ LONG_TYPED = 8  # from this length a typo may be two edits away, else one
 # An edit more is worth a word 1000 times as common: among words as close, the commoner
 # is the likelier meaning; a much commoner one may be one edit further.
 FREQUENCY_WEIGHT = 1 / 3
+# Readings of a search's typos tried, the likeliest first, before it is taken to find
+# nothing: each is one more search.
+CORRECTION_TRIES = 3
 COUNT_CAP = 1000  # a changed word's articles are counted up to this (see `updated`)
 # Words as the full-text index splits them (unicode61): runs of letters and digits.
 _TOKEN = re.compile(r"[^\W_]+")

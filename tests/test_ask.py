@@ -89,6 +89,20 @@ async def test_a_typo_is_read_as_the_word_that_fits_the_rest_of_the_question(
         "Samsung to spin up image generator for AI training"]
 
 
+async def test_a_search_reads_a_typo_as_the_word_that_fits_the_other_words_too(
+        store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "typo"
+    for number in range(6):  # "trading" is the commoner word, but never beside "spin"
+        _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
+    _article(folder, 6, "Samsung to spin up image generator for AI training",
+             "2022-05-03T10:00:00Z", [])
+    found = await (await _synced(store, folder)).search("traiing spin", 5)
+    assert isinstance(found, Answer)
+    assert found.heading == "Showing results for **training spin** (you typed traiing)"
+    assert [item.title for item in found.page.items] == [
+        "Samsung to spin up image generator for AI training"]
+
+
 async def test_a_typo_that_fits_nothing_keeps_its_likeliest_reading(
         store: Store, tmp_path: Path) -> None:
     folder = tmp_path / "nothing"
