@@ -51,8 +51,11 @@ class PostFailed(NewsBotError):
 
     `refused`: Discord answered that it made nothing (a 4xx), so the post is simply still to
     be made; otherwise (its server failed) it may have made it, and a retry looks first.
+    `malformed`: refused for what the post holds (an invalid form body), not for where it
+    goes: the same post would be refused again.
     """
 
-    def __init__(self, reason: str, *, refused: bool = True):
+    def __init__(self, reason: str, *, refused: bool = True, malformed: bool = False):
         self.refused = refused
+        self.malformed = malformed
         super().__init__(reason)

@@ -578,6 +578,9 @@ class FakeDiscord:
         # `nonce_window` seconds gets the first message back, as Discord does.
         self.nonce_window = 300.0
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        # A message or forum post with an embed linking to one of these is refused as an
+        # invalid form body, as Discord refuses an embed it finds malformed.
+        self.refused_embed_urls: set[str] = set()
         # Requests matching these (method, path regex) get their answer only when the event
         # is set: a test can kill the bot after Discord acted and before it heard back.
         self.holds: list[tuple[str, re.Pattern[str], asyncio.Event]] = []
@@ -1803,6 +1806,11 @@ class FakeDiscord:
             raise _HttpError(403, 50013, "Missing Permissions")
         return channel
 
+    def _check_embeds(self, body: Json) -> None:
+        for number, embed in enumerate(body.get("embeds") or []):
+            if embed.get("url") in self.refused_embed_urls:
+                raise _invalid_form(f"embeds.{number}.url: Not a well formed URL.")
+
     def _channel_create_message(self, rec: RecordedRequest, channel_id: str) -> tuple[int, Any]:
         if int(channel_id) in self.dm_channels:
             body = rec.json or {}
@@ -1813,6 +1821,7 @@ class FakeDiscord:
             raise _HttpError(400, 50008, "Cannot send messages in a non-text channel")
         body = rec.json or {}
         _require_content(body, rec.files)
+        self._check_embeds(body)
         nonce = str(body["nonce"]) if body.get("enforce_nonce") and body.get("nonce") else None
         if nonce is not None:
             seen = self._nonces.get((channel.id, nonce))
@@ -1887,6 +1896,8 @@ class FakeDiscord:
             raise _invalid_form("threads can only be created in text, news and forum channels")
         if is_forum and not isinstance(body.get("message"), dict):
             raise _invalid_form("message is required for forum posts")
+        if is_forum:
+            self._check_embeds(body["message"])
         thread_type = PUBLIC_THREAD if is_forum else int(body.get("type") or PUBLIC_THREAD)
         thread = FakeChannel(
             snowflake(),

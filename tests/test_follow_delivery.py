@@ -356,3 +356,25 @@ async def test_pausing_a_follow_drops_its_waiting_round_and_its_count(
     assert await store.follows.skipped(follow.id, 1) == 0
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT count(*) FROM follow_rounds").fetchone() == (0,)
+
+
+async def test_a_card_discord_refuses_is_left_out_and_the_others_are_posted(
+    fake: FakeDiscord, store: Store, seeds_dir: Path
+) -> None:
+    now = datetime.now(UTC)
+    fake.refused_embed_urls.add(f"{HARDWARE_URL}/1")  # Discord finds this card malformed
+    async with running_bot(make_bot(store, seeds_dir), fake) as bot:
+        await _follow(fake, {"channel": fake.text_channel, "topic": "AI Hardware"})
+        for n in range(3):
+            new_article(seeds_dir, f"gpu{n}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                        ["AI Hardware"], published=now - timedelta(minutes=n))
+        await bot.news.sync()
+        await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
+        await _cog(bot).run_round()
+        await _cog(bot).run_round()  # nothing is left to try again
+        line = await _list_line(fake)
+    posted = [m for m in fake.channel_messages(fake.text_channel) if "webhook_id" not in m]
+    assert [[embed["url"] for embed in m["embeds"]] for m in posted] == [
+        [f"{HARDWARE_URL}/0"], [f"{HARDWARE_URL}/2"]]
+    assert "2 posted, last" in line and line.endswith("· ok")
+    assert await store.follows.open_posts() == []

@@ -14,6 +14,8 @@ its few minutes; that is the one case where a post can appear twice. A forum pos
 nonce: there the look among the active threads is what prevents a second thread. A send Discord
 refuses (a 4xx: it made nothing) puts its rows back to pending, to be posted as new when the
 follow is retried; a send its server fails (5xx) stays 'sending', as it may have been made.
+A message Discord finds malformed is sent again one article at a time, and an article it
+refuses alone is left out (logged): one bad card would otherwise fail the follow for good.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 PER_MESSAGE = 10  # Discord's limit of embeds in one message
+INVALID_FORM = 50035  # Discord's error code for a request body it finds malformed
 THREAD_NAME = 100  # Discord's limit of a thread's name
 HISTORY = 100  # messages looked at when reconciling an unfinished send
 CLOCK_SKEW = timedelta(minutes=1)  # our clock against Discord's, when comparing times
@@ -117,8 +120,30 @@ class Poster:
         for start in range(0, len(articles), size):
             chunk = articles[start : start + size]
             last = start + size >= len(articles)
-            await self._send(channel, follow, rows[0].batch, chunk,
-                             content(follow, more if last else 0, more_hint), now)
+            await self._send_or_leave_out(channel, follow, rows[0].batch, chunk,
+                                          content(follow, more if last else 0, more_hint), now)
+
+    async def _send_or_leave_out(self, channel: Target, follow: Follow, batch: int,
+                                 articles: Sequence[Article], text: str | None,
+                                 now: datetime) -> None:
+        """Send these articles; when Discord finds the message malformed, send them one by
+        one, and leave out the article it refuses alone: one bad card must not fail the
+        follow for good (it would be refused at every retry)."""
+        try:
+            await self._send(channel, follow, batch, articles, text, now)
+        except PostFailed as exc:
+            if not exc.malformed:
+                raise
+            if len(articles) > 1:
+                for position, article in enumerate(articles, 1):
+                    await self._send_or_leave_out(channel, follow, batch, [article],
+                                                  text if position == len(articles) else None,
+                                                  now)
+                return
+            log.warning("follow %s: Discord refused the card of %s (%s); it is left out",
+                        follow.id, articles[0].url, exc)
+            await self.store.follows.drop_posts(follow.id, [articles[0].url])
+            self.metrics.follow_posted("failed")
 
     async def _send(self, channel: Target, follow: Follow, batch: int,
                     articles: Sequence[Article], text: str | None, now: datetime) -> None:
@@ -160,7 +185,8 @@ class Poster:
                                              allowed_mentions=mentions(follow))
             return message.id
         except discord.HTTPException as exc:
-            raise PostFailed(_failure(exc), refused=exc.status < 500) from None
+            raise PostFailed(_failure(exc), refused=exc.status < 500,
+                             malformed=exc.status == 400 and exc.code == INVALID_FORM) from None
 
     async def reconcile(self, channel: Target, follow: Follow, rows: Sequence[Outgoing],
                         more: int, more_hint: str, now: datetime) -> None:
