@@ -75,13 +75,19 @@ async def test_a_title_holding_every_word_ranks_above_an_excerpt_mentioning_them
     assert asked.result.page.items[0].title == "Warehouse robots learn new grips"
 
 
-async def test_a_typo_is_read_as_the_word_that_fits_the_rest_of_the_question(
-        store: Store, tmp_path: Path) -> None:
-    folder = tmp_path / "typo"
-    for number in range(6):  # "trading" is the commoner word, but never beside "spin"
+def _trading_beside_training(folder: Path) -> Path:
+    """Six titles with "trading", the commoner word, but never beside "spin"; one with
+    "training" beside it."""
+    for number in range(6):
         _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
     _article(folder, 6, "Samsung to spin up image generator for AI training",
              "2022-05-03T10:00:00Z", [])
+    return folder
+
+
+async def test_a_typo_is_read_as_the_word_that_fits_the_rest_of_the_question(
+        store: Store, tmp_path: Path) -> None:
+    folder = _trading_beside_training(tmp_path / "typo")
     asked = await Asker(await _synced(store, folder)).ask("traiing spin", NOW, 5)
     assert asked.line == "Understood: 'training spin' (read 'traiing' as training)"
     assert isinstance(asked.result, Answer)
@@ -91,11 +97,7 @@ async def test_a_typo_is_read_as_the_word_that_fits_the_rest_of_the_question(
 
 async def test_a_search_reads_a_typo_as_the_word_that_fits_the_other_words_too(
         store: Store, tmp_path: Path) -> None:
-    folder = tmp_path / "typo"
-    for number in range(6):  # "trading" is the commoner word, but never beside "spin"
-        _article(folder, number, f"Chip trading slows {number}", "2022-05-02T10:00:00Z", [])
-    _article(folder, 6, "Samsung to spin up image generator for AI training",
-             "2022-05-03T10:00:00Z", [])
+    folder = _trading_beside_training(tmp_path / "typo")
     found = await (await _synced(store, folder)).search("traiing spin", 5)
     assert isinstance(found, Answer)
     assert found.heading == "Showing results for **training spin** (you typed traiing)"

@@ -25,6 +25,13 @@ from tests.feed_server import FeedServer
 from tests.test_follow_e2e import HARDWARE_URL, _cog, _follow, _posts, _urls, new_article
 
 
+def write_gpu_news(seeds_dir: Path, count: int, now: datetime) -> None:
+    """`count` new AI Hardware articles, "GPU news 0" the newest, a minute apart."""
+    for n in range(count):
+        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
+                    ["AI Hardware"], published=now - timedelta(minutes=n))
+
+
 async def _list_line(fake: FakeDiscord) -> str:
     """The first page of /follow list as Discord shows it (markdown escapes removed)."""
     listed = await fake.slash("follow list", {}, user=fake.admin)
@@ -38,9 +45,7 @@ async def test_more_than_30_new_matches_become_one_message_of_the_newest_10_and_
     now = datetime.now(UTC)
     async with running_bot(make_bot(store, seeds_dir), fake) as bot:
         await _follow(fake, {"channel": fake.text_channel, "topic": "AI Hardware"})
-        for n in range(35):
-            new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
-                        ["AI Hardware"], published=now - timedelta(minutes=n))
+        write_gpu_news(seeds_dir, 35, now)
         await bot.news.sync()
         await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
         await _cog(bot).run_round()
@@ -246,9 +251,7 @@ async def test_a_forum_post_mentions_the_follows_role_and_a_big_round_says_how_m
     async with running_bot(make_bot(store, seeds_dir), fake) as bot:
         await _follow(fake, {"channel": fake.forum_channel, "topic": "AI Hardware",
                              "mention": fake.admin_role})
-        for n in range(31):
-            new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
-                        ["AI Hardware"], published=now - timedelta(minutes=n))
+        write_gpu_news(seeds_dir, 31, now)
         await bot.news.sync()
         mark = 0
         for _ in range(10):
@@ -267,9 +270,7 @@ async def _big_round_matched(fake: FakeDiscord, store: Store, seeds_dir: Path,
                              now: datetime) -> Follow:
     """31 new AI Hardware articles matched by a topic follow: a round of the newest 10
     and "…and 21 more", not posted yet."""
-    for n in range(31):
-        new_article(seeds_dir, f"gpu{n:02d}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
-                    ["AI Hardware"], published=now - timedelta(minutes=n))
+    write_gpu_news(seeds_dir, 31, now)
     await sync(store, seeds_dir)
     follow = await store.follows.add(Follow(
         guild_id=fake.guild.id, channel_id=fake.text_channel.id, created_at=now,
@@ -365,9 +366,7 @@ async def test_a_card_discord_refuses_is_left_out_and_the_others_are_posted(
     fake.refused_embed_urls.add(f"{HARDWARE_URL}/1")  # Discord finds this card malformed
     async with running_bot(make_bot(store, seeds_dir), fake) as bot:
         await _follow(fake, {"channel": fake.text_channel, "topic": "AI Hardware"})
-        for n in range(3):
-            new_article(seeds_dir, f"gpu{n}.txt", f"{HARDWARE_URL}/{n}", f"GPU news {n}",
-                        ["AI Hardware"], published=now - timedelta(minutes=n))
+        write_gpu_news(seeds_dir, 3, now)
         await bot.news.sync()
         await fake.wait_for_request("POST", rf"/channels/{fake.text_channel.id}/messages")
         await _cog(bot).run_round()
