@@ -349,12 +349,12 @@ async def test_pausing_a_follow_drops_its_waiting_round_and_its_count(
     fake: FakeDiscord, store: Store, seeds_dir: Path
 ) -> None:
     follow = await _big_round_matched(fake, store, seeds_dir, datetime.now(UTC))
-    assert await store.follows.skipped(follow.id, 1) == 21
+    assert await store.follows.left_out(follow.id, 1) == 21
 
     assert await store.follows.set_paused(fake.guild.id, follow.id, "by a member")
 
     assert await store.follows.open_posts() == []
-    assert await store.follows.skipped(follow.id, 1) == 0
+    assert await store.follows.left_out(follow.id, 1) == 0
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT count(*) FROM follow_rounds").fetchone() == (0,)
 

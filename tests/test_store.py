@@ -172,8 +172,8 @@ async def test_migration_0011_keeps_a_big_rounds_count_and_drops_its_left_out_ro
                        "VALUES (1, ?, 5, ?, ?)", rows)
 
     async with await Store.open(path) as store:
-        assert await store.follows.skipped(1, 3) == 5
-        assert await store.follows.skipped(1, 2) == 0
+        assert await store.follows.left_out(1, 3) == 5
+        assert await store.follows.left_out(1, 2) == 0
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT state, count(*) FROM follow_posts GROUP BY state "
                           "ORDER BY state").fetchall() == [("pending", 1), ("sent", 1)]

@@ -138,7 +138,7 @@ class FollowCog(commands.Cog):
         try:
             channel = await self._channel(follow)
             poster = Poster(store, self.bot.user or discord.Object(0), self.bot.metrics)
-            more, hint = await store.follows.skipped(follow.id, batch), self._more_hint(follow)
+            more, hint = await store.follows.left_out(follow.id, batch), self._more_hint(follow)
             unfinished = [row for row in rows if row.state == "sending"]
             pending = [row for row in rows if row.state == "pending"]
             if unfinished:  # sent newest first: with none pending, they end the round

@@ -47,6 +47,6 @@ class Outgoing:
     url: str  # canonical article URL: with the follow id, the record's key
     guild_id: int
     batch: int
-    state: str  # pending, sending, sent, skipped
+    state: str  # pending, sending or sent
     nonce: str | None = None
     attempt_at: datetime | None = None

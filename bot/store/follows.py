@@ -264,7 +264,7 @@ class FollowStore:
         return [Outgoing(int(r[0]), str(r[1]), int(r[2]), int(r[3]), str(r[4]), r[5],
                          _time(r[6])) for r in rows]
 
-    async def skipped(self, follow_id: int, batch: int) -> int:
+    async def left_out(self, follow_id: int, batch: int) -> int:
         """How many matches of a round were left out of its posts ("and N more")."""
         rows = await self._rows("SELECT more FROM follow_rounds WHERE follow_id = ? AND "
                                 "batch = ?", (follow_id, batch))
@@ -309,7 +309,8 @@ class FollowStore:
             (follow_id, follow_id))
 
     async def drop_posts(self, follow_id: int, urls: Sequence[str]) -> None:
-        """Rows that cannot be posted at all (their article is gone from the store)."""
+        """Rows that cannot be posted at all: their article is gone from the store, or
+        Discord refuses its card."""
         async with self._transaction() as db:
             await db.execute(
                 "DELETE FROM follow_posts WHERE follow_id = ? "
